@@ -1,0 +1,31 @@
+/**
+ * Turns what ffmpeg prints on stderr into a DeviceError code a technician can act on.
+ * Patterns are the messages ffmpeg 5.1 prints for RTSP and file inputs.
+ */
+import { DeviceError, type DeviceErrorCode } from '../errors.ts';
+
+const PATTERNS: [RegExp, DeviceErrorCode, string][] = [
+  [/401 Unauthorized|403 Forbidden|authorization failed/i, 'auth', 'auth failed (wrong user name or password)'],
+  [/404 Not Found|No such file or directory|454 Session Not Found/i, 'not_found', 'not found (wrong stream path or file)'],
+  [/Connection refused/i, 'refused', 'connection refused (nothing listening on that port)'],
+  [/No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution|Host is down/i, 'unreachable', 'unreachable (host down or no route)'],
+  [/timed out|Connection timed out|timeout/i, 'timeout', 'timeout (no answer from the camera)'],
+  [/Decoder \(codec [^)]+\) not found|unsupported codec|Codec .* is not supported|Unknown codec|Could not find codec parameters/i, 'unsupported', 'unsupported codec'],
+  [/461 Unsupported transport|Unsupported Transport/i, 'unsupported', 'unsupported transport (try transport: tcp)'],
+  [/Invalid data found when processing input|Server returned 5\d\d|method (DESCRIBE|SETUP|PLAY) failed/i, 'protocol', 'the stream could not be read'],
+];
+
+export function classifyStderr(lines: readonly string[]): { code: DeviceErrorCode; reason: string; line: string } | null {
+  // The last matching line is the one closest to the failure.
+  for (let i = lines.length - 1; i >= 0; i--) {
+    for (const [re, code, reason] of PATTERNS) if (re.test(lines[i])) return { code, reason, line: lines[i].trim() };
+  }
+  return null;
+}
+
+export function ffmpegError(device: string, lines: readonly string[], fallback: string): DeviceError {
+  const c = classifyStderr(lines);
+  if (c) return new DeviceError(c.code, device, `${c.reason}: ${c.line}`);
+  const last = lines.filter((l) => l.trim()).at(-1);
+  return new DeviceError('protocol', device, last ? `${fallback}: ${last.trim()}` : fallback);
+}

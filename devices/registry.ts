@@ -1,0 +1,34 @@
+/**
+ * Drivers are picked by URL scheme. Adding a protocol is one folder in devices/ and one
+ * line here.
+ */
+import type { SpeakerDriver } from './speakers/types.ts';
+import { RtpSpeaker, parseRtpUrl } from './speakers/rtp/driver.ts';
+import { DeviceError } from './errors.ts';
+import { createIsapiSpeaker } from './speakers/isapi/driver.ts';
+import { createDahuaSpeaker } from './speakers/dahua/driver.ts';
+
+export interface SpeakerSpec {
+  id: string;
+  url: string;
+  codec?: 'pcma' | 'pcmu';
+}
+
+type SpeakerFactory = (spec: SpeakerSpec) => SpeakerDriver;
+
+const speakers: Record<string, SpeakerFactory> = {
+  rtp: (s) => new RtpSpeaker(s.id, parseRtpUrl(s.url, s.codec)),
+  isapi: (s) => createIsapiSpeaker(s.url, { id: s.id }),
+  dahua: (s) => createDahuaSpeaker(s.url, { id: s.id }),
+};
+
+export function speakerSchemes(): string[] {
+  return Object.keys(speakers);
+}
+
+export function createSpeaker(spec: SpeakerSpec): SpeakerDriver {
+  const scheme = spec.url.split(':')[0];
+  const make = speakers[scheme];
+  if (!make) throw new DeviceError('unsupported', spec.id, `no driver for "${scheme}:" URLs (have: ${speakerSchemes().join(', ')})`);
+  return make(spec);
+}

@@ -1,0 +1,62 @@
+/**
+ * Plays spoken warnings on speakers: one message at a time per speaker (a queue each),
+ * every attempt reported as played or failed with the device's reason.
+ */
+import type { SpeakerDriver } from '../../devices/speakers/types.ts';
+import { isDeviceError } from '../../devices/errors.ts';
+import type { AudioCache } from './audio.ts';
+import type { WarningOutcome } from './types.ts';
+import type { Clock } from '../clock.ts';
+
+export interface WarnRequest {
+  eventId: string | null;
+  text: string;
+  speakers: string[];
+  /** A recorded clip to play instead of synthesised speech. */
+  file?: string;
+}
+
+export class Warner {
+  private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly drivers: Map<string, SpeakerDriver>;
+  private readonly audio: AudioCache;
+  private readonly clock: Clock;
+  private readonly gains: Map<string, number>;
+
+  constructor(drivers: Map<string, SpeakerDriver>, audio: AudioCache, clock: Clock, gains = new Map<string, number>()) {
+    this.drivers = drivers;
+    this.audio = audio;
+    this.clock = clock;
+    this.gains = gains;
+  }
+
+  /** Plays on every listed speaker (in parallel across speakers, queued per speaker). */
+  warn(req: WarnRequest, signal?: AbortSignal): Promise<WarningOutcome[]> {
+    return Promise.all(req.speakers.map((id) => this.enqueue(id, () => this.playOne(id, req, signal))));
+  }
+
+  private enqueue<T>(speaker: string, job: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(speaker) ?? Promise.resolve();
+    const next = prev.then(job, job);
+    this.queues.set(speaker, next.catch(() => undefined));
+    return next;
+  }
+
+  private async playOne(id: string, req: WarnRequest, signal?: AbortSignal): Promise<WarningOutcome> {
+    const base = { eventId: req.eventId, speaker: id, text: req.text, at: this.clock.now() };
+    const driver = this.drivers.get(id);
+    if (!driver) return { ...base, outcome: 'failed', code: 'unsupported', reason: `no speaker "${id}"`, durationMs: 0 };
+    let audio;
+    try {
+      audio = await this.audio.get({ text: req.text, file: req.file, codec: driver.codecs[0], gainDb: this.gains.get(id) });
+    } catch (e) {
+      return { ...base, outcome: 'failed', code: 'no_audio', reason: (e as Error).message, durationMs: 0 };
+    }
+    try {
+      const r = await driver.play(audio, signal);
+      return { ...base, outcome: 'played', code: null, reason: r.detail ?? null, durationMs: Math.round(audio.durationMs) };
+    } catch (e) {
+      return { ...base, outcome: 'failed', code: isDeviceError(e) ? e.code : 'rejected', reason: (e as Error).message, durationMs: 0 };
+    }
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * The JSON payloads the gateway publishes, built in one place so that the contract
+ * (docs/asyncapi.yaml and its JSON Schemas) has a single source to be checked against.
+ * Times are ISO 8601 with offset; durations are seconds.
+ */
+import type { EventRecord, EventState } from '../events/types.ts';
+import type { WarningOutcome } from '../alert/types.ts';
+import type { CameraHealth } from '../capture/health.ts';
+import { CATALOGUE } from '../rules/catalogue.ts';
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+export interface CameraInfo {
+  id: string;
+  name: string;
+  location: { lat: number; lon: number };
+  place?: string;
+}
+
+export function eventPayload(gw: string, e: EventRecord, cam: CameraInfo, zoneName: string, evidenceUrl: string | null) {
+  return {
+    msg_id: '',
+    gateway: gw,
+    id: e.id,
+    seq: e.seq,
+    type: e.type,
+    type_zh: CATALOGUE[e.type].zh,
+    state: e.state,
+    camera: { id: cam.id, name: cam.name, location: cam.location, place: cam.place ?? null },
+    zone: { id: e.zone, name: zoneName },
+    track_ids: e.trackIds,
+    classes: e.classes,
+    box: e.box.map((v) => Math.round(v * 10000) / 10000),
+    first_seen_at: iso(e.firstSeenAt),
+    confirmed_at: iso(e.confirmedAt),
+    dwell_s: Math.round((e.confirmedAt - e.firstSeenAt) / 1000),
+    evidence: e.evidenceSha256 ? { sha256: e.evidenceSha256, url: evidenceUrl, content_type: 'image/jpeg' } : null,
+  };
+}
+
+export function transitionPayload(gw: string, e: EventRecord, from: EventState | null, at: number, note: Record<string, unknown>) {
+  return {
+    msg_id: '',
+    gateway: gw,
+    event_id: e.id,
+    seq: e.seq,
+    type: e.type,
+    camera: e.camera,
+    from,
+    to: e.state,
+    at: iso(at),
+    reason: e.reason,
+    officer_id: e.officerId,
+    ...note,
+  };
+}
+
+export function warningPayload(gw: string, w: WarningOutcome) {
+  return {
+    msg_id: '',
+    gateway: gw,
+    event_id: w.eventId,
+    speaker: w.speaker,
+    outcome: w.outcome,
+    code: w.code,
+    reason: w.reason,
+    text: w.text,
+    duration_s: Math.round(w.durationMs / 100) / 10,
+    at: iso(w.at),
+  };
+}
+
+export function healthPayload(gw: string, h: CameraHealth, now: number) {
+  return {
+    gateway: gw,
+    camera: h.camera,
+    state: h.state,
+    reason: h.reason,
+    code: h.code,
+    since: iso(h.since),
+    last_frame_at: iso(h.lastFrameAt),
+    last_frame_age_s: h.lastFrameAt === null ? null : Math.round((now - h.lastFrameAt) / 100) / 10,
+    frames_per_minute: h.framesPerMinute,
+    restarts: h.restarts,
+    dropped: h.dropped,
+    resolution: h.width ? `${h.width}x${h.height}` : null,
+  };
+}
+
+export interface DispatchInfo {
+  dispatchId: string;
+  officerId: string;
+  officerName: string;
+  distanceM: number;
+  deadline: number;
+}
+
+export function dispatchPayload(gw: string, e: EventRecord, cam: CameraInfo, zoneName: string, d: DispatchInfo, evidenceUrl: string | null, at: number) {
+  return {
+    msg_id: '',
+    gateway: gw,
+    dispatch_id: d.dispatchId,
+    event_id: e.id,
+    officer_id: d.officerId,
+    officer_name: d.officerName,
+    summary: `${CATALOGUE[e.type].zh}：${cam.place ?? cam.name} ${zoneName}`,
+    type: e.type,
+    type_zh: CATALOGUE[e.type].zh,
+    place: { camera_id: cam.id, camera_name: cam.name, zone: zoneName, name: cam.place ?? null, lat: cam.location.lat, lon: cam.location.lon },
+    distance_m: Math.round(d.distanceM),
+    evidence: e.evidenceSha256 ? { sha256: e.evidenceSha256, url: evidenceUrl } : null,
+    deadline: iso(d.deadline),
+    at: iso(at),
+  };
+}

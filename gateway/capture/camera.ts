@@ -1,0 +1,171 @@
+/**
+ * Supervises one camera's ffmpeg: starts it, restarts it with backoff when it exits or
+ * stalls, and keeps its health. A camera's failure stays inside this object; the other
+ * cameras never notice.
+ */
+import { FrameSource } from '../../devices/ffmpeg/frames.ts';
+import { redact } from '../../devices/ffmpeg/args.ts';
+import type { DeviceError } from '../../devices/errors.ts';
+import type { CameraSettings } from '../settings/schema.ts';
+import type { Logger } from '../log.ts';
+import { CameraFramePool } from './pool.ts';
+import { Backoff } from './backoff.ts';
+import { RateWindow, type CameraHealth, type CameraState } from './health.ts';
+
+export interface Frame {
+  camera: string;
+  ts: number;
+  width: number;
+  height: number;
+  /** Owned by the receiver until it calls release(). */
+  data: Buffer;
+  release(): void;
+}
+
+export interface CaptureOptions {
+  camera: CameraSettings;
+  /** The model input size the frames are scaled to fit. */
+  width: number;
+  height: number;
+  fit: 'fit' | 'stretch';
+  log: Logger;
+  onFrame: (f: Frame) => void;
+  onHealth: (h: CameraHealth) => void;
+  resolvePath?: (p: string) => string;
+  /** Failed attempts in a row before the camera counts as offline. */
+  offlineAfter?: number;
+  backoff?: { baseMs: number; maxMs: number };
+}
+
+export class CameraCapture {
+  private source: FrameSource | null = null;
+  private readonly pool: CameraFramePool;
+  private readonly backoff: Backoff;
+  private readonly rate = new RateWindow();
+  private health: CameraHealth;
+  private watchdog: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private startedAt = 0;
+  private failures = 0;
+  private stopped = true;
+  private readonly o: CaptureOptions;
+
+  constructor(o: CaptureOptions) {
+    this.o = o;
+    this.pool = new CameraFramePool(o.camera.interval_s * 1000);
+    this.backoff = new Backoff(o.backoff ?? { baseMs: 1000, maxMs: 60_000 });
+    this.health = {
+      camera: o.camera.id, state: 'starting', reason: null, code: null, since: Date.now(), lastFrameAt: null,
+      framesPerMinute: 0, restarts: 0, dropped: 0, width: null, height: null,
+    };
+  }
+
+  get id(): string {
+    return this.o.camera.id;
+  }
+
+  snapshot(): CameraHealth {
+    return { ...this.health, framesPerMinute: this.rate.count(Date.now()), dropped: this.health.dropped + this.pool.skippedBusy };
+  }
+
+  /** Counts a frame the detector had to drop (it fell behind). */
+  countDrop(): void {
+    this.health.dropped++;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.spawn();
+    // Stall detection runs on its own clock: ffmpeg can hang without exiting.
+    this.watchdog = setInterval(() => this.checkStall(), 1000);
+    this.watchdog.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.watchdog) clearInterval(this.watchdog);
+    if (this.retry) clearTimeout(this.retry);
+    await this.source?.stop();
+    this.source = null;
+  }
+
+  private spawn(): void {
+    const c = this.o.camera;
+    const url = /^[a-z]+:\/\//.test(c.url) || !this.o.resolvePath ? c.url : this.o.resolvePath(c.url);
+    const src = new FrameSource(c.id, { url, username: c.username, password: c.password, transport: c.transport, timeoutS: 5, width: this.o.width, height: this.o.height, fit: this.o.fit }, this.pool);
+    this.source = src;
+    this.startedAt = Date.now();
+    src.on('frame', (h, data, ts) => this.frame(h.width, h.height, data, ts));
+    src.once('exit', (err) => {
+      if (this.source === src) this.source = null;
+      if (!this.stopped) this.failed(err);
+    });
+    src.start();
+    this.o.log.debug({ camera: c.id, url: redact(url), pid: src.pid }, 'ffmpeg started');
+  }
+
+  private frame(width: number, height: number, data: Buffer, ts: number): void {
+    this.rate.add(ts);
+    this.health.lastFrameAt = ts;
+    this.health.width = width;
+    this.health.height = height;
+    if (this.health.state !== 'online') {
+      this.failures = 0;
+      this.backoff.reset();
+      this.setState('online', null);
+    }
+    let released = false;
+    this.o.onFrame({
+      camera: this.o.camera.id, ts, width, height, data,
+      release: () => {
+        if (!released) {
+          released = true;
+          this.pool.release(data);
+        }
+      },
+    });
+  }
+
+  private checkStall(): void {
+    if (!this.source || this.stopped) return;
+    const last = this.health.lastFrameAt && this.health.lastFrameAt > this.startedAt ? this.health.lastFrameAt : this.startedAt;
+    // Before the first frame allow for connection and the first key frame.
+    const limit = (this.o.camera.stall_s + (last === this.startedAt ? 5 : 0)) * 1000;
+    if (Date.now() - last > limit) {
+      this.o.log.warn({ camera: this.id, stall_s: this.o.camera.stall_s }, 'no frames: restarting the stream');
+      this.stallReason = `timeout: no frame for ${Math.round((Date.now() - last) / 1000)} s`;
+      void this.source.stop('SIGKILL');
+    }
+  }
+
+  private stallReason: string | null = null;
+
+  private failed(err: DeviceError): void {
+    this.failures++;
+    this.health.restarts++;
+    const stalled = this.stallReason;
+    this.stallReason = null;
+    const reason = stalled ?? err.message.replace(`${this.id}: `, '');
+    const code = stalled ? 'timeout' : err.code;
+    const state: CameraState = this.failures >= (this.o.offlineAfter ?? 3) ? 'offline' : 'reconnecting';
+    this.setState(state, reason, code);
+    const delay = this.backoff.next();
+    this.o.log.warn({ camera: this.id, reason, retry_s: +(delay / 1000).toFixed(1) }, `camera ${state}`);
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      if (!this.stopped) this.spawn();
+    }, delay);
+  }
+
+  private setState(state: CameraState, reason: string | null, code: CameraHealth['code'] = null): void {
+    const changed = state !== this.health.state || reason !== this.health.reason;
+    this.health.state = state;
+    this.health.reason = reason;
+    this.health.code = code;
+    if (changed) {
+      this.health.since = Date.now();
+      if (state === 'online') this.o.log.info({ camera: this.id, size: `${this.health.width}x${this.health.height}` }, 'camera online');
+      this.o.onHealth(this.snapshot());
+    }
+  }
+}

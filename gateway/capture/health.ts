@@ -1,0 +1,47 @@
+/** What the gateway knows about one camera's stream, published retained on MQTT. */
+import type { DeviceErrorCode } from '../../devices/errors.ts';
+
+export type CameraState = 'starting' | 'online' | 'reconnecting' | 'offline' | 'disabled';
+
+export interface CameraHealth {
+  camera: string;
+  state: CameraState;
+  /** Why it is not online, in words a technician understands. */
+  reason: string | null;
+  code: DeviceErrorCode | null;
+  since: number;
+  lastFrameAt: number | null;
+  /** Analysed frames in the last minute. */
+  framesPerMinute: number;
+  restarts: number;
+  /** Frames skipped because every buffer was busy or the detector fell behind. */
+  dropped: number;
+  width: number | null;
+  height: number | null;
+}
+
+/** Counts events in a sliding window of `windowMs`, cheaply (a ring of timestamps). */
+export class RateWindow {
+  private readonly stamps: number[] = [];
+  private readonly windowMs: number;
+
+  constructor(windowMs = 60_000) {
+    this.windowMs = windowMs;
+  }
+
+  add(ts: number): void {
+    this.stamps.push(ts);
+    this.trim(ts);
+  }
+
+  count(now: number): number {
+    this.trim(now);
+    return this.stamps.length;
+  }
+
+  private trim(now: number): void {
+    let i = 0;
+    while (i < this.stamps.length && this.stamps[i] <= now - this.windowMs) i++;
+    if (i) this.stamps.splice(0, i);
+  }
+}

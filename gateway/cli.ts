@@ -1,0 +1,102 @@
+/**
+ * gateway run     --config FILE          start the gateway
+ * gateway check   --config FILE          validate the settings and exit (non-zero on error)
+ * gateway models fetch [--mirror DIR]    fetch model weights and sample images, check SHA-256
+ * gateway models list                    what is there and whether it verifies
+ * gateway schema                         print the settings JSON Schema
+ */
+import { parseArgs } from 'node:util';
+import { writeFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSettings, ConfigError } from './settings/load.ts';
+import { SettingsSchema } from './settings/schema.ts';
+import { createLogger } from './log.ts';
+import { fetchAll, listAssets, verify, AssetError } from './assets/fetch.ts';
+import { filesDir, mirrorDir } from './paths.ts';
+
+const HELP = `usage: gateway <command> [options]
+
+  run --config FILE               start the gateway on a settings file
+  check --config FILE             validate a settings file without starting
+  models fetch [--mirror DIR]     fetch model weights and sample images (GATEWAY_MIRROR)
+  models list                     list the files and whether they verify
+  schema [--out FILE]             print (or write) the settings JSON Schema
+
+Environment: GATEWAY_MIRROR (local mirror folder), GATEWAY_MODELS_DIR (where weights go),
+GATEWAY_LOG_FORMAT=json|pretty.`;
+
+function fail(msg: string, code = 1): never {
+  // Synchronous: process.exit must not cut a message written to a pipe.
+  writeSync(2, `${msg}\n`);
+  process.exit(code);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [cmd, ...rest] = argv;
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      mirror: { type: 'string' },
+      dir: { type: 'string' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (!cmd || values.help || cmd === 'help') return void console.log(HELP);
+  switch (cmd) {
+    case 'check': {
+      if (!values.config) fail('gateway check: --config FILE is required', 2);
+      try {
+        const s = loadSettings(values.config);
+        const zones = s.settings.cameras.reduce((n, c) => n + c.zones.length, 0);
+        console.log(`${values.config}: OK (${s.settings.cameras.length} cameras, ${zones} zones, ${s.settings.speakers.length} speakers, ${s.settings.officers.length} officers)`);
+      } catch (e) {
+        fail(e instanceof ConfigError ? e.message : `${values.config}: ${(e as Error).message}`);
+      }
+      return;
+    }
+    case 'run': {
+      if (!values.config) fail('gateway run: --config FILE is required', 2);
+      const { runGateway } = await import('./run.ts');
+      return runGateway(values.config);
+    }
+    case 'models': {
+      const sub = positionals[0] ?? 'list';
+      const dir = values.dir ?? filesDir();
+      if (sub === 'fetch') {
+        const mirror = mirrorDir(values.mirror);
+        try {
+          for (const r of await fetchAll({ dir, mirror })) console.log(`${r.file}: ${r.status}${r.from ? ` from ${r.from}` : ''}`);
+        } catch (e) {
+          fail(e instanceof AssetError ? e.message : String(e));
+        }
+        return;
+      }
+      if (sub === 'list') {
+        let bad = 0;
+        for (const a of listAssets()) {
+          const ok = await verify(a, join(dir, a.file)).then(() => 'ok', (e: Error) => (bad++, e.message));
+          console.log(`${a.file.padEnd(18)} ${ok === 'ok' ? 'ok' : ok}`);
+        }
+        if (bad) process.exitCode = 1;
+        return;
+      }
+      return fail(`gateway models: unknown subcommand "${sub}" (fetch, list)`, 2);
+    }
+    case 'schema': {
+      const json = JSON.stringify(SettingsSchema, null, 2);
+      if (values.out) writeFileSync(values.out, `${json}\n`);
+      else console.log(json);
+      return;
+    }
+    default:
+      fail(`gateway: unknown command "${cmd}"\n\n${HELP}`, 2);
+  }
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  createLogger('error').fatal({ err: (e as Error).message }, 'gateway failed');
+  process.exit(1);
+});

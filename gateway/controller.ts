@@ -1,0 +1,196 @@
+/**
+ * Starts the parts in order and stops them in reverse. A part that fails is logged and
+ * contained: a camera with a broken model or stream is marked so, and the others run.
+ */
+import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import type { LoadedSettings } from './settings/load.ts';
+import type { Logger } from './log.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { Bus } from './bus.ts';
+import { openDb } from './store/db.ts';
+import { EventsRepo } from './store/events.ts';
+import { OutboxRepo, PRIORITY } from './store/outbox.ts';
+import { Topics } from './api/topics.ts';
+import { healthPayload } from './api/payloads.ts';
+import { Uplink } from './uplink/uplink.ts';
+import { startBroker, type EmbeddedBroker } from './uplink/broker.ts';
+import type { Context } from './context.ts';
+import { loadManifest, type Manifest } from './detect/manifest.ts';
+import { Model } from './detect/model.ts';
+import { DetectQueue } from './detect/queue.ts';
+import { filesDir, MODELS_DIR, ROOT } from './paths.ts';
+import { createSpeaker } from '../devices/registry.ts';
+import type { SpeakerDriver } from '../devices/speakers/types.ts';
+import { AudioCache } from './alert/audio.ts';
+import { Warner } from './alert/warner.ts';
+import { Roster } from './dispatch/roster.ts';
+import { subscribeOfficers } from './dispatch/officer-input.ts';
+import { EventService, ruleKey } from './events/service.ts';
+import { resolveZoneRules, type ZoneRule } from './rules/zone-rules.ts';
+import { CameraPipeline } from './pipeline.ts';
+import type { CameraHealth } from './capture/health.ts';
+
+export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
+
+export interface GatewayOptions {
+  config: LoadedSettings;
+  log: Logger;
+  clock?: Clock;
+}
+
+export class Gateway {
+  ctx!: Context;
+  events!: EventService;
+  readonly pipelines = new Map<string, CameraPipeline>();
+  readonly models = new Map<string, { model: Model; queue: DetectQueue }>();
+  private broker: EmbeddedBroker | null = null;
+  private readonly health = new Map<string, CameraHealth>();
+  private timers: NodeJS.Timeout[] = [];
+  private readonly o: GatewayOptions;
+
+  constructor(o: GatewayOptions) {
+    this.o = o;
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.o;
+    const s = config.settings;
+    const clock = this.o.clock ?? systemClock;
+    const dataDir = config.resolvePath(s.gateway.data_dir);
+    const db = openDb(join(dataDir, 'gateway.db'));
+    const topics = new Topics(s.mqtt.prefix, s.gateway.id);
+
+    let url = s.mqtt.url;
+    let protocolVersion = s.mqtt.protocol_version;
+    if (!url) {
+      this.broker = await startBroker(s.mqtt.embedded.host, s.mqtt.embedded.port);
+      url = this.broker.url;
+      protocolVersion = 4; // aedes speaks MQTT 3.1.1 only
+      log.info({ broker: url }, 'embedded MQTT broker started (watch: mosquitto_sub -h %s -p %d -t "#" -v)', s.mqtt.embedded.host, s.mqtt.embedded.port);
+    }
+    const uplink = new Uplink({
+      url, username: s.mqtt.username, password: s.mqtt.password, protocolVersion, clientId: `gw-${s.gateway.id}`, topics,
+      outbox: new OutboxRepo(db), log, clock, version: VERSION,
+    });
+    const ctx: Context = { config, log, clock, bus: new Bus(), db, topics, uplink, dataDir, version: VERSION };
+    this.ctx = ctx;
+    uplink.start();
+
+    const roster = new Roster(db, s.officers);
+    subscribeOfficers(ctx, roster);
+
+    const drivers = new Map<string, SpeakerDriver>();
+    for (const sp of s.speakers) {
+      try {
+        drivers.set(sp.id, createSpeaker({ id: sp.id, url: sp.url, codec: sp.codec }));
+      } catch (e) {
+        log.error({ speaker: sp.id, err: (e as Error).message }, 'speaker unusable');
+      }
+    }
+    const audio = new AudioCache(join(dataDir, 'audio'), { voice: s.warnings.voice, speed: s.warnings.speed });
+    const warner = new Warner(drivers, audio, clock, new Map(s.speakers.map((sp) => [sp.id, sp.gain_db])));
+
+    const rules = new Map<string, ZoneRule>();
+    const camRules = new Map<string, ZoneRule[]>();
+    for (const cam of s.cameras) {
+      const rs = resolveZoneRules(cam, s.warnings.messages);
+      camRules.set(cam.id, rs);
+      for (const r of rs) rules.set(ruleKey(r.camera, r.zone, r.type), r);
+    }
+    this.events = new EventService({
+      db, repo: new EventsRepo(db), uplink, topics, gatewayId: s.gateway.id, log, clock, bus: ctx.bus, warner, roster,
+      evidenceDir: join(dataDir, 'evidence'),
+      timeZone: s.gateway.timezone,
+      cameras: new Map(s.cameras.map((c) => [c.id, { id: c.id, name: c.name ?? c.id, location: c.location, place: c.place, speakers: c.speakers }])),
+      rules,
+      presence: (e) => this.pipelines.get(e.camera)?.presence(e) ?? 'unknown',
+      dispatch: { positionMaxAgeS: s.dispatch.position_max_age_s, deadlineS: s.dispatch.deadline_s },
+    });
+
+    await this.loadModels();
+    for (const cam of s.cameras) {
+      if (!cam.enabled) continue;
+      const modelId = cam.model ?? s.detector.model;
+      const m = this.models.get(modelId);
+      const manifest = m?.model.manifest;
+      const p = new CameraPipeline({
+        ctx, camera: cam, rules: camRules.get(cam.id) ?? [], queue: m?.queue ?? null, events: this.events,
+        input: { width: manifest?.input.width ?? 416, height: manifest?.input.height ?? 416, fit: manifest?.input.resize === 'stretch' ? 'stretch' : 'fit' },
+        onHealth: (h) => this.onHealth(m ? h : { ...h, state: 'offline', reason: `detector failed: model "${modelId}" could not be loaded`, code: 'unsupported' }),
+      });
+      this.pipelines.set(cam.id, p);
+    }
+    this.events.resume();
+    for (const p of this.pipelines.values()) p.start();
+    this.timers.push(setInterval(() => this.publishHealth(), 30_000));
+    this.timers.push(setInterval(() => this.publishTelemetry(), 60_000));
+    log.info({ cameras: this.pipelines.size, speakers: drivers.size, officers: s.officers.length, data: dataDir }, 'gateway running');
+  }
+
+  /** One session per model, shared by its cameras. A model that fails to load fails only its cameras. */
+  private async loadModels(): Promise<void> {
+    const { config, log } = this.o;
+    const s = config.settings;
+    const modelsDir = s.models.dir ? config.resolvePath(s.models.dir) : MODELS_DIR;
+    const weights = s.models.files_dir ? config.resolvePath(s.models.files_dir) : filesDir();
+    const ids = new Set(s.cameras.filter((c) => c.enabled).map((c) => c.model ?? s.detector.model));
+    for (const id of ids) {
+      let manifest: Manifest;
+      try {
+        manifest = loadManifest(id, modelsDir);
+        const model = await Model.load(manifest, weights, s.detector.threads);
+        const queue = new DetectQueue({
+          model, capacity: s.detector.queue,
+          onResult: (r) => this.pipelines.get(r.frame.camera)?.onDetected(r),
+          onDrop: (f) => this.pipelines.get(f.camera)?.capture.countDrop(),
+          onError: (f, e) => log.error({ camera: f.camera, model: id, err: e.message }, 'detection failed'),
+        });
+        this.models.set(id, { model, queue });
+        log.info({ model: id, input: `${manifest.input.width}x${manifest.input.height}`, decoder: manifest.output.decoder }, 'model loaded');
+      } catch (e) {
+        log.error({ model: id, err: (e as Error).message }, 'model failed to load; its cameras are marked detector-failed');
+      }
+    }
+  }
+
+  private onHealth(h: CameraHealth): void {
+    this.health.set(h.camera, h);
+    this.ctx.bus.emit('camera.health', h);
+    this.ctx.uplink.publishRetained(this.ctx.topics.cameraHealth(h.camera), JSON.stringify(healthPayload(this.o.config.settings.gateway.id, h, this.ctx.clock.now())));
+  }
+
+  cameraHealth(): CameraHealth[] {
+    return [...this.pipelines.values()].map((p) => {
+      const h = p.capture.snapshot();
+      const known = this.health.get(p.camera.id);
+      return known && known.reason?.startsWith('detector failed') ? { ...h, state: known.state, reason: known.reason } : h;
+    });
+  }
+
+  private publishHealth(): void {
+    for (const h of this.cameraHealth()) this.onHealth(h);
+  }
+
+  private publishTelemetry(): void {
+    const now = this.ctx.clock.now();
+    const detectors = Object.fromEntries([...this.models].map(([id, m]) => [id, m.queue.getStats()]));
+    const payload = { gateway: this.o.config.settings.gateway.id, at: new Date(now).toISOString(), detectors, outbox: this.ctx.uplink.pending(), rss_mb: Math.round(process.memoryUsage().rss / 1e6) };
+    this.ctx.uplink.enqueue({ topic: this.ctx.topics.telemetry(), payload: JSON.stringify(payload), qos: 0, priority: PRIORITY.telemetry, expiresAt: now + 3600_000 });
+    this.ctx.uplink.flush();
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all([...this.pipelines.values()].map((p) => p.stop()));
+    for (const { queue, model } of this.models.values()) {
+      queue.clear();
+      await model.release().catch(() => undefined);
+    }
+    await this.events?.stop();
+    await this.ctx?.uplink.settle(2000);
+    await this.ctx?.uplink.stop();
+    await this.broker?.close();
+    this.ctx?.db.close();
+  }
+}

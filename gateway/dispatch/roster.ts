@@ -1,0 +1,72 @@
+/**
+ * Officers: who they are comes from the settings; where they are and whether they are on
+ * duty comes from their phones over MQTT, and is kept in SQLite so a restart does not
+ * forget the last known positions.
+ */
+import type { Db } from '../store/db.ts';
+import type { OfficerSettings } from '../settings/schema.ts';
+import { haversineM } from '../zones/geometry.ts';
+
+export interface OfficerState {
+  id: string;
+  lat: number | null;
+  lon: number | null;
+  onDuty: boolean;
+  busy: boolean;
+  reportedAt: number;
+}
+
+export interface Candidate {
+  officer: OfficerSettings;
+  state: OfficerState;
+  distanceM: number;
+}
+
+export class Roster {
+  private readonly officers: Map<string, OfficerSettings>;
+  private readonly q;
+
+  constructor(db: Db, officers: OfficerSettings[]) {
+    this.officers = new Map(officers.map((o) => [o.id, o]));
+    this.q = {
+      upsert: db.prepare(`INSERT INTO officer_state (officer_id, lat, lon, on_duty, busy, reported_at) VALUES (@id, @lat, @lon, @onDuty, @busy, @reportedAt)
+        ON CONFLICT (officer_id) DO UPDATE SET lat = coalesce(@lat, lat), lon = coalesce(@lon, lon), on_duty = @onDuty, busy = @busy, reported_at = @reportedAt
+        WHERE @reportedAt >= reported_at`),
+      all: db.prepare('SELECT * FROM officer_state'),
+    };
+  }
+
+  has(id: string): boolean {
+    return this.officers.has(id);
+  }
+
+  get(id: string): OfficerSettings | undefined {
+    return this.officers.get(id);
+  }
+
+  /** Records a phone's report; an older report arriving late never overwrites a newer one. */
+  report(s: OfficerState): void {
+    this.q.upsert.run({ ...s, onDuty: s.onDuty ? 1 : 0, busy: s.busy ? 1 : 0 });
+  }
+
+  states(): OfficerState[] {
+    return (this.q.all.all() as { officer_id: string; lat: number | null; lon: number | null; on_duty: number; busy: number; reported_at: number }[]).map((r) => ({
+      id: r.officer_id, lat: r.lat, lon: r.lon, onDuty: r.on_duty === 1, busy: r.busy === 1, reportedAt: r.reported_at,
+    }));
+  }
+
+  /**
+   * Available officers nearest first: on duty, not busy, with a position reported within
+   * `maxAgeS`, not in `exclude`.
+   */
+  candidates(lat: number, lon: number, now: number, maxAgeS: number, exclude: ReadonlySet<string> = new Set()): Candidate[] {
+    const out: Candidate[] = [];
+    for (const s of this.states()) {
+      const officer = this.officers.get(s.id);
+      if (!officer || exclude.has(s.id) || !s.onDuty || s.busy || s.lat === null || s.lon === null) continue;
+      if (now - s.reportedAt > maxAgeS * 1000) continue;
+      out.push({ officer, state: s, distanceM: haversineM(lat, lon, s.lat, s.lon) });
+    }
+    return out.sort((a, b) => a.distanceM - b.distanceM);
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * The event lifecycle: confirmed → warned → rechecked → resolved_by_warning | escalated
+ * → dispatched. Every transition is one SQLite transaction that also writes the MQTT
+ * message to the outbox, so state and what the platform hears never disagree, and a
+ * restart resumes each event where it stood (timers are due_at columns, not memory).
+ */
+import { ulid } from 'ulid';
+import type { Logger } from '../log.ts';
+import type { Clock } from '../clock.ts';
+import type { Bus } from '../bus.ts';
+import type { Uplink } from '../uplink/uplink.ts';
+import { PRIORITY } from '../store/outbox.ts';
+import type { EventsRepo } from '../store/events.ts';
+import type { Db } from '../store/db.ts';
+import type { Topics } from '../api/topics.ts';
+import { eventPayload, transitionPayload, warningPayload, dispatchPayload, type CameraInfo } from '../api/payloads.ts';
+import type { Verdict, Presence } from '../rules/engine.ts';
+import type { ZoneRule } from '../rules/zone-rules.ts';
+import type { Warner } from '../alert/warner.ts';
+import type { WarningOutcome } from '../alert/types.ts';
+import type { Roster } from '../dispatch/roster.ts';
+import { writeEvidence } from './evidence.ts';
+import { TERMINAL, type EventRecord, type EventState } from './types.ts';
+import { iou, type Box } from '../zones/geometry.ts';
+import { CATALOGUE } from '../rules/catalogue.ts';
+
+export interface EventServiceDeps {
+  db: Db;
+  repo: EventsRepo;
+  uplink: Uplink;
+  topics: Topics;
+  gatewayId: string;
+  log: Logger;
+  clock: Clock;
+  bus: Bus;
+  warner: Warner;
+  roster: Roster;
+  evidenceDir: string;
+  timeZone?: string;
+  cameras: Map<string, CameraInfo & { speakers: string[] }>;
+  rules: Map<string, ZoneRule>; // key: camera/zone/type
+  presence: (e: EventRecord) => Presence;
+  dispatch: { positionMaxAgeS: number; deadlineS: number };
+  evidenceUrl?: (e: EventRecord) => string | null;
+}
+
+export interface FrameCopy {
+  rgb: Buffer;
+  width: number;
+  height: number;
+}
+
+export const ruleKey = (camera: string, zone: string, type: string) => `${camera}/${zone}/${type}`;
+
+export class EventService {
+  private readonly d: EventServiceDeps;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Steps under way: an event advances one step at a time; stop() waits for them. */
+  private readonly busy = new Map<string, Promise<void>>();
+  private stopped = false;
+
+  constructor(d: EventServiceDeps) {
+    this.d = d;
+  }
+
+  /** True when this spot already has an open event, or one that closed within the cooldown. */
+  isSuppressed(rule: ZoneRule, box: Box, ts: number): boolean {
+    const recent = this.d.repo.atSpot(rule.camera, rule.zone, rule.type, ts - rule.cooldownS * 1000);
+    return recent.some((e) => iou(e.box, box) > 0.3 || rule.minCount > 1);
+  }
+
+  /** A verdict becomes an event: evidence first, then the row and its message together. */
+  confirm(v: Verdict, frame: FrameCopy): Promise<EventRecord> {
+    const p = this.record(v, frame);
+    const key = `confirm:${v.rule.camera}:${v.at}:${v.tracks[0]?.id}`;
+    this.busy.set(key, p.then(() => undefined, () => undefined));
+    return p.finally(() => this.busy.delete(key));
+  }
+
+  private async record(v: Verdict, frame: FrameCopy): Promise<EventRecord> {
+    const { repo, clock, topics } = this.d;
+    const id = ulid(v.at);
+    const r = v.rule;
+    const ev = await writeEvidence(this.d.evidenceDir, {
+      eventId: id, rgb: frame.rgb, width: frame.width, height: frame.height, polygon: r.polygon,
+      boxes: v.tracks.map((t) => ({ box: t.box, label: `${t.label} #${t.id}` })),
+      title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera}/${r.zone}`, at: v.at, timeZone: this.d.timeZone,
+    }).catch((e: Error) => {
+      // A full disk must not lose the event: record it without a picture and say why.
+      this.d.log.error({ camera: r.camera, err: e.message }, 'evidence could not be written; recording the event without it');
+      return null;
+    });
+    const now = clock.now();
+    const event = repo.tx(() => {
+      const e = repo.insert({
+        id, type: r.type, camera: r.camera, zone: r.zone, state: 'confirmed', trackIds: v.tracks.map((t) => t.id), classes: v.classes,
+        box: v.box, firstSeenAt: v.since, confirmedAt: v.at, dueAt: null, evidencePath: ev?.path ?? null, evidenceSha256: ev?.sha256 ?? null,
+        officerId: null, reason: null, data: ev ? {} : { evidence_error: 'not written' }, updatedAt: now, closedAt: null,
+      });
+      const cam = this.camera(e.camera);
+      this.publish(topics.events(), eventPayload(this.d.gatewayId, e, cam, r.zoneName, this.d.evidenceUrl?.(e) ?? null), PRIORITY.event, e.id);
+      this.publish(topics.eventState(e.id), transitionPayload(this.d.gatewayId, e, null, v.at, {}), PRIORITY.event, e.id);
+      return e;
+    });
+    this.d.uplink.flush();
+    this.d.log.info({ event: id, type: r.type, camera: r.camera, zone: r.zone, dwell_s: Math.round((v.at - v.since) / 1000), classes: v.classes }, 'event confirmed');
+    this.d.bus.emit('event.transition', { event, from: null, to: 'confirmed', at: v.at });
+    void this.step(event.id);
+    return event;
+  }
+
+  /** Re-arms every open event after a start: the lifecycle continues where it stopped. */
+  resume(): number {
+    const open = this.d.repo.open();
+    for (const e of open) this.schedule(e);
+    if (open.length) this.d.log.info({ open: open.length }, 'resumed open events');
+    return open.length;
+  }
+
+  private schedule(e: EventRecord): void {
+    const existing = this.timers.get(e.id);
+    if (existing) clearTimeout(existing);
+    this.timers.delete(e.id);
+    if (this.stopped || TERMINAL.has(e.state)) return;
+    const delay = e.dueAt === null ? 0 : Math.max(0, e.dueAt - this.d.clock.now());
+    const t = setTimeout(() => {
+      this.timers.delete(e.id);
+      void this.step(e.id);
+    }, Math.min(delay, 2 ** 31 - 1));
+    this.timers.set(e.id, t);
+  }
+
+  /** Advances one event by what its state and the clock say is next. */
+  private step(id: string): Promise<void> {
+    if (this.busy.has(id) || this.stopped) return Promise.resolve();
+    const p = this.advance(id);
+    this.busy.set(id, p);
+    return p.finally(() => this.busy.delete(id));
+  }
+
+  private async advance(id: string): Promise<void> {
+    try {
+      const e = this.d.repo.get(id);
+      if (!e || TERMINAL.has(e.state)) return;
+      if (e.dueAt !== null && e.dueAt > this.d.clock.now()) return this.schedule(e);
+      switch (e.state) {
+        case 'confirmed':
+          return await this.warn(e);
+        case 'warned':
+        case 'rechecked':
+          return this.recheck(e);
+        case 'escalated':
+        case 'unassigned':
+          return this.dispatch(e);
+        default:
+          return; // dispatched and later: the officer's answers move it on
+      }
+    } catch (err) {
+      if (this.stopped) return; // the store may be closing under us; the next start resumes
+      this.d.log.error({ event: id, err: (err as Error).message }, 'event step failed; retrying in 10 s');
+      const e = this.d.repo.get(id);
+      if (e) this.schedule({ ...e, dueAt: this.d.clock.now() + 10_000 });
+    }
+  }
+
+  private async warn(e: EventRecord): Promise<void> {
+    const cam = this.d.cameras.get(e.camera);
+    const rule = this.d.rules.get(ruleKey(e.camera, e.zone, e.type));
+    const speakers = cam?.speakers ?? [];
+    if (!speakers.length || !rule) {
+      this.transition(e, 'escalated', { reason: 'no speaker at this camera' });
+      return;
+    }
+    const text = rule.message.replaceAll('{place}', cam?.place ?? cam?.name ?? '').replaceAll('{camera}', cam?.name ?? e.camera);
+    const outcomes = await this.d.warner.warn({ eventId: e.id, text, speakers });
+    this.recordWarnings(outcomes);
+    const played = outcomes.filter((o) => o.outcome === 'played');
+    const current = this.d.repo.get(e.id);
+    if (!current || current.state !== 'confirmed') return; // cancelled meanwhile
+    if (!played.length) {
+      const why = outcomes.map((o) => `${o.speaker}: ${o.reason ?? o.code}`).join('; ');
+      this.transition(current, 'escalated', { reason: `warning failed (${why})` });
+      return;
+    }
+    this.transition(current, 'warned', { dueAt: this.d.clock.now() + rule.graceS * 1000 }, { speakers: played.map((o) => o.speaker), text });
+  }
+
+  private recordWarnings(outcomes: WarningOutcome[]): void {
+    const ins = this.d.db.prepare('INSERT INTO warnings (event_id, speaker_id, at, outcome, reason, duration_ms, text) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    this.d.repo.tx(() => {
+      for (const o of outcomes) {
+        ins.run(o.eventId, o.speaker, o.at, o.outcome, o.reason, o.durationMs, o.text);
+        this.publish(this.d.topics.warnings(), warningPayload(this.d.gatewayId, o), PRIORITY.event, o.eventId);
+      }
+    });
+    this.d.uplink.flush();
+    for (const o of outcomes) {
+      this.d.bus.emit('warning.outcome', o);
+      const level = o.outcome === 'played' ? 'info' : 'warn';
+      this.d.log[level]({ event: o.eventId, speaker: o.speaker, outcome: o.outcome, reason: o.reason, duration_s: o.durationMs / 1000 }, `warning ${o.outcome}`);
+    }
+  }
+
+  private recheck(e: EventRecord): void {
+    const p = this.d.presence(e);
+    const now = this.d.clock.now();
+    if (p === 'unknown') {
+      // No fresh frames (camera down): wait for it, but not for ever.
+      const waited = (e.data.recheck_waits as number | undefined) ?? 0;
+      if (waited < 12) {
+        e.data = { ...e.data, recheck_waits: waited + 1 };
+        e.dueAt = now + 10_000;
+        this.d.repo.update(e, e.state, now);
+        return this.schedule(e);
+      }
+      this.transition(e, 'escalated', { reason: 'camera gave no picture for the recheck' });
+      return;
+    }
+    if (e.state === 'warned') e = this.transition(e, 'rechecked', { dueAt: null }, { present: p === 'present' }, false);
+    if (p === 'absent') this.transition(e, 'resolved_by_warning', { reason: 'gone after the warning' });
+    else this.transition(e, 'escalated', { reason: 'still there after the grace period' });
+  }
+
+  private dispatch(e: EventRecord): void {
+    const cam = this.camera(e.camera);
+    const now = this.d.clock.now();
+    const [best] = this.d.roster.candidates(cam.location.lat, cam.location.lon, now, this.d.dispatch.positionMaxAgeS);
+    if (!best) {
+      if (e.state !== 'unassigned') {
+        this.transition(e, 'unassigned', { reason: 'no available officer with a recent position', dueAt: now + 30_000 });
+        this.publish(this.d.topics.alerts(), { msg_id: '', gateway: this.d.gatewayId, kind: 'no_officer', event_id: e.id, at: new Date(now).toISOString(), message: `no available officer for event ${e.id} at ${cam.name}` }, PRIORITY.dispatch, e.id);
+        this.d.uplink.flush();
+      } else {
+        e.dueAt = now + 30_000;
+        this.d.repo.update(e, e.state, now);
+        this.schedule(e);
+      }
+      return;
+    }
+    const dispatchId = ulid(now);
+    const deadline = now + this.d.dispatch.deadlineS * 1000;
+    const rule = this.d.rules.get(ruleKey(e.camera, e.zone, e.type));
+    const info = { dispatchId, officerId: best.officer.id, officerName: best.officer.name, distanceM: best.distanceM, deadline };
+    this.d.repo.tx(() => {
+      this.d.db.prepare('INSERT INTO dispatches (id, event_id, officer_id, state, distance_m, created_at, updated_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
+        .run(dispatchId, e.id, best.officer.id, 'sent', best.distanceM, now, now, deadline);
+      const moved = this.transition(e, 'dispatched', { officerId: best.officer.id, reason: null }, { dispatch_id: dispatchId, distance_m: Math.round(best.distanceM) }, false);
+      const payload = dispatchPayload(this.d.gatewayId, moved, cam, rule?.zoneName ?? e.zone, info, this.d.evidenceUrl?.(e) ?? null, now);
+      this.publish(this.d.topics.officerDispatch(best.officer.id), payload, PRIORITY.dispatch, e.id);
+      this.publish(this.d.topics.dispatches(), payload, PRIORITY.dispatch, e.id);
+    });
+    this.d.uplink.flush();
+    this.d.log.info({ event: e.id, officer: best.officer.id, distance_m: Math.round(best.distanceM) }, 'dispatched to the nearest officer');
+  }
+
+  /** Moves an event to `to`, in one transaction with its message; schedules what comes next. */
+  transition(e: EventRecord, to: EventState, patch: Partial<Pick<EventRecord, 'dueAt' | 'reason' | 'officerId'>> = {}, note: Record<string, unknown> = {}, proceed = true): EventRecord {
+    const now = this.d.clock.now();
+    const from = e.state;
+    const next: EventRecord = { ...e, ...patch, state: to, updatedAt: now, dueAt: patch.dueAt !== undefined ? patch.dueAt : null, closedAt: TERMINAL.has(to) ? now : null };
+    const write = () => {
+      this.d.repo.update(next, from, now, note);
+      this.publish(this.d.topics.eventState(e.id), transitionPayload(this.d.gatewayId, next, from, now, note), to === 'escalated' ? PRIORITY.dispatch : PRIORITY.event, e.id);
+    };
+    if (this.d.db.inTransaction) write();
+    else this.d.repo.tx(write);
+    this.d.uplink.flush();
+    this.d.log.info({ event: e.id, from, to, reason: next.reason ?? undefined }, `event ${to}`);
+    this.d.bus.emit('event.transition', { event: next, from, to, at: now });
+    if (proceed) this.schedule(next);
+    return next;
+  }
+
+  /** Cancels an open event (platform command, operator). */
+  cancel(id: string, reason: string): EventRecord | null {
+    const e = this.d.repo.get(id);
+    if (!e || TERMINAL.has(e.state)) return null;
+    return this.transition(e, 'cancelled', { reason });
+  }
+
+  private publish(topic: string, payload: { msg_id: string } & Record<string, unknown>, priority: number, orderKey: string | null): void {
+    const msgId = ulid(this.d.clock.now());
+    payload.msg_id = msgId;
+    this.d.uplink.enqueue({ msgId, topic, payload: JSON.stringify(payload), qos: 1, priority, orderKey });
+  }
+
+  private camera(id: string): CameraInfo {
+    return this.d.cameras.get(id) ?? { id, name: id, location: { lat: 0, lon: 0 } };
+  }
+
+  /** Stops timers and waits (a bounded time) for steps under way, such as a warning playing. */
+  async stop(waitMs = 15_000): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    const pending = [...this.busy.values()];
+    if (pending.length) await Promise.race([Promise.allSettled(pending), new Promise((r) => setTimeout(r, waitMs).unref())]);
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The 12 kinds of enforcement matter the township watches (MISSION.md). Each entry is a
+ * default; every value can be overridden per zone in the config. Classes name the shared
+ * label vocabulary (COCO names plus the custom classes users' models bring).
+ */
+export const VIOLATION_TYPES = [
+  'illegal_parking',
+  'street_vending',
+  'mobile_vendor',
+  'out_of_store_business',
+  'non_motor_parking',
+  'garbage_exposure',
+  'material_stacking',
+  'illegal_advertising',
+  'street_drying',
+  'river_floating_debris',
+  'river_intrusion',
+  'open_burning',
+] as const;
+
+export type ViolationType = (typeof VIOLATION_TYPES)[number];
+
+export interface ViolationDefaults {
+  zh: string;
+  /** Detector classes that count as evidence. */
+  classes: string[];
+  /** Objects needed at once (bicycles for non-motor parking). */
+  minCount: number;
+  dwellS: number;
+  /** Time between the warning and the recheck. */
+  graceS: number;
+  /** After an event at a spot, the same spot cannot fire again for this long. */
+  cooldownS: number;
+  /** Smallest box, as a share of the frame's area, that counts (filters far-away noise). */
+  minArea: number;
+  /** The object must be stationary (parking, stalls) rather than merely present. */
+  stationary: boolean;
+  /** Default spoken warning (Mandarin, polite and lawful). */
+  message: string;
+}
+
+const VEHICLES = ['car', 'truck', 'bus', 'motorcycle'];
+
+export const CATALOGUE: Record<ViolationType, ViolationDefaults> = {
+  illegal_parking: {
+    zh: '违章停车', classes: VEHICLES, minCount: 1, dwellS: 180, graceS: 120, cooldownS: 600, minArea: 0.002, stationary: true,
+    message: '您好，此处禁止停车，请尽快驶离。',
+  },
+  street_vending: {
+    zh: '占道经营', classes: ['umbrella', 'dining table', 'stall'], minCount: 1, dwellS: 300, graceS: 120, cooldownS: 1800, minArea: 0.002, stationary: true,
+    message: '您好，此处禁止占道经营，请将摊位移至指定区域。',
+  },
+  mobile_vendor: {
+    zh: '流动摊贩', classes: ['vendor_cart', 'bicycle', 'motorcycle'], minCount: 1, dwellS: 120, graceS: 120, cooldownS: 1800, minArea: 0.002, stationary: true,
+    message: '您好，此处禁止流动设摊，请尽快离开。',
+  },
+  out_of_store_business: {
+    zh: '出店经营', classes: ['chair', 'dining table', 'bench', 'potted plant', 'goods'], minCount: 1, dwellS: 300, graceS: 120, cooldownS: 3600, minArea: 0.001, stationary: true,
+    message: '您好，请勿出店经营，请将物品搬回店内。',
+  },
+  non_motor_parking: {
+    zh: '非机动车乱停放', classes: ['bicycle', 'motorcycle'], minCount: 3, dwellS: 300, graceS: 120, cooldownS: 1800, minArea: 0.0005, stationary: true,
+    message: '您好，请将非机动车停放在指定区域内。',
+  },
+  garbage_exposure: {
+    zh: '暴露垃圾', classes: ['garbage'], minCount: 1, dwellS: 600, graceS: 1800, cooldownS: 3600, minArea: 0.001, stationary: true,
+    message: '您好，请勿乱扔垃圾，请将垃圾投放到指定地点。',
+  },
+  material_stacking: {
+    zh: '乱堆物料', classes: ['debris'], minCount: 1, dwellS: 900, graceS: 1800, cooldownS: 3600, minArea: 0.002, stationary: true,
+    message: '您好，此处禁止乱堆物料，请尽快清理。',
+  },
+  illegal_advertising: {
+    zh: '违规广告', classes: ['banner'], minCount: 1, dwellS: 600, graceS: 1800, cooldownS: 3600, minArea: 0.001, stationary: true,
+    message: '您好，未经许可禁止设置广告，请尽快拆除。',
+  },
+  street_drying: {
+    zh: '沿街晾晒', classes: ['clothes'], minCount: 1, dwellS: 600, graceS: 600, cooldownS: 3600, minArea: 0.001, stationary: true,
+    message: '您好，请勿沿街晾晒衣物，请尽快收回。',
+  },
+  river_floating_debris: {
+    zh: '河道漂浮物', classes: ['floating_debris'], minCount: 1, dwellS: 600, graceS: 1800, cooldownS: 3600, minArea: 0.0005, stationary: false,
+    message: '河道发现漂浮物，请相关人员及时清理。',
+  },
+  river_intrusion: {
+    zh: '河道涉水/垂钓', classes: ['person', 'boat'], minCount: 1, dwellS: 20, graceS: 60, cooldownS: 300, minArea: 0.0005, stationary: false,
+    message: '您好，您已进入河道危险区域，请立即离开，注意安全。',
+  },
+  open_burning: {
+    zh: '露天焚烧', classes: ['smoke', 'fire'], minCount: 1, dwellS: 30, graceS: 60, cooldownS: 1800, minArea: 0.0005, stationary: false,
+    message: '您好，此处禁止露天焚烧，请立即熄灭火源。',
+  },
+};

@@ -1,0 +1,35 @@
+/** `gateway run`: load settings, start, and stop cleanly on SIGINT/SIGTERM. */
+import { loadSettings, ConfigError } from './settings/load.ts';
+import { createLogger } from './log.ts';
+import { Gateway } from './controller.ts';
+
+export async function runGateway(file: string): Promise<void> {
+  let config;
+  try {
+    config = loadSettings(file);
+  } catch (e) {
+    process.stderr.write(`${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
+    process.exit(1);
+  }
+  const log = createLogger(config.settings.gateway.log_level);
+  const gw = new Gateway({ config, log });
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal: sig }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 10_000);
+    await gw.stop().catch((e: Error) => log.error({ err: e.message }, 'stop failed'));
+    clearTimeout(force);
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  try {
+    await gw.start();
+  } catch (e) {
+    log.fatal({ err: (e as Error).message }, 'gateway could not start');
+    await gw.stop().catch(() => undefined);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * Checks the schema cannot express: references between sections, polygon shape, models
+ * that must exist on disk, and timings that cannot work together.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Settings } from './schema.ts';
+import type { ConfigIssue } from './load.ts';
+import { polygonArea, selfIntersection, type Pt } from '../zones/geometry.ts';
+import { loadManifest, type Manifest } from '../detect/manifest.ts';
+import { filesDir, MODELS_DIR } from '../paths.ts';
+import { CATALOGUE } from '../rules/catalogue.ts';
+import { speakerSchemes } from '../../devices/registry.ts';
+
+/** Classes that only come from model-free detectors, so no model needs to know them. */
+export const MODEL_FREE_CLASSES = new Set(['static_change']);
+
+function duplicates<T extends { id: string }>(items: T[], path: (string | number)[], what: string, issues: ConfigIssue[]) {
+  const seen = new Set<string>();
+  items.forEach((it, i) => {
+    if (seen.has(it.id)) issues.push({ path: [...path, i, 'id'], message: `duplicate ${what} id "${it.id}"` });
+    seen.add(it.id);
+  });
+}
+
+export function checkSemantics(s: Settings, resolvePath: (p: string) => string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  duplicates(s.cameras, ['cameras'], 'camera', issues);
+  duplicates(s.speakers, ['speakers'], 'speaker', issues);
+  duplicates(s.officers, ['officers'], 'officer', issues);
+
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: s.gateway.timezone });
+  } catch {
+    issues.push({ path: ['gateway', 'timezone'], message: `unknown time zone "${s.gateway.timezone}" (e.g. Asia/Shanghai)` });
+  }
+
+  const speakerIds = new Set(s.speakers.map((sp) => sp.id));
+  const schemes = speakerSchemes();
+  s.speakers.forEach((sp, i) => {
+    const scheme = sp.url.split(':')[0];
+    if (!schemes.includes(scheme)) issues.push({ path: ['speakers', i, 'url'], message: `unsupported speaker scheme "${scheme}:" (supported: ${schemes.map((x) => `${x}:`).join(', ')})` });
+  });
+
+  const modelsDir = s.models.dir ? resolvePath(s.models.dir) : MODELS_DIR;
+  const weightsDir = s.models.files_dir ? resolvePath(s.models.files_dir) : filesDir();
+  const manifests = new Map<string, Manifest | null>();
+  const manifestFor = (id: string, path: (string | number)[]): Manifest | null => {
+    if (!manifests.has(id)) {
+      try {
+        const m = loadManifest(id, modelsDir);
+        const w = join(weightsDir, m.file);
+        if (!existsSync(w)) issues.push({ path, message: `model "${id}": weights ${w} are missing; run: gateway models fetch` });
+        else if (m.bytes && statSync(w).size !== m.bytes) issues.push({ path, message: `model "${id}": weights ${w} have ${statSync(w).size} bytes, expected ${m.bytes}; run: gateway models fetch` });
+        manifests.set(id, m);
+      } catch (e) {
+        issues.push({ path, message: (e as Error).message });
+        manifests.set(id, null);
+      }
+    }
+    return manifests.get(id)!;
+  };
+  if (s.cameras.some((c) => !c.model)) manifestFor(s.detector.model, ['detector', 'model']);
+
+  s.cameras.forEach((cam, ci) => {
+    const at = ['cameras', ci];
+    if (!/^(rtsps?|rtmp|https?|file):/.test(cam.url) && !existsSync(resolvePath(cam.url)))
+      issues.push({ path: [...at, 'url'], message: `"${cam.url}" is neither an rtsp:// URL nor an existing video file (looked for ${resolvePath(cam.url)})` });
+    cam.speakers.forEach((id, k) => {
+      if (!speakerIds.has(id)) issues.push({ path: [...at, 'speakers', k], message: `no speaker with id "${id}" in speakers` });
+    });
+    const model = cam.model ? manifestFor(cam.model, [...at, 'model']) : manifestFor(s.detector.model, ['detector', 'model']);
+    duplicates(cam.zones, [...at, 'zones'], 'zone', issues);
+    cam.zones.forEach((z, zi) => {
+      const zp = [...at, 'zones', zi];
+      const poly = z.polygon as Pt[];
+      const crossing = selfIntersection(poly);
+      if (crossing) issues.push({ path: [...zp, 'polygon'], message: `polygon crosses itself (edge ${crossing[0] + 1} crosses edge ${crossing[1] + 1}); list the points in order around the area` });
+      else if (polygonArea(poly) < 1e-4) issues.push({ path: [...zp, 'polygon'], message: 'polygon has (almost) no area' });
+      z.rules.forEach((r, ri) => {
+        const rp = [...zp, 'rules', ri];
+        const dwell = r.dwell_s ?? CATALOGUE[r.type].dwellS;
+        if (dwell < cam.interval_s)
+          issues.push({ path: [...rp, r.dwell_s !== undefined ? 'dwell_s' : 'type'], message: `dwell ${dwell} s is shorter than the camera's analysis interval ${cam.interval_s} s` });
+        if (model && r.classes) {
+          r.classes.forEach((c, k) => {
+            if (!model.labelList.includes(c) && !MODEL_FREE_CLASSES.has(c))
+              issues.push({ path: [...rp, 'classes', k], message: `unknown class "${c}": model "${model.id}" knows ${model.labelList.slice(0, 8).join(', ')}, ...` });
+          });
+        }
+      });
+    });
+  });
+  return issues;
+}

@@ -1,0 +1,132 @@
+/**
+ * Keeps identity across frames for one camera. Frames come every second or two, so this
+ * is deliberately simple: greedy matching on IoU with a centre-distance fallback, within
+ * a class family. It tolerates missed detections (a track lives on for max_missed_s),
+ * box jitter and brief occlusion, and it knows how long each thing has stood still.
+ * All durations are wall-clock times from frame timestamps, never frame counts.
+ */
+import { iou, centre, type Box } from '../zones/geometry.ts';
+import type { Detection } from '../detect/types.ts';
+
+export interface Track {
+  id: number;
+  /** The label seen most often on this track. */
+  label: string;
+  box: Box;
+  score: number;
+  firstSeen: number;
+  lastSeen: number;
+  hits: number;
+  /** When it last moved; it has stood still since then. */
+  stillSince: number;
+  /** The box it is standing still at. */
+  anchor: Box;
+  /** Seen in the latest frame (false while coasting through missed detections). */
+  visible: boolean;
+  labels: Map<string, number>;
+}
+
+export interface TrackerOptions {
+  maxMissedS: number;
+  /** How far the box centre may drift, as a share of the box's larger side, and still be "still". */
+  stationaryRatio: number;
+  minIou?: number;
+}
+
+/** Detectors flip between these on the same object; identity should not. */
+const FAMILIES: string[][] = [
+  ['car', 'truck', 'bus'],
+  ['bicycle', 'motorcycle'],
+  ['dining table', 'bench', 'chair'],
+];
+const familyOf = new Map<string, number>();
+FAMILIES.forEach((f, i) => f.forEach((l) => familyOf.set(l, i)));
+
+export function sameFamily(a: string, b: string): boolean {
+  if (a === b) return true;
+  const fa = familyOf.get(a);
+  return fa !== undefined && fa === familyOf.get(b);
+}
+
+export class Tracker {
+  private tracks: Track[] = [];
+  private nextId = 1;
+  private readonly o: Required<TrackerOptions>;
+
+  constructor(o: TrackerOptions) {
+    this.o = { minIou: 0.2, ...o };
+  }
+
+  /** Updates with one frame's detections and returns every live track. */
+  update(dets: readonly Detection[], ts: number): Track[] {
+    const pairs: { t: number; d: number; score: number }[] = [];
+    for (let ti = 0; ti < this.tracks.length; ti++) {
+      const t = this.tracks[ti];
+      for (let di = 0; di < dets.length; di++) {
+        const d = dets[di];
+        if (!sameFamily(t.label, d.label)) continue;
+        const ov = iou(t.box, d.box);
+        let score = ov;
+        if (ov < this.o.minIou) {
+          // Small, far objects jitter more than their size: allow a close centre instead.
+          const [tx, ty] = centre(t.box);
+          const [dx, dy] = centre(d.box);
+          const size = Math.max(t.box[2] - t.box[0], t.box[3] - t.box[1]);
+          const dist = Math.hypot(tx - dx, ty - dy) / Math.max(size, 1e-6);
+          if (dist > 0.5) continue;
+          score = 0.1 * (1 - dist);
+        }
+        pairs.push({ t: ti, d: di, score });
+      }
+    }
+    pairs.sort((a, b) => b.score - a.score);
+    const usedT = new Set<number>();
+    const usedD = new Set<number>();
+    for (const p of pairs) {
+      if (usedT.has(p.t) || usedD.has(p.d)) continue;
+      usedT.add(p.t);
+      usedD.add(p.d);
+      this.observe(this.tracks[p.t], dets[p.d], ts);
+    }
+    this.tracks.forEach((t, i) => {
+      if (!usedT.has(i)) t.visible = false;
+    });
+    this.tracks = this.tracks.filter((t) => t.visible || ts - t.lastSeen <= this.o.maxMissedS * 1000);
+    dets.forEach((d, i) => {
+      if (usedD.has(i)) return;
+      this.tracks.push({
+        id: this.nextId++, label: d.label, box: d.box, score: d.score, firstSeen: ts, lastSeen: ts, hits: 1,
+        stillSince: ts, anchor: d.box, visible: true, labels: new Map([[d.label, 1]]),
+      });
+    });
+    return this.tracks;
+  }
+
+  private observe(t: Track, d: Detection, ts: number): void {
+    const [ax, ay] = centre(t.anchor);
+    const [cx, cy] = centre(d.box);
+    const size = Math.max(t.anchor[2] - t.anchor[0], t.anchor[3] - t.anchor[1], 1e-6);
+    if (Math.hypot(cx - ax, cy - ay) / size > this.o.stationaryRatio) {
+      t.anchor = d.box;
+      t.stillSince = ts;
+    }
+    t.box = d.box;
+    t.score = d.score;
+    t.lastSeen = ts;
+    t.hits++;
+    t.visible = true;
+    t.labels.set(d.label, (t.labels.get(d.label) ?? 0) + 1);
+    let best = t.label;
+    for (const [l, n] of t.labels) if (n > (t.labels.get(best) ?? 0)) best = l;
+    t.label = best;
+  }
+
+  /** Seconds the track has stood still, as of `ts`. */
+  static stillFor(t: Track, ts: number): number {
+    return (ts - t.stillSince) / 1000;
+  }
+
+  all(): readonly Track[] {
+    return this.tracks;
+  }
+}
