@@ -61,7 +61,7 @@ export class Warner {
     }
     try {
       // A driver that hangs must not hold this speaker's queue for ever.
-      const limit = AbortSignal.timeout(audio.durationMs + 30_000);
+      const limit = AbortSignal.timeout(Math.ceil(audio.durationMs) + 30_000);
       const r = await driver.play(audio, signal ? AbortSignal.any([signal, limit]) : limit);
       return { ...base, outcome: 'played', code: null, reason: `${note}${r.detail ?? ''}` || null, durationMs: Math.round(audio.durationMs) };
     } catch (e) {
