@@ -19,7 +19,18 @@ export interface Baresip {
   stop(): Promise<void>;
 }
 
+/** Starts baresip; a port another process took between our check and its bind means another try. */
 export async function startBaresip(o: { user?: string } = {}): Promise<Baresip> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startOnce(o);
+    } catch (e) {
+      if (attempt >= 3 || !/exited \(98\)|in use/i.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startOnce(o: { user?: string }): Promise<Baresip> {
   const dir = mkdtempSync(join(tmpdir(), 'baresip-'));
   const rec = join(dir, 'rec');
   mkdirSync(rec);
