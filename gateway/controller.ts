@@ -20,10 +20,8 @@ import { loadManifest, type Manifest } from './detect/manifest.ts';
 import { Model } from './detect/model.ts';
 import { DetectQueue } from './detect/queue.ts';
 import { filesDir, MODELS_DIR, ROOT } from './paths.ts';
-import { createSpeaker } from '../devices/registry.ts';
-import type { SpeakerDriver } from '../devices/speakers/types.ts';
-import { AudioCache } from './alert/audio.ts';
-import { Warner } from './alert/warner.ts';
+import { startSpeakers, type Speakers } from './alert/speakers.ts';
+import { warningPolicy } from './alert/policy.ts';
 import { Roster } from './dispatch/roster.ts';
 import { subscribeOfficers } from './dispatch/officer-input.ts';
 import { EventService, ruleKey } from './events/service.ts';
@@ -44,6 +42,7 @@ export class Gateway {
   events!: EventService;
   readonly pipelines = new Map<string, CameraPipeline>();
   readonly models = new Map<string, { model: Model; queue: DetectQueue }>();
+  speakers?: Speakers;
   private broker: EmbeddedBroker | null = null;
   private readonly health = new Map<string, CameraHealth>();
   private timers: NodeJS.Timeout[] = [];
@@ -80,16 +79,8 @@ export class Gateway {
     const roster = new Roster(db, s.officers);
     subscribeOfficers(ctx, roster);
 
-    const drivers = new Map<string, SpeakerDriver>();
-    for (const sp of s.speakers) {
-      try {
-        drivers.set(sp.id, createSpeaker({ id: sp.id, url: sp.url, codec: sp.codec }));
-      } catch (e) {
-        log.error({ speaker: sp.id, err: (e as Error).message }, 'speaker unusable');
-      }
-    }
-    const audio = new AudioCache(join(dataDir, 'audio'), { voice: s.warnings.voice, speed: s.warnings.speed });
-    const warner = new Warner(drivers, audio, clock, new Map(s.speakers.map((sp) => [sp.id, sp.gain_db])));
+    this.speakers = await startSpeakers(ctx);
+    const { drivers, warner } = this.speakers;
 
     const rules = new Map<string, ZoneRule>();
     const camRules = new Map<string, ZoneRule[]>();
@@ -106,6 +97,7 @@ export class Gateway {
       rules,
       presence: (e) => this.pipelines.get(e.camera)?.presence(e) ?? 'unknown',
       dispatch: { positionMaxAgeS: s.dispatch.position_max_age_s, deadlineS: s.dispatch.deadline_s },
+      policy: warningPolicy(s, config.resolvePath),
     });
 
     await this.loadModels();
@@ -188,6 +180,7 @@ export class Gateway {
       await model.release().catch(() => undefined);
     }
     await this.events?.stop();
+    await this.speakers?.stop();
     await this.ctx?.uplink.settle(2000);
     await this.ctx?.uplink.stop();
     await this.broker?.close();
