@@ -212,7 +212,7 @@ export class EventService {
     const current = this.d.repo.get(e.id);
     if (!current || current.state !== 'confirmed') return; // cancelled meanwhile
     if (!played.length) {
-      const why = outcomes.map((o) => `${o.speaker}: ${o.reason ?? o.code}`).join('; ');
+      const why = outcomes.map((o) => { const r = o.reason ?? String(o.code); return r.startsWith(`${o.speaker}: `) ? r : `${o.speaker}: ${r}`; }).join('; ');
       this.transition(current, 'escalated', { reason: `warning failed (${why})` });
       return;
     }
