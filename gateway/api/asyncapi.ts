@@ -74,7 +74,7 @@ const CHANNELS: Channel[] = [
     description: 'Retained; every stats.interval_s (300 s) and after a stats command. All events stored on the gateway.' },
   { key: 'replies', address: `${GW}/replies/{command}`, title: 'Command replies', action: 'send', qos: 1,
     messages: [...Object.keys(REPLY_DATA).map((n) => `${pascal(n)}Reply`), 'ErrorReply'],
-    description: 'Replies to commands that came without an MQTT 5 response topic (always under MQTT 3.1.1). {command} is the name the command was sent under.' },
+    description: 'Replies to commands that came without an MQTT 5 response topic (always under MQTT 3.1.1). {command} is the name the command was sent under ("/" in it becomes "_").' },
   ...Object.keys(COMMANDS).map((n): Channel => ({
     key: `command${pascal(n)}`, address: `${GW}/commands/${n}`, title: `Command: ${n}`, action: 'receive', qos: 1, messages: [`${pascal(n)}Command`], reply: 'replies',
     description: `${(COMMANDS as Record<string, TSchema>)[n].description}. Never retained (a retained command is refused).`,

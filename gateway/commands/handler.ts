@@ -39,7 +39,7 @@ export class Commands {
 
   /** Subscribes to this gateway's command topics only. */
   start(): void {
-    this.ctx.uplink.on(this.ctx.topics.commandsAll(), (topic, payload, packet) => void this.handle(topic, payload, packet));
+    this.ctx.uplink.on(this.ctx.topics.commandsAll(), (topic, payload, packet) => void this.handle(topic, payload, packet), { retainAsPublished: true });
   }
 
   async handle(topic: string, payload: Buffer, packet: IPublishPacket): Promise<ReplyEnvelope | null> {
@@ -49,7 +49,8 @@ export class Commands {
       return null;
     }
     const name = topic.slice(this.prefix.length);
-    const target = replyTarget(packet, ctx.topics.reply(name));
+    // A name of several levels (commands/a/b) is unknown; its reply stays one level deep.
+    const target = replyTarget(packet, ctx.topics.reply(name.replaceAll('/', '_')));
     const now = ctx.clock.now();
     let tx: unknown = null;
     const finish = (r: ReplyEnvelope) => {

@@ -59,7 +59,7 @@ export class Uplink {
   private client: MqttClient | null = null;
   private readonly inFlight = new Set<number>();
   private readonly retained = new Map<string, string>();
-  private readonly handlers: { filter: string; fn: Handler }[] = [];
+  private readonly handlers: { filter: string; fn: Handler; rap: boolean }[] = [];
   private draining = false;
   private tokens = 0;
   private lastRefill = 0;
@@ -110,8 +110,10 @@ export class Uplink {
       this.o.log.info({ broker: this.o.url, session_present: connack.sessionPresent }, 'MQTT connected');
       this.publishRetained(t.status(), JSON.stringify({ state: 'online', at: new Date(this.o.clock.now()).toISOString(), version: this.o.version, contract: 'v1' }));
       for (const [topic, payload] of this.retained) if (topic !== t.status()) client.publish(topic, payload, { qos: 1, retain: true });
-      const filters = [...new Set(this.handlers.map((h) => h.filter))];
-      if (filters.length) client.subscribe(filters, { qos: 1 });
+      for (const rap of [false, true]) {
+        const filters = [...new Set(this.handlers.filter((h) => h.rap === rap).map((h) => h.filter))];
+        if (filters.length) client.subscribe(filters, this.subOpts(rap));
+      }
       this.tokens = this.o.window;
       this.drain();
     });
@@ -154,10 +156,18 @@ export class Uplink {
     return this.o.protocolVersion;
   }
 
-  /** Subscribes for incoming messages (officer phones, platform commands). */
-  on(filter: string, fn: Handler): void {
-    this.handlers.push({ filter, fn });
-    if (this.connected) this.client?.subscribe(filter, { qos: 1 });
+  /**
+   * Subscribes for incoming messages (officer phones, platform commands). `retainAsPublished`
+   * (MQTT 5) keeps the retain flag of live messages, so a retained command can be told apart.
+   */
+  on(filter: string, fn: Handler, o: { retainAsPublished?: boolean } = {}): void {
+    const rap = o.retainAsPublished === true;
+    this.handlers.push({ filter, fn, rap });
+    if (this.connected) this.client?.subscribe(filter, this.subOpts(rap));
+  }
+
+  private subOpts(rap: boolean): { qos: 1; rap?: boolean } {
+    return rap && this.o.protocolVersion === 5 ? { qos: 1, rap: true } : { qos: 1 };
   }
 
   /** Latest-value state, retained on the broker (health, status). */

@@ -60,6 +60,7 @@ export class OfficerSim {
   readonly dispatches: { officer: string; payload: Record<string, unknown> }[] = [];
   private readonly jobs = new Map<string, Job>();
   private readonly offers = new Map<string, number>();
+  private stopped = false;
   private readonly o: OfficerSimOptions;
 
   constructor(o: OfficerSimOptions) {
@@ -151,12 +152,14 @@ export class OfficerSim {
   }
 
   async answer(officer: string, reply: Record<string, unknown>): Promise<void> {
+    if (this.stopped) return;
     this.o.onAction?.(officer, String(reply.action), reply);
     await this.client?.publishAsync(`${this.root}/${officer}/reply`, JSON.stringify({ ...reply, at: new Date().toISOString() }), { qos: 1 });
   }
 
   async report(): Promise<void> {
     for (const off of this.o.officers) {
+      if (this.stopped) return;
       if (this.o.walk !== false && !this.jobs.has(off.id)) {
         off.lat += (Math.random() - 0.5) * 0.0004;
         off.lon += (Math.random() - 0.5) * 0.0004;
@@ -175,6 +178,7 @@ export class OfficerSim {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     if (this.tick) clearInterval(this.tick);
     for (const t of this.pending) clearTimeout(t);
