@@ -49,7 +49,9 @@ dispatched → escalated → dispatched      (declined, or no answer in time: ne
 any open state → cancelled | closed      (platform command)
 \`\`\`
 
-Each transition is one message on \`events/{event}/state\` with \`from\`, \`to\`, \`at\` and a
+A *candidate* (the rule's condition has started to hold) lives only in the gateway's
+memory, because most candidates never become events; the event's \`first_seen_at\` is when
+it became one. Each transition is one message on \`events/{event}/state\` with \`from\`, \`to\`, \`at\` and a
 \`reason\` in words. Timers (grace period, answer time) survive a restart of the gateway.
 
 ## Dispatch and the officer app

@@ -9,12 +9,12 @@ import { EventMessage, TransitionMessage, WarningMessage } from './schema/events
 import { AlertMessage, DispatchMessage, OfficerReply, OfficerState } from './schema/dispatch.ts';
 import { CameraHealthMessage, SpeakerHealthMessage, StatusMessage, TelemetryMessage } from './schema/system.ts';
 import { StatsMessage } from './schema/stats.ts';
-import { COMMANDS, REPLY_DATA, Reply } from './schema/commands.ts';
+import { COMMANDS, OfficerAnswerData, REPLY_DATA, Reply } from './schema/commands.ts';
 import { Type } from '@sinclair/typebox';
 import { OVERVIEW } from './asyncapi-text.ts';
 import { EXAMPLES } from './examples.ts';
 
-type Param = 'prefix' | 'gateway' | 'event' | 'camera' | 'speaker' | 'officer';
+type Param = 'prefix' | 'gateway' | 'event' | 'camera' | 'speaker' | 'officer' | 'responseTopic';
 const PARAMS: Record<Param, string> = {
   prefix: 'mqtt.prefix in the gateway\'s settings (default "township"); may contain "/"',
   gateway: 'the gateway id (gateway.id in its settings)',
@@ -22,6 +22,7 @@ const PARAMS: Record<Param, string> = {
   camera: 'a camera id',
   speaker: 'a speaker id',
   officer: 'an officer id, as in the gateways\' rosters',
+  responseTopic: 'the MQTT 5 Response Topic of the request',
 };
 
 interface Channel {
@@ -35,6 +36,8 @@ interface Channel {
   retain?: boolean;
   messages: string[];
   reply?: string;
+  /** MQTT 5 only: a reply to the request's response topic, with this message. */
+  replyTo?: string;
   expiry?: string;
 }
 
@@ -49,6 +52,7 @@ const SCHEMAS: Record<string, TSchema> = {
   ...Object.fromEntries(Object.entries(COMMANDS).map(([n, s]) => [`${pascal(n)}Command`, s])),
   ...Object.fromEntries(Object.entries(REPLY_DATA).map(([n, s]) => [`${pascal(n)}Reply`, Reply(n, s)])),
   ErrorReply: Reply('a command that could not be read (unknown name, not JSON)', Type.Object({})),
+  OfficerAnswerReply: Reply('officer_reply (an officer\'s answer sent under MQTT 5 with a response topic)', OfficerAnswerData),
 };
 
 const CHANNELS: Channel[] = [
@@ -80,12 +84,15 @@ const CHANNELS: Channel[] = [
     description: `${(COMMANDS as Record<string, TSchema>)[n].description}. Never retained (a retained command is refused).`,
     expiry: n === 'shout' ? 'required: MQTT 5 message expiry or expires_at' : undefined,
   })),
+  { key: 'officerAnswerReply', address: '{responseTopic}', title: 'Reply to an officer\'s answer (MQTT 5)', action: 'send', qos: 1, messages: ['OfficerAnswerReply'],
+    description: 'Sent to the Response Topic the officer\'s app set on its answer, with its Correlation Data.' },
   { key: 'officerState', address: `${OFF}/state`, title: 'Officer state (from phones)', action: 'receive', qos: 1, messages: ['OfficerState'],
     description: 'The officer app reports position and duty. Not under a gateway: under "1+3" several gateways follow the same phone.' },
   { key: 'officerDispatch', address: `${OFF}/dispatch`, title: 'Dispatches (to one officer\'s phone)', action: 'send', qos: 1, messages: ['Dispatch'],
     description: 'Job offers to the officer, and every change of the dispatch\'s state, which is also how the app learns the result of its answers. Under MQTT 5 an offer expires at its answer_by time.' },
   { key: 'officerReply', address: `${OFF}/reply`, title: 'Officer answers', action: 'receive', qos: 1, messages: ['OfficerReply'],
-    description: 'accept / decline / arrived / closed, naming the dispatch_id. Under MQTT 5, a response topic gets a reply envelope too.' },
+    description: 'accept / decline / arrived / closed, naming the dispatch_id. Under MQTT 5, an answer with a response topic also gets a reply envelope there (OfficerAnswerReply, command "officer_reply"); answers to another gateway\'s dispatch get none from this one.',
+    replyTo: 'OfficerAnswerReply' },
 ];
 
 const ref = (path: string) => ({ $ref: path });
@@ -101,7 +108,7 @@ export function asyncApiDocument(version: string): Record<string, unknown> {
       ...(name.endsWith('Command') ? { bindings: { mqtt: { bindingVersion: '0.2.0', contentType: 'application/json',
         responseTopic: { type: 'string', description: 'MQTT 5: where to send the reply (else {prefix}/v1/gateways/{gateway}/replies/{command})' },
         correlationData: { type: 'string', description: 'MQTT 5: any bytes; returned unchanged with the reply' } } } } : {}),
-      ...(name.endsWith('Reply') && !name.startsWith('Officer') ? { bindings: { mqtt: { bindingVersion: '0.2.0', contentType: 'application/json',
+      ...(name.endsWith('Reply') && name !== 'OfficerReply' ? { bindings: { mqtt: { bindingVersion: '0.2.0', contentType: 'application/json',
         correlationData: { type: 'string', description: 'MQTT 5: the request\'s correlation data' } } } } : {}),
       ...(EXAMPLES[name] ? { examples: EXAMPLES[name].map((payload, i) => ({ name: `${name}${i + 1}`, payload })) } : {}),
     };
@@ -118,6 +125,7 @@ export function asyncApiDocument(version: string): Record<string, unknown> {
       summary: c.action === 'send' ? `the gateway publishes (QoS ${c.qos}${c.retain ? ', retained' : ''})` : `the gateway subscribes; send with QoS ${c.qos}${c.expiry ? `; expiry ${c.expiry}` : ''}`,
       bindings: { mqtt: { bindingVersion: '0.2.0', qos: c.qos, retain: c.retain ?? false } },
       ...(c.reply ? { reply: { channel: ref(`#/channels/${c.reply}`), messages: [ref(`#/channels/${c.reply}/messages/${c.messages[0].replace(/Command$/, 'Reply')}`), ref(`#/channels/${c.reply}/messages/ErrorReply`)] } } : {}),
+      ...(c.replyTo ? { reply: { address: { location: '$message.header#/responseTopic', description: 'MQTT 5: the Response Topic of the answer' }, channel: ref(`#/channels/${c.replyTo[0].toLowerCase()}${c.replyTo.slice(1)}`) } } : {}),
     };
   }
   return {

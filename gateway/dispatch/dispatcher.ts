@@ -20,32 +20,13 @@ import type { Uplink } from '../uplink/uplink.ts';
 import { PRIORITY } from '../store/outbox.ts';
 import type { Topics } from '../api/topics.ts';
 import { alertPayload, dispatchPayload, type CameraInfo } from '../api/payloads.ts';
-import type { TransitionNote } from '../api/schema/events.ts';
 import type { OfficerReply } from '../api/schema/dispatch.ts';
 import type { Roster } from './roster.ts';
-import { choose, type TownRule } from './select.ts';
+import { choose } from './select.ts';
+import type { DispatchConfig, Lifecycle } from './config.ts';
 import { TERMINAL, type EventRecord, type EventState } from '../events/types.ts';
 
-export interface DispatchConfig extends TownRule {
-  positionMaxAgeS: number;
-  deadlineS: number;
-  ackTimeoutS: number;
-  maxJobsPerOfficer: number;
-  retryS: number;
-  reaskAfterS: number;
-}
-
-export const DEFAULT_DISPATCH: Omit<DispatchConfig, 'positionMaxAgeS' | 'deadlineS'> = {
-  ackTimeoutS: 120, localRadiusM: 3000, neighbourTowns: [], maxJobsPerOfficer: 1, retryS: 30, reaskAfterS: 900,
-};
-
-/** What the dispatcher needs from the event lifecycle (gateway/events/service.ts). */
-export interface Lifecycle {
-  transition(e: EventRecord, to: EventState, patch?: Partial<Pick<EventRecord, 'dueAt' | 'reason' | 'officerId'>>, note?: TransitionNote, proceed?: boolean): EventRecord;
-  schedule(e: EventRecord): void;
-  /** Runs the events in `state` now rather than at their due time. */
-  wake(state: EventState): void;
-}
+export { DEFAULT_DISPATCH, type DispatchConfig, type Lifecycle } from './config.ts';
 
 export interface DispatcherDeps {
   db: Db;
@@ -141,6 +122,7 @@ export class Dispatcher {
 
   /** An accepted matter is past its deadline: tell the platform, once. */
   overdue(e: EventRecord): void {
+    if (e.data.overdue_alerted) return;
     const now = this.d.clock.now();
     const cur = this.dispatches.current(e.id);
     this.d.repo.tx(() => {

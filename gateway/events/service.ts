@@ -1,8 +1,9 @@
 /**
  * The event lifecycle: confirmed → warned → rechecked → resolved_by_warning | escalated
- * → dispatched (gateway/dispatch/dispatcher.ts from there on). Every transition is one SQLite transaction that also writes the MQTT
- * message to the outbox, so state and what the platform hears never disagree, and a
- * restart resumes each event where it stood (timers are due_at columns, not memory).
+ * → dispatched (from there on gateway/dispatch/dispatcher.ts). Every transition is one
+ * SQLite transaction that also writes the MQTT message to the outbox, so state and what
+ * the platform hears never disagree, and a restart resumes each event where it stood
+ * (timers are due_at columns, not memory).
  */
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';

@@ -118,7 +118,7 @@ export class Uplink {
       this.drain();
     });
     client.on('close', () => {
-      if (this.connected) this.o.log.warn({ broker: this.o.url, pending: this.o.outbox.size().messages }, 'MQTT disconnected; messages wait in the outbox');
+      if (this.connected && !this.closing) this.o.log.warn({ broker: this.o.url, pending: this.o.outbox.size().messages }, 'MQTT disconnected; messages wait in the outbox');
       this.connected = false;
       if (this.state.connected) this.state = { connected: false, error: this.state.error ?? 'connection lost', since: Date.now() };
     });

@@ -119,7 +119,16 @@ const secs = (d: { n: number; median_s: number | null; p90_s: number | null }) =
 
 /** One line for a message, as a duty officer at the platform would want to read it. */
 export function describe(topic: string, m: Record<string, any>): string {
+  try {
+    return line(topic, m);
+  } catch {
+    return `[${topic.split('/')[3]}] ${topic} ${JSON.stringify(m).slice(0, 200)}`;
+  }
+}
+
+function line(topic: string, m: Record<string, any>): string {
   const gw = `[${m.gateway ?? topic.split('/')[3]}]`;
+  if (/\/replies\/|\/platform\//.test(topic)) return `${gw} reply ${m.command}: ${m.status}${m.error ? ` ${m.error.code}: ${m.error.message}` : ''}`;
   if (topic.endsWith('/status')) return `${gw} status ${m.state}${m.reason ? ` (${m.reason})` : ''}`;
   if (topic.endsWith('/events')) return `${gw} EVENT #${m.seq} ${m.type} ${m.type_zh} at ${m.camera.name}/${m.zone.name} (${m.classes.join(', ')}, ${m.dwell_s} s) id ${m.id}${m.evidence?.url ? `\n      evidence ${m.evidence.url}` : ''}`;
   if (topic.endsWith('/state')) return `${gw}   event #${m.seq} ${m.from ?? '·'} → ${m.to}${m.officer_id ? ` [${m.officer_id}]` : ''}${m.reason ? ` — ${m.reason}` : ''}`;
@@ -127,7 +136,6 @@ export function describe(topic: string, m: Record<string, any>): string {
   if (topic.endsWith('/dispatches')) return `${gw}   dispatch ${m.state} ${m.officer_name} (${m.officer_id}, ${m.tier}${m.town ? ` ${m.town}` : ''}, ${m.distance_m} m, attempt ${m.attempt})${m.reason ? ` — ${m.reason}` : ''}`;
   if (topic.endsWith('/alerts')) return `${gw} ALERT ${m.kind}: ${m.message}`;
   if (topic.endsWith('/stats')) return `${gw} stats: ${m.events.total} events, settled by warning ${pct(m.settled_by_warning.share)} (${m.settled_by_warning.resolved}/${m.settled_by_warning.decided}); dispatch→accept ${secs(m.durations.dispatch_to_accept)}`;
-  if (/\/replies\/|\/platform\//.test(topic)) return `${gw} reply ${m.command}: ${m.status}${m.error ? ` ${m.error.code}: ${m.error.message}` : ''}`;
   if (topic.endsWith('/health')) return `${gw} health ${m.camera ?? m.speaker}: ${m.state}${m.reason ? ` (${m.reason})` : ''}`;
   if (topic.endsWith('/telemetry')) return `${gw} telemetry: outbox ${m.outbox}, ${m.rss_mb} MB`;
   return `${gw} ${topic}`;

@@ -7,6 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
+import mqtt from 'mqtt';
 import { havePeers } from '../peers/require.ts';
 import { startMosquitto, type Mosquitto } from '../peers/mosquitto.ts';
 import { Collector, type Heard } from '../helpers/collector.ts';
@@ -21,13 +22,13 @@ const CAM = { lat: 28.7712, lon: 118.5553 };
 /** An officer `m` metres north of the camera. */
 const north = (id: string, m: number, extra: Partial<SimOfficer> = {}): SimOfficer => ({ id, lat: CAM.lat + m / 111_320, lon: CAM.lon, ...extra });
 
-function yaml(dir: string, broker: string, o: { ack?: number; radius?: number; maxJobs?: number } = {}) {
+function yaml(dir: string, broker: string, o: { ack?: number; radius?: number; maxJobs?: number; deadline?: number } = {}) {
   return `
 gateway: { id: gw-d, town: 贺村镇, data_dir: ${dir}/data }
 mqtt: { url: '${broker}', prefix: t, protocol_version: 5 }
 http: { host: 127.0.0.1, port: 0 }
 stats: { interval_s: 0 }
-dispatch: { ack_timeout_s: ${o.ack ?? 3}, local_radius_m: ${o.radius ?? 2000}, neighbour_towns: [大陈乡], retry_s: 2, position_max_age_s: 600, max_jobs_per_officer: ${o.maxJobs ?? 1} }
+dispatch: { ack_timeout_s: ${o.ack ?? 3}, local_radius_m: ${o.radius ?? 2000}, neighbour_towns: [大陈乡], retry_s: 2, position_max_age_s: 600, max_jobs_per_officer: ${o.maxJobs ?? 1}, deadline_s: ${o.deadline ?? 1800} }
 cameras:
   - id: cam-a
     name: 中心街广场
@@ -199,6 +200,43 @@ describe.runIf(ok)('dispatch to the nearest officer', () => {
     expect(path(e.id)).toEqual(['confirmed', 'escalated', 'dispatched:off-a', 'escalated', 'dispatched:off-b', 'acknowledged', 'arrived', 'closed']);
     // The same event, published once: a restart does not make a second one.
     expect(heard.find((m) => m.topic === 't/v1/gateways/gw-d/events' && m.json!.id === e.id)).toHaveLength(1);
+  });
+
+  it('answers an officer\'s MQTT 5 request with an envelope; bad answers change nothing', async () => {
+    const { gw } = await start([north('off-a', 200, { behaviour: 'ignore' })], { ack: 30 });
+    const e = await injectEvent(gw, 'cam-a');
+    const offer = await heard.waitFor((m) => m.topic === 't/v1/officers/off-a/dispatch', 10_000, 'offer');
+    const phone = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+    const replies: Record<string, any>[] = [];
+    phone.on('message', (_t, p, packet) => replies.push({ ...JSON.parse(p.toString()), corr: packet.properties?.correlationData?.toString() }));
+    await phone.subscribeAsync('phone/off-a/replies', { qos: 1 });
+    const ask = async (body: string, corr: string) => {
+      await phone.publishAsync('t/v1/officers/off-a/reply', body, { qos: 1, properties: { responseTopic: 'phone/off-a/replies', correlationData: Buffer.from(corr) } });
+      const end = Date.now() + 5000;
+      while (!replies.some((r) => r.corr === corr)) {
+        if (Date.now() > end) throw new Error(`no reply ${corr}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return replies.find((r) => r.corr === corr)!;
+    };
+    expect(await ask('{"dispatch_id": ', 'c1')).toMatchObject({ status: 'error', error: { code: 'bad_json' } });
+    expect(await ask(JSON.stringify({ dispatch_id: offer.json!.dispatch_id, action: 'maybe' }), 'c2')).toMatchObject({ status: 'error', error: { code: 'invalid' } });
+    expect(gw.ctx.db.prepare('SELECT state FROM events WHERE id = ?').get(e.id)).toEqual({ state: 'dispatched' });
+    expect(await ask(JSON.stringify({ dispatch_id: offer.json!.dispatch_id, action: 'accept' }), 'c3')).toMatchObject({ status: 'ok', data: { state: 'accepted', changed: true } });
+    expect(await ask(JSON.stringify({ dispatch_id: offer.json!.dispatch_id, action: 'accept' }), 'c4')).toMatchObject({ status: 'ok', data: { state: 'accepted', changed: false } });
+    await waitState(e.id, 'acknowledged');
+    await phone.endAsync();
+    const contract = await loadContract('t');
+    for (const { corr: _c, ...r } of replies) expect(contract.checkMessage('OfficerAnswerReply', r)).toEqual([]);
+  });
+
+  it('alerts the platform when an accepted matter passes its deadline', async () => {
+    const { gw } = await start([north('off-a', 200, { behaviour: 'accept' })], { deadline: 2, speedMps: 1 });
+    const e = await injectEvent(gw, 'cam-a');
+    await waitState(e.id, 'acknowledged');
+    const alert = await heard.waitFor((m) => m.topic === 't/v1/gateways/gw-d/alerts' && m.json!.kind === 'overdue', 10_000, 'overdue alert');
+    expect(alert.json).toMatchObject({ event_id: e.id, officer_id: 'off-a' });
+    expect(alert.json!.message).toMatch(/甲 \(off-a\) is past its deadline/);
   });
 
   it('published only messages that match the contract (docs/asyncapi.yaml)', async () => {

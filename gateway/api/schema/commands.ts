@@ -67,6 +67,13 @@ export const REPLY_DATA = {
   stats: StatsMessage,
 } as const;
 
+/** The data of the reply an officer's app gets under MQTT 5 (with a response topic) to its answer. */
+export const OfficerAnswerData = Strict({
+  dispatch_id: Type.String({ pattern: ULID_PATTERN }),
+  state: Enum(['offered', 'accepted', 'arrived', 'closed', 'declined', 'timed_out', 'withdrawn'] as const, 'the dispatch\'s state after the answer'),
+  changed: Type.Boolean({ description: 'false when the answer repeated one already received' }),
+}, 'what the answer did');
+
 export const ReplyError = Strict({
   code: Enum(ERROR_CODES, 'bad_json: not JSON; invalid: fails the command\'s schema; unknown_command; expired: arrived after expires_at; retained: a retained command is never run; not_found: no such event or speaker; conflict: e.g. the event is already closed; invalid_config: the settings file has errors; speaker_failed; failed: the gateway could not do it'),
   message: Type.String({ description: 'in words' }),
