@@ -52,6 +52,10 @@ export class HttpApi {
 
   async start(): Promise<void> {
     const server = createServer((req, res) => this.handle(req, res));
+    // Longer than clients' idle pools (undici, nginx: 60 s), so a reused connection is not
+    // closed under a request in flight (ECONNRESET).
+    server.keepAliveTimeout = 65_000;
+    server.headersTimeout = 66_000;
     await new Promise<void>((ok, fail) => {
       server.once('error', (e: NodeJS.ErrnoException) => fail(new Error(e.code === 'EADDRINUSE' ? `HTTP API: ${this.o.host}:${this.o.port} is already in use (set http.port)` : `HTTP API: ${e.message}`)));
       server.listen(this.o.port, this.o.host, () => ok());
