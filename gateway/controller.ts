@@ -101,7 +101,7 @@ export class Gateway {
     const rules = new Map<string, ZoneRule>();
     const camRules = new Map<string, ZoneRule[]>();
     for (const cam of s.cameras) {
-      const rs = resolveZoneRules(cam, s.warnings.messages);
+      const rs = resolveZoneRules(cam, s.warnings.messages, s.gateway.timezone);
       camRules.set(cam.id, rs);
       for (const r of rs) rules.set(ruleKey(r.camera, r.zone, r.type), r);
     }

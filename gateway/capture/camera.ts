@@ -3,7 +3,7 @@
  * stalls, and keeps its health. A camera's failure stays inside this object; the other
  * cameras never notice.
  */
-import { FrameSource } from '../../devices/ffmpeg/frames.ts';
+import { FrameSource, usesMediaClock } from '../../devices/ffmpeg/frames.ts';
 import { redact } from '../../devices/ffmpeg/args.ts';
 import type { DeviceError } from '../../devices/errors.ts';
 import type { CameraSettings } from '../settings/schema.ts';
@@ -49,9 +49,19 @@ export class CameraCapture {
   private failures = 0;
   private stopped = true;
   private readonly o: CaptureOptions;
+  /** Wall-clock time of the last frame (frame stamps may be media time). */
+  private lastFrameWall = 0;
+  /** Media clock: frames handed on and not yet released; reading pauses while one is out. */
+  private inFlight = 0;
+  /** Media clock: where the video's time continues after a restart (it never goes back). */
+  private mediaNext: number | null = null;
+  /** Media clock: the file has been played to its end. */
+  ended = false;
+  private readonly media: boolean;
 
   constructor(o: CaptureOptions) {
     this.o = o;
+    this.media = usesMediaClock({ url: o.camera.url, clock: o.camera.clock });
     this.pool = new CameraFramePool(o.camera.interval_s * 1000);
     this.backoff = new Backoff(o.backoff ?? { baseMs: 1000, maxMs: 60_000 });
     this.health = {
@@ -92,21 +102,46 @@ export class CameraCapture {
   private spawn(): void {
     const c = this.o.camera;
     const url = /^[a-z]+:\/\//.test(c.url) || !this.o.resolvePath ? c.url : this.o.resolvePath(c.url);
-    const src = new FrameSource(c.id, { url, username: c.username, password: c.password, transport: c.transport, timeoutS: 5, width: this.o.width, height: this.o.height, fit: this.o.fit }, this.pool);
+    const clock = c.clock ?? 'wall';
+    const media = this.media;
+    const startMs = media ? Math.max(Date.now(), this.mediaNext ?? 0) : undefined;
+    const src = new FrameSource(c.id, {
+      url, username: c.username, password: c.password, transport: c.transport, timeoutS: 5, width: this.o.width, height: this.o.height, fit: this.o.fit,
+      clock, periodS: c.interval_s, startMs,
+    }, this.pool);
     this.source = src;
     this.startedAt = Date.now();
+    this.inFlight = 0;
     src.on('frame', (h, data, ts) => this.frame(h.width, h.height, data, ts));
-    src.once('exit', (err) => {
+    src.once('exit', (err, code) => {
       if (this.source === src) this.source = null;
-      if (!this.stopped) this.failed(err);
+      if (this.stopped) return;
+      if (media && code === 0) return this.finished();
+      this.failed(err);
     });
     src.start();
     this.o.log.debug({ camera: c.id, url: redact(url), pid: src.pid }, 'ffmpeg started');
   }
 
+  /** Media clock: the recording has been analysed to its end; it is not played again. */
+  private finished(): void {
+    this.ended = true;
+    this.setState('offline', 'end of the video file (clock: media plays a file once)');
+    this.o.log.info({ camera: this.id, until: this.health.lastFrameAt }, 'video file analysed to its end');
+  }
+
   private frame(width: number, height: number, data: Buffer, ts: number): void {
-    this.rate.add(ts);
+    this.rate.add(Date.now());
+    this.lastFrameWall = Date.now();
     this.health.lastFrameAt = ts;
+    const source = this.source;
+    const media = this.media && source !== null;
+    if (media) {
+      this.mediaNext = ts + this.o.camera.interval_s * 1000;
+      // Back-pressure instead of dropping: ffmpeg waits until the detector took this frame.
+      this.inFlight++;
+      source.pause();
+    }
     this.health.width = width;
     this.health.height = height;
     if (this.health.state !== 'online') {
@@ -121,6 +156,7 @@ export class CameraCapture {
         if (!released) {
           released = true;
           this.pool.release(data);
+          if (media && --this.inFlight <= 0 && this.source === source) source.resume();
         }
       },
     });
@@ -128,7 +164,9 @@ export class CameraCapture {
 
   private checkStall(): void {
     if (!this.source || this.stopped) return;
-    const last = this.health.lastFrameAt && this.health.lastFrameAt > this.startedAt ? this.health.lastFrameAt : this.startedAt;
+    // Media clock: reading waits for the detector on purpose; that is not a stalled stream.
+    if (this.media && this.inFlight > 0) return;
+    const last = this.lastFrameWall > this.startedAt ? this.lastFrameWall : this.startedAt;
     // Before the first frame allow for connection and the first key frame.
     const limit = (this.o.camera.stall_s + (last === this.startedAt ? 5 : 0)) * 1000;
     if (Date.now() - last > limit) {

@@ -1,18 +1,25 @@
 /**
  * Evaluates one camera's zone rules over its tracks, frame by frame. A rule fires a
  * verdict when enough qualifying things have been in its zone (standing still, for the
- * static types) for the dwell time. Each thing fires at most once: the track remembers,
- * and the event stage suppresses a spot that already has an open or recent event.
+ * static types; with a person near them, for the compound ones) for the dwell time.
+ *
+ * One thing gives one event: a track that fired stays quiet while it stays, and does not
+ * count for the zone's other rules either (a cart is a mobile vendor or a stall, not
+ * both). A spot that already has an event (asked of the event stage: open, or closed
+ * within the cooldown) holds the verdict back; it is asked again every RETRY_MS while the
+ * thing stays, so a thing still there when the cooldown ends is a new event.
  */
-import { boxArea, footPoint, pointInPolygon, iou, type Box } from '../zones/geometry.ts';
+import { boxArea, iou, type Box } from '../zones/geometry.ts';
+import { inArea } from './anchor.ts';
 import type { Track } from '../track/tracker.ts';
 import type { ZoneRule } from './zone-rules.ts';
 import type { ViolationType } from './catalogue.ts';
 
 export interface Verdict {
   rule: ZoneRule;
+  /** The evidence, then the people at it (compound rules). */
   tracks: Track[];
-  /** The union of the tracks' boxes: where the matter is. */
+  /** The union of the evidence's boxes: where the matter is. */
   box: Box;
   classes: string[];
   /** When the condition started holding. */
@@ -25,13 +32,39 @@ export type Presence = 'present' | 'absent' | 'unknown';
 /** Asked before firing: is there already an open or cooling-down event at this spot? */
 export type Suppressor = (rule: ZoneRule, box: Box, ts: number) => boolean;
 
+/** How often a held-back verdict asks the event stage again. */
+export const RETRY_MS = 15_000;
+const PERSON = 'person';
+
+/** The gap between two boxes (0 when they touch or overlap). */
+export function boxGap(a: Box, b: Box): number {
+  const dx = Math.max(0, b[0] - a[2], a[0] - b[2]);
+  const dy = Math.max(0, b[1] - a[3], a[1] - b[3]);
+  return Math.hypot(dx, dy);
+}
+
+/** A person box is near `thing` when the gap is at most `within` times the thing's larger side. */
+export function isNear(thing: Box, person: Box, within: number): boolean {
+  return boxGap(thing, person) <= within * Math.max(thing[2] - thing[0], thing[3] - thing[1]);
+}
+
+interface Ready {
+  track: Track;
+  since: number;
+  people: Track[];
+}
+
 export class RuleEngine {
   private readonly rules: ZoneRule[];
   private readonly suppress: Suppressor;
   private readonly maxMissedMs: number;
   /** (rule index, track id) → when the track entered the zone. */
   private readonly entered = new Map<string, number>();
-  /** (rule index, track id) pairs that already fired. */
+  /** (rule index, track id) → since when a person has been near it (compound rules). */
+  private readonly attended = new Map<string, number>();
+  /** (rule index, track id) → held back by the event stage; not asked again before then. */
+  private readonly retryAt = new Map<string, number>();
+  /** (zone, track id) pairs that already fired. */
   private readonly fired = new Set<string>();
   private tracks: readonly Track[] = [];
   private lastTs = 0;
@@ -43,9 +76,7 @@ export class RuleEngine {
   }
 
   private qualifies(r: ZoneRule, t: Track): boolean {
-    if (!r.classes.has(t.label) || boxArea(t.box) < r.minArea) return false;
-    const [x, y] = footPoint(t.box);
-    return pointInPolygon(x, y, r.polygon);
+    return r.classes.has(t.label) && boxArea(t.box) >= r.minArea && inArea(r, t.box);
   }
 
   evaluate(tracks: readonly Track[], ts: number): Verdict[] {
@@ -53,36 +84,52 @@ export class RuleEngine {
     this.lastTs = ts;
     const verdicts: Verdict[] = [];
     const alive = new Set<string>();
+    const aliveInZone = new Set<string>();
     this.rules.forEach((r, ri) => {
-      const ready: Track[] = [];
-      let earliest = ts;
+      // Off-schedule: nothing counts, and dwell starts afresh when the rule runs again.
+      if (!r.schedule.isActive(ts)) return;
+      const people = r.personWithin === null ? [] : tracks.filter((t) => t.label === PERSON && ts - t.lastSeen <= this.maxMissedMs);
+      const ready: Ready[] = [];
       for (const t of tracks) {
+        if (!this.qualifies(r, t)) continue;
         const key = `${ri}:${t.id}`;
-        if (!this.qualifies(r, t)) {
-          this.entered.delete(key);
-          continue;
-        }
         alive.add(key);
-        if (!this.entered.has(key)) this.entered.set(key, ts);
-        const since = r.stationary ? Math.max(this.entered.get(key)!, t.stillSince) : this.entered.get(key)!;
+        aliveInZone.add(`${r.zone}:${t.id}`);
+        // A thing first seen here counts from its first sighting; a static-change region's
+        // detection may date it back to when the change appeared.
+        if (!this.entered.has(key)) this.entered.set(key, t.hits === 1 ? t.firstSeen : ts);
+        let since = r.stationary ? Math.max(this.entered.get(key)!, t.stillSince) : this.entered.get(key)!;
+        let near: Track[] = [];
+        if (r.personWithin !== null) {
+          near = people.filter((p) => p !== t && isNear(t.box, p.box, r.personWithin!));
+          if (!near.length) {
+            this.attended.delete(key);
+            continue;
+          }
+          if (!this.attended.has(key)) this.attended.set(key, ts);
+          since = Math.max(since, this.attended.get(key)!);
+        }
         // Only a thing seen in this very frame can fire: a track coasting through missed
         // detections keeps its place, but its last box may be somewhere it has left.
-        if (this.fired.has(key) || !t.visible || (ts - since) / 1000 < r.dwellS) continue;
-        ready.push(t);
-        earliest = Math.min(earliest, since);
+        if (this.fired.has(`${r.zone}:${t.id}`) || !t.visible || (ts - since) / 1000 < r.dwellS) continue;
+        if ((this.retryAt.get(key) ?? 0) > ts) continue;
+        ready.push({ track: t, since, people: near });
       }
       if (ready.length < r.minCount) return;
-      const box = union(ready.map((t) => t.box));
+      const box = union(ready.map((x) => x.track.box));
       if (this.suppress(r, box, ts)) {
-        // The spot already has its event: remember these tracks so they stay quiet.
-        ready.forEach((t) => this.fired.add(`${ri}:${t.id}`));
+        // The spot has its event: ask again later, the thing may outlast the cooldown.
+        ready.forEach((x) => this.retryAt.set(`${ri}:${x.track.id}`, ts + RETRY_MS));
         return;
       }
-      ready.forEach((t) => this.fired.add(`${ri}:${t.id}`));
-      verdicts.push({ rule: r, tracks: ready, box, classes: [...new Set(ready.map((t) => t.label))], since: earliest, at: ts });
+      ready.forEach((x) => this.fired.add(`${r.zone}:${x.track.id}`));
+      const evidence = ready.map((x) => x.track);
+      const helpers = [...new Set(ready.flatMap((x) => x.people))].filter((p) => p.visible || ts - p.lastSeen <= this.maxMissedMs);
+      const all = [...evidence, ...helpers];
+      verdicts.push({ rule: r, tracks: all, box, classes: [...new Set(all.map((t) => t.label))], since: Math.min(...ready.map((x) => x.since)), at: ts });
     });
-    for (const k of this.entered.keys()) if (!alive.has(k)) this.entered.delete(k);
-    for (const k of this.fired) if (!alive.has(k)) this.fired.delete(k);
+    for (const m of [this.entered, this.attended, this.retryAt]) for (const k of m.keys()) if (!alive.has(k)) m.delete(k);
+    for (const k of this.fired) if (!aliveInZone.has(k)) this.fired.delete(k);
     return verdicts;
   }
 

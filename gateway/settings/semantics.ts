@@ -13,6 +13,7 @@ import { CATALOGUE } from '../rules/catalogue.ts';
 import { speakerSchemes } from '../../devices/registry.ts';
 import { checkMessages } from '../alert/check.ts';
 import { checkUplinkAndDispatch } from './semantics-uplink.ts';
+import { checkZones } from './semantics-zones.ts';
 
 /** Classes that only come from model-free detectors, so no model needs to know them. */
 export const MODEL_FREE_CLASSES = new Set(['static_change']);
@@ -105,6 +106,7 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
         }
       });
     });
+    issues.push(...checkZones(cam, at, model ? (c) => model.labelList.includes(c) : null));
   }
   issues.push(...checkUplinkAndDispatch(s, resolvePath));
   return issues;
