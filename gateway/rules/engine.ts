@@ -5,7 +5,7 @@
  *
  * One thing gives one event: a track that fired stays quiet while it stays, and does not
  * count for the zone's other rules either (a cart is a mobile vendor or a stall, not
- * both). A spot that already has an event (asked of the event stage: open, or closed
+ * both); for most types, a thing beside one that fired is part of the same matter. A spot that already has an event (asked of the event stage: open, or closed
  * within the cooldown) holds the verdict back; it is asked again every RETRY_MS while the
  * thing stays, so a thing still there when the cooldown ends is a new event.
  */
@@ -43,9 +43,21 @@ export function boxGap(a: Box, b: Box): number {
   return Math.hypot(dx, dy);
 }
 
-/** A person box is near `thing` when the gap is at most `within` times the thing's larger side. */
+/**
+ * A person is at a thing when the gap between their boxes is at most `within` times the
+ * thing's larger side, and the person stands no higher in the picture than the thing's
+ * middle: someone far behind it (smaller, higher up) only looks close in the picture.
+ */
 export function isNear(thing: Box, person: Box, within: number): boolean {
-  return boxGap(thing, person) <= within * Math.max(thing[2] - thing[0], thing[3] - thing[1]);
+  if (person[3] < (thing[1] + thing[3]) / 2) return false;
+  return boxGap(thing, person) <= within * side(thing);
+}
+
+const side = (b: Box) => Math.max(b[2] - b[0], b[3] - b[1]);
+
+/** Two things within one size of each other (the larger's). */
+export function beside(a: Box, b: Box): boolean {
+  return boxGap(a, b) <= Math.max(side(a), side(b));
 }
 
 interface Ready {
@@ -75,8 +87,28 @@ export class RuleEngine {
     this.maxMissedMs = maxMissedS * 1000;
   }
 
-  private qualifies(r: ZoneRule, t: Track): boolean {
-    return r.classes.has(t.label) && boxArea(t.box) >= r.minArea && inArea(r, t.box);
+  /** The people within reach of a thing (compound rules). */
+  private peopleNear(r: ZoneRule, t: Track, people: readonly Track[]): Track[] {
+    return r.personWithin === null ? [] : people.filter((p) => p !== t && isNear(t.box, p.box, r.personWithin!));
+  }
+
+  /**
+   * A thing of the rule's classes, large enough, in the zone: by its anchor, or (compound
+   * rules) by the feet of the people at it: a stall's canopy hangs above the pavement its
+   * vendor stands on.
+   */
+  private qualifies(r: ZoneRule, t: Track, near: readonly Track[]): boolean {
+    if (!r.classes.has(t.label) || boxArea(t.box) < r.minArea) return false;
+    return inArea(r, t.box) || near.some((p) => inArea({ ...r, anchor: 'foot' }, p.box));
+  }
+
+  /** Next to a thing of the same kind that already fired here: part of its matter. */
+  private besideReported(r: ZoneRule, t: Track, tracks: readonly Track[]): boolean {
+    return tracks.some((f) => f !== t && r.classes.has(f.label) && this.fired.has(`${r.zone}:${f.id}`) && beside(f.box, t.box));
+  }
+
+  private people(r: ZoneRule, tracks: readonly Track[], ts: number): Track[] {
+    return r.personWithin === null ? [] : tracks.filter((t) => t.label === PERSON && ts - t.lastSeen <= this.maxMissedMs);
   }
 
   evaluate(tracks: readonly Track[], ts: number): Verdict[] {
@@ -88,10 +120,11 @@ export class RuleEngine {
     this.rules.forEach((r, ri) => {
       // Off-schedule: nothing counts, and dwell starts afresh when the rule runs again.
       if (!r.schedule.isActive(ts)) return;
-      const people = r.personWithin === null ? [] : tracks.filter((t) => t.label === PERSON && ts - t.lastSeen <= this.maxMissedMs);
+      const people = this.people(r, tracks, ts);
       const ready: Ready[] = [];
       for (const t of tracks) {
-        if (!this.qualifies(r, t)) continue;
+        const near = this.peopleNear(r, t, people);
+        if (!this.qualifies(r, t, near)) continue;
         const key = `${ri}:${t.id}`;
         alive.add(key);
         aliveInZone.add(`${r.zone}:${t.id}`);
@@ -99,9 +132,7 @@ export class RuleEngine {
         // detection may date it back to when the change appeared.
         if (!this.entered.has(key)) this.entered.set(key, t.hits === 1 ? t.firstSeen : ts);
         let since = r.stationary ? Math.max(this.entered.get(key)!, t.stillSince) : this.entered.get(key)!;
-        let near: Track[] = [];
         if (r.personWithin !== null) {
-          near = people.filter((p) => p !== t && isNear(t.box, p.box, r.personWithin!));
           if (!near.length) {
             this.attended.delete(key);
             continue;
@@ -113,6 +144,10 @@ export class RuleEngine {
         // detections keeps its place, but its last box may be somewhere it has left.
         if (this.fired.has(`${r.zone}:${t.id}`) || !t.visible || (ts - since) / 1000 < r.dwellS) continue;
         if ((this.retryAt.get(key) ?? 0) > ts) continue;
+        if (r.cluster && this.besideReported(r, t, tracks)) {
+          this.fired.add(`${r.zone}:${t.id}`);
+          continue;
+        }
         ready.push({ track: t, since, people: near });
       }
       if (ready.length < r.minCount) return;
@@ -141,10 +176,12 @@ export class RuleEngine {
     if (now - this.lastTs > freshMs) return 'unknown';
     const r = this.rules.find((x) => x.type === type && x.zone === zone);
     if (!r) return 'absent';
-    const here = this.tracks.filter((t) => this.lastTs - t.lastSeen <= this.maxMissedMs && this.qualifies(r, t));
-    const matching = here.filter((t) => trackIds.includes(t.id) || iou(t.box, box) > 0.3);
-    const need = r.minCount > 1 ? r.minCount : 1;
-    return (r.minCount > 1 ? here.length : matching.length) >= need ? 'present' : 'absent';
+    const people = this.people(r, this.tracks, this.lastTs);
+    const here = this.tracks.filter((t) => this.lastTs - t.lastSeen <= this.maxMissedMs && this.qualifies(r, t, this.peopleNear(r, t, people)));
+    // Groups (bicycles) count anywhere in the zone, and so do things that move about (a
+    // person in a river danger zone, smoke); a thing that stands still must be on its spot.
+    if (r.minCount > 1 || !r.stationary) return here.length >= r.minCount ? 'present' : 'absent';
+    return here.some((t) => trackIds.includes(t.id) || iou(t.box, box) > 0.3) ? 'present' : 'absent';
   }
 
   zoneRules(): readonly ZoneRule[] {

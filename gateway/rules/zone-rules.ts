@@ -25,6 +25,8 @@ export interface ZoneRule {
   personWithin: number | null;
   /** Which part of a thing must be in the zone (and outside the masks). */
   anchor: Anchor;
+  /** Things next to one already reported are part of its matter. */
+  cluster: boolean;
   /** When the rule runs (the zone's schedule, or the rule's own). */
   schedule: ActiveCheck;
   message: string;
@@ -65,6 +67,7 @@ export function resolveZoneRules(
         stationary: r.stationary ?? d.stationary,
         personWithin: near === false ? null : (near ?? d.personWithin),
         anchor: r.anchor ?? d.anchor,
+        cluster: d.cluster,
         schedule: schedule && (schedule.active || schedule.inactive) ? new Schedule(schedule, timeZone) : ALWAYS,
         message: spec.text,
         messages: spec,
