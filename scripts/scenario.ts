@@ -42,8 +42,8 @@ export interface ExpectedEvent {
   type: string;
   zone: string;
   count: number;
-  /** Seconds into the video the (first) event is confirmed at, give or take tolerance_s. */
-  confirm_at_s?: number;
+  /** Seconds into the video the (first) event is confirmed at, or each event's, give or take tolerance_s. */
+  confirm_at_s?: number | number[];
   tolerance_s?: number;
   /** Classes the event must name (the evidence and, for compound rules, the person). */
   classes?: string[];
