@@ -62,7 +62,7 @@ export const preset = {
    * (duplicated over gaps, dropped when denser), so frame n is at n x periodS in the video.
    */
   mediaClock(periodS: number): string {
-    return `fps=fps=1/${periodS}:round=near`;
+    return `fps=fps=1/${periodS}:round=near:eof_action=pass`;
   },
   /**
    * Decode key frames only: the decoder skips every P/B frame, which is most of the cost.

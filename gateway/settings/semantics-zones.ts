@@ -35,12 +35,23 @@ function checkSchedule(sc: ScheduleSettings | undefined, at: Path, issues: Confi
   }
 }
 
-/**
- * `knows(label)`: whether a detector of this camera can report the label (null when the
- * camera's model could not be read; its own issue says why).
- */
-export function checkZones(cam: CameraSettings, at: Path, knows: ((label: string) => boolean) | null): ConfigIssue[] {
+export interface ZoneCheckContext {
+  /** Whether a detector of this camera can report the label (null: the model could not be read; its own issue says why). */
+  knows: ((label: string) => boolean) | null;
+  /** tracking.max_missed_s */
+  maxMissedS: number;
+}
+
+export function checkZones(cam: CameraSettings, at: Path, ctx: ZoneCheckContext): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  const { knows } = ctx;
+  if (cam.zones.length && ctx.maxMissedS < 2 * cam.interval_s)
+    issues.push({
+      path: [...at, 'interval_s'],
+      message: `one frame every ${cam.interval_s} s, but tracking.max_missed_s is ${ctx.maxMissedS} s: a single missed detection would lose every track; set tracking.max_missed_s to at least ${2 * cam.interval_s}`,
+    });
+  if (cam.clock === 'media' && /^[a-z]+:\/\//i.test(cam.url) && !cam.url.startsWith('file:'))
+    issues.push({ path: [...at, 'clock'], message: 'clock: media is for video files (it stamps frames with their time in the video); a live stream needs clock: wall' });
   cam.zones.forEach((z, zi) => {
     const zp = [...at, 'zones', zi];
     const zone = z.polygon as Pt[];

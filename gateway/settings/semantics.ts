@@ -106,7 +106,7 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
         }
       });
     });
-    issues.push(...checkZones(cam, at, model ? (c) => model.labelList.includes(c) : null));
+    issues.push(...checkZones(cam, at, { knows: model ? (c) => model.labelList.includes(c) : null, maxMissedS: s.tracking.max_missed_s }));
   }
   issues.push(...checkUplinkAndDispatch(s, resolvePath));
   return issues;
