@@ -109,12 +109,12 @@ export const CATALOGUE: Record<ViolationType, ViolationDefaults> = {
     firm: '请注意，乱堆物料违反市容管理规定，请立即清理，否则将依法处理。',
   },
   illegal_advertising: {
-    zh: '违规广告', what: 'banners or signs put up without permission (custom `banner`)', classes: ['banner'], minCount: 1, dwellS: 600, graceS: 1800, cooldownS: 3600, minArea: 0.001, stationary: true, personWithin: null, anchor: 'foot', cluster: true,
+    zh: '违规广告', what: 'banners or signs put up without permission (custom `banner`)', classes: ['banner'], minCount: 1, dwellS: 600, graceS: 1800, cooldownS: 3600, minArea: 0.001, stationary: true, personWithin: null, anchor: 'box', cluster: true,
     message: '您好，未经许可禁止设置广告，请尽快拆除。',
     firm: '请注意，擅自设置广告违反相关规定，请立即拆除，否则将依法处理。',
   },
   street_drying: {
-    zh: '沿街晾晒', what: 'clothes hung out along the street (custom `clothes`)', classes: ['clothes'], minCount: 1, dwellS: 600, graceS: 600, cooldownS: 3600, minArea: 0.001, stationary: true, personWithin: null, anchor: 'foot', cluster: true,
+    zh: '沿街晾晒', what: 'clothes hung out along the street (custom `clothes`)', classes: ['clothes'], minCount: 1, dwellS: 600, graceS: 600, cooldownS: 3600, minArea: 0.001, stationary: true, personWithin: null, anchor: 'box', cluster: true,
     message: '您好，请勿沿街晾晒衣物，请尽快收回。',
     firm: '请注意，沿街晾晒影响市容，请立即收回。',
   },

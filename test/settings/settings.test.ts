@@ -387,7 +387,7 @@ describe.concurrent('gateway check (CLI)', () => {
     const r = await cli(['check', '--config', 'config/example.yaml'], { MQTT_PASSWORD: 'pw', CAM_001_PASSWORD: 'pw2', GATEWAY_HTTP_TOKEN: 'a-long-enough-random-token-1234' });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('config/example.yaml: OK (1 cameras, 1 zones, 1 speakers, 2 officers)');
+    expect(r.stdout).toContain('config/example.yaml: OK (1 cameras, 3 zones, 1 speakers, 2 officers)');
   });
 
   it('exits non-zero with file:line messages on stderr', async () => {
