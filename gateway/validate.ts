@@ -7,13 +7,22 @@ const addFormats = addFormatsModule as unknown as (a: Ajv) => Ajv;
 
 export const ajv = addFormats(new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: false, verbose: true }));
 
-const cache = new WeakMap<object, ValidateFunction>();
+/**
+ * For settings only: values from the environment arrive as text (`port: ${MQTT_PORT}`),
+ * so "1884" must count as a number where the schema wants one, and 1234 as a string
+ * where it wants a password.
+ */
+export const ajvCoercing = addFormats(new Ajv({ allErrors: true, useDefaults: true, strict: false, coerceTypes: true, verbose: true }));
 
-export function compile<T>(schema: TSchema): ValidateFunction<T> {
-  let v = cache.get(schema);
+const cache = new WeakMap<object, ValidateFunction>();
+const coercingCache = new WeakMap<object, ValidateFunction>();
+
+export function compile<T>(schema: TSchema, coerce = false): ValidateFunction<T> {
+  const c = coerce ? coercingCache : cache;
+  let v = c.get(schema);
   if (!v) {
-    v = ajv.compile(schema);
-    cache.set(schema, v);
+    v = (coerce ? ajvCoercing : ajv).compile(schema);
+    c.set(schema, v);
   }
   return v as ValidateFunction<T>;
 }

@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Audio, AudioCodec } from '../../devices/speakers/types.ts';
 
@@ -58,6 +58,15 @@ export async function transcode(input: Buffer | string, codec: AudioCodec, gainD
   );
 }
 
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
 export class AudioCache {
   private readonly dir: string;
   private readonly voice: VoiceOptions;
@@ -71,8 +80,10 @@ export class AudioCache {
 
   /** Audio for a text (synthesised) or a recorded clip (`file`), in `codec`. */
   get(o: { text: string; file?: string; codec: AudioCodec; gainDb?: number }): Promise<Audio> {
+    // A recorded clip is keyed by its size and time too: staff re-record at the same path.
+    const source = o.file ? `file:${o.file}:${fileStamp(o.file)}` : `tts:${this.voice.voice}:${this.voice.speed}:${o.text}`;
     const key = createHash('sha256')
-      .update(JSON.stringify([o.file ? `file:${o.file}` : `tts:${this.voice.voice}:${this.voice.speed}:${o.text}`, o.codec, o.gainDb ?? 0, 2]))
+      .update(JSON.stringify([source, o.codec, o.gainDb ?? 0, 2]))
       .digest('hex')
       .slice(0, 32);
     let p = this.pending.get(key);

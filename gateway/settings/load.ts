@@ -123,7 +123,7 @@ export function parseSettings(text: string, file: string, env: NodeJS.ProcessEnv
   }
   const issues: ConfigIssue[] = [];
   const raw = substituteEnv(doc.toJS() ?? {}, [], env, issues);
-  const validate = compile<Settings>(SettingsSchema);
+  const validate = compile<Settings>(SettingsSchema, true);
   if (!validate(raw)) {
     for (const e of validate.errors ?? []) {
       const path = pathOf(e);

@@ -63,6 +63,15 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
   if (s.cameras.some((c) => !c.model)) manifestFor(s.detector.model, ['detector', 'model']);
 
   s.cameras.forEach((cam, ci) => {
+    // One broken camera section must not hide the problems of the others.
+    try {
+      checkCamera(cam, ci);
+    } catch {
+      /* the schema errors already describe this section */
+    }
+  });
+
+  function checkCamera(cam: Settings['cameras'][number], ci: number): void {
     const at = ['cameras', ci];
     if (!/^(rtsps?|rtmp|https?|file):/.test(cam.url) && !existsSync(resolvePath(cam.url)))
       issues.push({ path: [...at, 'url'], message: `"${cam.url}" is neither an rtsp:// URL nor an existing video file (looked for ${resolvePath(cam.url)})` });
@@ -79,7 +88,9 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
       else if (polygonArea(poly) < 1e-4) issues.push({ path: [...zp, 'polygon'], message: 'polygon has (almost) no area' });
       z.rules.forEach((r, ri) => {
         const rp = [...zp, 'rules', ri];
-        const dwell = r.dwell_s ?? CATALOGUE[r.type].dwellS;
+        const defaults = CATALOGUE[r.type];
+        if (!defaults) return; // an unknown type: the schema has said so
+        const dwell = r.dwell_s ?? defaults.dwellS;
         if (dwell < cam.interval_s)
           issues.push({ path: [...rp, r.dwell_s !== undefined ? 'dwell_s' : 'type'], message: `dwell ${dwell} s is shorter than the camera's analysis interval ${cam.interval_s} s` });
         if (model && r.classes) {
@@ -90,6 +101,6 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
         }
       });
     });
-  });
+  }
   return issues;
 }

@@ -59,6 +59,9 @@ export class Tracker {
 
   /** Updates with one frame's detections and returns every live track. */
   update(dets: readonly Detection[], ts: number): Track[] {
+    // Expire first: after a gap with no frames at all (a stalled camera), an old track
+    // must not be matched and keep a dwell that was never observed.
+    this.tracks = this.tracks.filter((t) => ts - t.lastSeen <= this.o.maxMissedS * 1000);
     const pairs: { t: number; d: number; score: number }[] = [];
     for (let ti = 0; ti < this.tracks.length; ti++) {
       const t = this.tracks[ti];

@@ -50,8 +50,10 @@ export function nanodetDecoder(ctx: DecoderContext): Decoder {
             for (let k = 0; k < bins; k++) e += ex[k] * k;
             dist[side] = (e / sum) * s;
           }
-          const cx = grid.gx[i] * s;
-          const cy = grid.gy[i] * s;
+          // Anchor points sit at cell centres in NanoDet-m's export (its reference
+          // decoder uses gx*s + 0.5*(s-1)); at cell corners every box shifts by s/2.
+          const cx = (grid.gx[i] + 0.5) * s;
+          const cy = (grid.gy[i] + 0.5) * s;
           pushCandidate(out, cx - dist[0], cy - dist[1], cx + dist[2], cy + dist[3], best, bestC);
         }
       }
