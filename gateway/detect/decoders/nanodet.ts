@@ -50,10 +50,11 @@ export function nanodetDecoder(ctx: DecoderContext): Decoder {
             for (let k = 0; k < bins; k++) e += ex[k] * k;
             dist[side] = (e / sum) * s;
           }
-          // Anchor points sit at cell centres in NanoDet-m's export (its reference
-          // decoder uses gx*s + 0.5*(s-1)); at cell corners every box shifts by s/2.
-          const cx = (grid.gx[i] + 0.5) * s;
-          const cy = (grid.gy[i] + 0.5) * s;
+          // The grid already holds (cell + anchor_offset): NanoDet-m's export needs cell
+          // centres (its reference decoder uses gx*s + 0.5*(s-1)); at corners every box
+          // would shift by s/2. The manifest says which, so NanoDet-Plus (corners) fits too.
+          const cx = grid.gx[i] * s;
+          const cy = grid.gy[i] * s;
           pushCandidate(out, cx - dist[0], cy - dist[1], cx + dist[2], cy + dist[3], best, bestC);
         }
       }
