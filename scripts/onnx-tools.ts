@@ -23,6 +23,8 @@ export interface TinyOutput {
   delta?: Float32Array | number[];
   /** Output element type: float (default), int64 or int32 (rounded from the float). */
   type?: 'float' | 'int64' | 'int32';
+  /** False for outputs without a batch dimension (e.g. [N, 7] rows of every image). */
+  batchFirst?: boolean;
 }
 
 export interface TinyOptions {
@@ -76,7 +78,8 @@ export function tinyDetector(o: TinyOptions): Uint8Array {
       nodes.push(onnx.NodeProto.create({ opType: 'Cast', input: [`${out.name}_r`], output: [out.name], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: type === 'int64' ? DT.INT64 : DT.INT32 }] }));
     }
     const elem = type === 'float' ? DT.FLOAT : type === 'int64' ? DT.INT64 : DT.INT32;
-    outs.push(valueInfo(out.name, elem, [batch === 'dynamic' ? 'batch' : batch, ...out.shape.slice(1)]));
+    const first = out.batchFirst === false ? out.shape[0] : batch === 'dynamic' ? 'batch' : batch;
+    outs.push(valueInfo(out.name, elem, [first, ...out.shape.slice(1)]));
   }
   const model = onnx.ModelProto.create({
     irVersion: 7,
