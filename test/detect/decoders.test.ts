@@ -12,7 +12,7 @@ import { ModelHost } from '../../gateway/detect/host.ts';
 import { DetectQueue, type Detected } from '../../gateway/detect/queue.ts';
 import type { Detection } from '../../gateway/detect/types.ts';
 import type { Frame } from '../../gateway/capture/camera.ts';
-import { columns, grey, px, SIZE, tinyDir, tinyModel } from './tiny-models.ts';
+import { columns, grey, px, SIZE, tinyDir, tinyModel, type TinySpec } from './tiny-models.ts';
 
 afterAll(() => rmSync(tinyDir, { recursive: true, force: true }));
 
@@ -43,7 +43,7 @@ function expectObjects(d: Detection[], w = SIZE, h = SIZE) {
   [PERSON, CAR, GARBAGE].forEach((b, i) => d[i].box.forEach((v, k) => expect(v).toBeCloseTo(Math.min(1, px(b, w, h)[k]), 4)));
 }
 
-async function run(id: string, spec: Parameters<typeof tinyModel>[0], frame = grey(0)) {
+async function run(id: string, spec: Omit<TinySpec, 'id'>, frame = grey(0)) {
   const m = await Model.load(tinyModel({ ...spec, id }), tinyDir, 1);
   try {
     return await m.detect(frame.data, frame.width, frame.height);

@@ -56,6 +56,8 @@ export class ZoneWatcher {
   private inMask = new Uint8Array(0);
   private maskCount = 0;
   private cellOf = new Int32Array(0);
+  /** Per cell: extent of its zone pixels (analysis grid), for boxes that stay in the zone. */
+  private cellExtent = new Int32Array(0);
   // Reference, the candidates' remembered look, and the warm-up frames.
   private ref = new Float32Array(0);
   private hold = new Float32Array(0);
@@ -144,13 +146,21 @@ export class ZoneWatcher {
     this.inMask = new Uint8Array(n);
     this.cellOf = new Int32Array(n);
     this.maskCount = 0;
+    this.cellExtent = new Int32Array(4 * this.cells).fill(-1);
+    const ext = this.cellExtent;
     for (let y = 0; y < this.rh; y++)
       for (let x = 0; x < this.rw; x++) {
         const i = y * this.rw + x;
-        this.cellOf[i] = Math.floor(y / CELL) * this.cw + Math.floor(x / CELL);
+        const c = Math.floor(y / CELL) * this.cw + Math.floor(x / CELL);
+        this.cellOf[i] = c;
         if (pointInPolygon((x + minX + 0.5) / lw, (y + minY + 0.5) / lh, this.polygon)) {
           this.inMask[i] = 1;
           this.maskCount++;
+          const [gx, gy] = [x + minX, y + minY];
+          if (ext[4 * c] < 0 || gx < ext[4 * c]) ext[4 * c] = gx;
+          if (ext[4 * c + 1] < 0 || gy < ext[4 * c + 1]) ext[4 * c + 1] = gy;
+          ext[4 * c + 2] = Math.max(ext[4 * c + 2], gx);
+          ext[4 * c + 3] = Math.max(ext[4 * c + 3], gy);
         }
       }
     for (const k of ['ref', 'hold', 'cur', 'eI', 'eG'] as const) this[k] = new Float32Array(n);
@@ -360,12 +370,13 @@ export class ZoneWatcher {
     if (!any) return this.regions.length ? [] : this.regions;
     const isStatic = (c: number) => this.stat[c] === 1;
     const score = (c: number) => (this.nValid[c] ? this.nChanged[c] / this.nValid[c] : 0);
-    const cellBox = (cx: number, cy: number): Box => [
-      (this.x0 + cx * CELL) / this.lw,
-      (this.y0 + cy * CELL) / this.lh,
-      Math.min(this.x0 + this.rw, this.x0 + (cx + 1) * CELL) / this.lw,
-      Math.min(this.y0 + this.rh, this.y0 + (cy + 1) * CELL) / this.lh,
-    ];
+    // The zone pixels' extent; the bottom edge through the lowest pixels' centres, so the
+    // box's foot point (where the rules look) lies inside the zone.
+    const e = this.cellExtent;
+    const cellBox = (cx: number, cy: number): Box => {
+      const c = cy * this.cw + cx;
+      return [e[4 * c] / this.lw, e[4 * c + 1] / this.lh, (e[4 * c + 2] + 1) / this.lw, (e[4 * c + 3] + 0.5) / this.lh];
+    };
     return cellRegions(this.cw, this.cells, isStatic, score, cellBox, this.o.minArea, (c) => this.since[c]);
   }
 }
