@@ -25,6 +25,11 @@ export interface ModelOptions {
   batch?: number;
   /** Accept frames larger than the input (or not the stretch size) and resample them. */
   resample?: boolean;
+  /**
+   * Let onnxruntime's threads spin between runs (its default): lowest latency, but the
+   * spinning costs CPU that other models and ffmpeg could use.
+   */
+  spin?: boolean;
 }
 
 export class Model implements Detector {
@@ -97,6 +102,7 @@ export class Model implements Detector {
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
+        extra: { session: { intra_op: { allow_spinning: o.spin === false ? '0' : '1' } } },
       });
     } catch (e) {
       throw new ModelError(`model "${manifest.id}": onnxruntime cannot load ${path}: ${(e as Error).message}`);

@@ -67,7 +67,7 @@ export class DetectorRuntime {
 
   private load(manifest: Manifest, filesDir: string, routes: RuntimeRoutes): Promise<Detector> {
     const d = this.settings.detector;
-    const options = { batch: d.batch, resample: true };
+    const options = { batch: d.batch, resample: true, spin: d.spin };
     if (!d.worker_threads) return Model.load(manifest, filesDir, d.threads, options);
     return ModelHost.load(manifest, filesDir, d.threads, options, (reason) => {
       if (reason) this.failures.set(manifest.id, reason);
