@@ -27,13 +27,13 @@ const OUT = join(ROOT, 'data', 'scenarios');
 const PERSIST_S = 10;
 const ZONE = loadScenario('static-drop').zone! as [number, number][];
 
-function detector() {
-  return new StaticChangeDetector([{ id: 'plaza', polygon: ZONE }], { width: 128, persistS: PERSIST_S, learnS: 300, sensitivity: 0.5, minArea: 0.002, absorbS: 0 });
+function detector(absorbS = 0) {
+  return new StaticChangeDetector([{ id: 'plaza', polygon: ZONE }], { width: 128, persistS: PERSIST_S, learnS: 300, sensitivity: 0.5, minArea: 0.002, absorbS });
 }
 
 /** Runs a clip through a fresh detector; returns what it reported at each frame. */
-function analyse(frames: ClipFrame[]): { t: number; found: StaticDetection[] }[] {
-  const d = detector();
+function analyse(frames: ClipFrame[], absorbS = 0): { t: number; found: StaticDetection[] }[] {
+  const d = detector(absorbS);
   return frames.map((f) => ({ t: f.ts / 1000, found: d.process(f, f.ts).slice() }));
 }
 
@@ -90,6 +90,14 @@ describe.runIf(ok)('static-change detector on scenario clips', () => {
     }
     // Gone within two frames of being taken away (it leaves the spot between 36 and 38 s).
     for (const r of timeline.filter((x) => x.t >= 40)) expect(r.found, `at ${r.t} s`).toEqual([]);
+  });
+
+  it('absorb_s: a region reported that long becomes part of the scene (the report ends while it stays)', () => {
+    const timeline = analyse(drop, 6);
+    const reported = timeline.filter((r) => r.found.length).map((r) => r.t);
+    expect(reported[0]).toBeLessThanOrEqual(10 + PERSIST_S + 3);
+    // Reported from ~20 s, absorbed 6 s later: nothing between 30 s and its removal at 36 s.
+    expect(timeline.filter((r) => r.t >= 30 && r.t <= 35 && r.found.length)).toEqual([]);
   });
 
   it('learns a fresh reference on reset, with what is there now as the clean scene', () => {
