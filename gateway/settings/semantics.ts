@@ -50,11 +50,12 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
       try {
         const m = loadManifest(id, modelsDir);
         const w = join(weightsDir, m.file);
-        if (!existsSync(w)) issues.push({ path, message: `model "${id}": weights ${w} are missing; run: gateway models fetch` });
-        else if (m.bytes && statSync(w).size !== m.bytes) issues.push({ path, message: `model "${id}": weights ${w} have ${statSync(w).size} bytes, expected ${m.bytes}; run: gateway models fetch` });
+        // Model problems are containable: at run time they fail only the cameras using the model.
+        if (!existsSync(w)) issues.push({ path, message: `model "${id}": weights ${w} are missing; run: gateway models fetch`, containable: true });
+        else if (m.bytes && statSync(w).size !== m.bytes) issues.push({ path, message: `model "${id}": weights ${w} have ${statSync(w).size} bytes, expected ${m.bytes}; run: gateway models fetch`, containable: true });
         manifests.set(id, m);
       } catch (e) {
-        issues.push({ path, message: (e as Error).message });
+        issues.push({ path, message: (e as Error).message, containable: true });
         manifests.set(id, null);
       }
     }

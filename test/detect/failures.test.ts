@@ -18,7 +18,8 @@ import { ensureScenario } from '../../scripts/scenario.ts';
 import { havePeers } from '../peers/require.ts';
 import { startMosquitto, type Mosquitto } from '../peers/mosquitto.ts';
 import { Collector } from '../helpers/collector.ts';
-import { settingsAt, startGateway, tempDir } from '../helpers/gateway.ts';
+import { startGateway, tempDir } from '../helpers/gateway.ts';
+import { ConfigError, parseSettings } from '../../gateway/settings/load.ts';
 import type { Gateway } from '../../gateway/controller.ts';
 import { columns, grey, tinyDir, tinyModel, type TinySpec } from './tiny-models.ts';
 
@@ -91,12 +92,16 @@ describe('a model worker that dies', () => {
     const host = await ModelHost.load(manifest, tinyDir, 1, {}, (r) => states.push(r));
     try {
       expect((await host.detectBatch([grey(0)]))[0].map((d) => d.label)).toEqual(['person']);
-      const inFlight = host.detectBatch([grey(0)]);
+      // Twenty runs queued; the worker dies under them. None may hang; the unfinished fail.
+      const inFlight = Array.from({ length: 20 }, () => host.detectBatch([grey(0)]));
       await (host as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-      await expect(inFlight).rejects.toThrow(/model "crash": worker exited/);
+      const settled = await Promise.allSettled(inFlight);
+      const failed = settled.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
+      expect(failed.length).toBeGreaterThan(0);
+      for (const f of failed) expect(String(f.reason)).toMatch(/model "crash": worker exited/);
       expect(host.down).toMatch(/worker exited/);
       await expect(host.detectBatch([grey(0)])).rejects.toThrow(/model "crash": worker exited/);
-      const until = Date.now() + 10_000;
+      const until = Date.now() + 30_000;
       while (host.down && Date.now() < until) await new Promise((r) => setTimeout(r, 100));
       expect(host.down).toBeNull();
       expect(host.restarts).toBe(1);
@@ -142,13 +147,20 @@ describe.runIf(havePeers('ffmpeg', 'mosquitto'))('failures in a running gateway 
       - id: plaza
         polygon: [[0.45, 0.78], [0.98, 0.78], [0.98, 0.999], [0.45, 0.999]]
         rules: [{ type: illegal_parking, dwell_s: 3 }]`;
-    gw = await startGateway(settingsAt(dir, `
+    const yaml = `
 gateway: { id: gw-fail, data_dir: ${dir}/data }
 mqtt: { url: '${broker.url}', prefix: t }
 models: { dir: ${models}, files_dir: ${files} }
 tracking: { max_missed_s: 4 }
-cameras:${cam('good', 'model: yolox_nano')}${cam('corrupt', 'model: nanodet_m')}${cam('half', 'models: [yolox_nano, yolox_ten]')}
-`));
+cameras:${cam('good', 'model: yolox_nano')}${cam('corrupt', 'model: nanodet_m')}${cam('half', 'models: [yolox_nano, yolox_ten]')}${cam('missing', 'model: not_there')}
+`;
+    const file = join(dir, 'settings.yaml');
+    writeFileSync(file, yaml);
+    // `gateway check` refuses the missing model; `gateway run` starts and contains it.
+    expect(() => parseSettings(yaml, file)).toThrow(ConfigError);
+    const config = parseSettings(yaml, file, process.env, { contain: true });
+    expect(config.warnings).toEqual([expect.stringMatching(/settings\.yaml:\d+:\d+: cameras\[3\]\.model: model "not_there": no manifest at/)]);
+    gw = await startGateway(config);
   }, 120_000);
 
   afterAll(async () => {
@@ -174,6 +186,12 @@ cameras:${cam('good', 'model: yolox_nano')}${cam('corrupt', 'model: nanodet_m')}
     }
   });
 
+  it('the camera whose model has no manifest at all is marked the same way', async () => {
+    const h = await heard.waitFor((m) => health('missing')(m) && m.json?.reason !== null, 30_000, 'missing camera health');
+    expect(h.json).toMatchObject({ state: 'offline', code: 'unsupported' });
+    expect(h.json!.reason).toMatch(/^detector failed: model "not_there": no manifest at .*not_there\.json/);
+  });
+
   it('the camera with one bad model of two says which, and keeps running the other', async () => {
     const h = await heard.waitFor((m) => health('half')(m) && m.json?.reason !== null, 30_000, 'half camera health');
     expect(h.json!.reason).toContain('detector failed: model "yolox_ten": output rows have 85 values, expected 5 + 10');
@@ -188,6 +206,6 @@ cameras:${cam('good', 'model: yolox_nano')}${cam('corrupt', 'model: nanodet_m')}
     const h = gw!.cameraHealth().find((x) => x.camera === 'good')!;
     expect(h).toMatchObject({ state: 'online', reason: null });
     expect(heard.find((m) => m.topic === 't/v1/gateways/gw-fail/events' && m.json?.camera?.id === 'corrupt')).toHaveLength(0);
-    expect([...gw!.runtime.failures.keys()].sort()).toEqual(['nanodet_m', 'yolox_ten']);
+    expect([...gw!.runtime.failures.keys()].sort()).toEqual(['nanodet_m', 'not_there', 'yolox_ten']);
   });
 });
