@@ -43,8 +43,10 @@ export class Model implements Detector {
   private readonly cand: Candidates;
   private readonly nms = new Nms();
   private readonly nmsIou: number;
-  /** One input tensor per batch size, all views of the preprocessor's buffer. */
+  /** One input tensor per batch size, all views of the preprocessor's buffer, and its feeds. */
   private readonly inputs: ort.Tensor[] = [];
+  private readonly feeds: Record<string, ort.Tensor>[] = [];
+  private readonly outputs: ort.Tensor[] = [];
   private readonly inputName: string;
   private readonly one: FrameLike[] = [{ data: new Uint8Array(0), width: 0, height: 0 }];
   private busy = false;
@@ -85,6 +87,7 @@ export class Model implements Detector {
     for (let b = 1; b <= this.maxBatch; b++) {
       if (this.fixedBatch && b !== this.maxBatch) continue;
       this.inputs[b] = new ort.Tensor('float32', this.pre.data.subarray(0, b * plane), [b, 3, input.height, input.width]);
+      this.feeds[b] = { [this.inputName]: this.inputs[b] };
     }
     this.cand = newCandidates(1024);
   }
@@ -137,7 +140,10 @@ export class Model implements Detector {
    * input. Calls are serialised by the caller (the detector queue): buffers are shared.
    */
   async detect(rgb: Uint8Array, w: number, h: number, timing?: RunTiming): Promise<Detection[]> {
-    this.one[0] = { data: rgb, width: w, height: h };
+    const one = this.one[0];
+    one.data = rgb;
+    one.width = w;
+    one.height = h;
     return (await this.detectBatch(this.one, timing))[0];
   }
 
@@ -150,11 +156,13 @@ export class Model implements Detector {
       const t0 = performance.now();
       for (let i = 0; i < frames.length; i++) this.pre.fill(frames[i].data, frames[i].width, frames[i].height, i);
       const t1 = performance.now();
-      const out = await this.session.run({ [this.inputName]: this.inputs[this.fixedBatch ? this.maxBatch : frames.length] });
+      const out = await this.session.run(this.feeds[this.fixedBatch ? this.maxBatch : frames.length]);
       const t2 = performance.now();
-      const tensors = this.session.outputNames.map((n) => out[n]);
+      const names = this.session.outputNames;
+      for (let k = 0; k < names.length; k++) this.outputs[k] = out[names[k]];
+      this.outputs.length = names.length;
       const result: Detection[][] = [];
-      for (let i = 0; i < frames.length; i++) result.push(this.postprocess(tensors, i));
+      for (let i = 0; i < frames.length; i++) result.push(this.postprocess(this.outputs, i));
       if (timing) {
         timing.preMs = t1 - t0;
         timing.inferMs = t2 - t1;
