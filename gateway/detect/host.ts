@@ -61,6 +61,8 @@ export class ModelHost implements Detector {
           ok();
         } else if (m.type === 'failed') {
           this.stopped = true; // a model that cannot load will not load on a retry either
+          this.down = m.message;
+          this.onDown(m.message);
           fail(new ModelError(m.message));
           void w.terminate();
         } else if (m.type === 'result' || m.type === 'error') {
