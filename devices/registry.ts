@@ -7,11 +7,16 @@ import { RtpSpeaker, parseRtpUrl } from './speakers/rtp/driver.ts';
 import { DeviceError } from './errors.ts';
 import { createIsapiSpeaker } from './speakers/isapi/driver.ts';
 import { createDahuaSpeaker } from './speakers/dahua/driver.ts';
+import { createSipSpeaker } from './speakers/sip/driver.ts';
+import { createBackchannelSpeaker } from './speakers/backchannel/driver.ts';
 
 export interface SpeakerSpec {
   id: string;
   url: string;
   codec?: 'pcma' | 'pcmu';
+  /** Credentials kept out of the URL (SIP registrar, RTSP); URL credentials work too. */
+  username?: string;
+  password?: string;
 }
 
 type SpeakerFactory = (spec: SpeakerSpec) => SpeakerDriver;
@@ -20,6 +25,8 @@ const speakers: Record<string, SpeakerFactory> = {
   rtp: (s) => new RtpSpeaker(s.id, parseRtpUrl(s.url, s.codec)),
   isapi: (s) => createIsapiSpeaker(s.url, { id: s.id }),
   dahua: (s) => createDahuaSpeaker(s.url, { id: s.id }),
+  rtsp: (s) => createBackchannelSpeaker(s.url, { id: s.id, codec: s.codec, username: s.username, password: s.password }),
+  sip: (s) => createSipSpeaker(s.url, { id: s.id, codec: s.codec, username: s.username, password: s.password }),
 };
 
 export function speakerSchemes(): string[] {

@@ -4,6 +4,7 @@
  * gateway models fetch [--mirror DIR]    fetch model weights and sample images, check SHA-256
  * gateway models list                    what is there and whether it verifies
  * gateway schema                         print the settings JSON Schema
+ * gateway speaker test ID [--text T]     play a message on one speaker now and say what happened
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -21,6 +22,8 @@ const HELP = `usage: gateway <command> [options]
   models fetch [--mirror DIR]     fetch model weights and sample images (GATEWAY_MIRROR)
   models list                     list the files and whether they verify
   schema [--out FILE]             print (or write) the settings JSON Schema
+  speaker test ID --config FILE [--text T] [--firm]
+                                  play a warning on one speaker now and report what happened
 
 Environment: GATEWAY_MIRROR (local mirror folder), GATEWAY_MODELS_DIR (where weights go),
 GATEWAY_LOG_FORMAT=json|pretty.`;
@@ -41,6 +44,8 @@ async function main(argv: string[]): Promise<void> {
       mirror: { type: 'string' },
       dir: { type: 'string' },
       out: { type: 'string' },
+      text: { type: 'string' },
+      firm: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -84,6 +89,20 @@ async function main(argv: string[]): Promise<void> {
         return;
       }
       return fail(`gateway models: unknown subcommand "${sub}" (fetch, list)`, 2);
+    }
+    case 'speaker': {
+      const [sub, id] = positionals;
+      if (sub !== 'test' || !id) fail('usage: gateway speaker test ID --config FILE [--text T] [--firm]', 2);
+      if (!values.config) fail('gateway speaker test: --config FILE is required', 2);
+      let config;
+      try {
+        config = loadSettings(values.config);
+      } catch (e) {
+        fail(e instanceof ConfigError ? e.message : `${values.config}: ${(e as Error).message}`);
+      }
+      const { speakerTest } = await import('./speaker-test.ts');
+      process.exitCode = await speakerTest(config, id, { text: values.text, firm: values.firm }, (l) => console.log(l));
+      return;
     }
     case 'schema': {
       const json = JSON.stringify(SettingsSchema, null, 2);

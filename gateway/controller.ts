@@ -19,10 +19,8 @@ import { startBroker, type EmbeddedBroker } from './uplink/broker.ts';
 import type { Context } from './context.ts';
 import { DetectorRuntime } from './detect/runtime.ts';
 import { filesDir, MODELS_DIR, ROOT } from './paths.ts';
-import { createSpeaker } from '../devices/registry.ts';
-import type { SpeakerDriver } from '../devices/speakers/types.ts';
-import { AudioCache } from './alert/audio.ts';
-import { Warner } from './alert/warner.ts';
+import { startSpeakers, type Speakers } from './alert/speakers.ts';
+import { warningPolicy } from './alert/policy.ts';
 import { Roster } from './dispatch/roster.ts';
 import { subscribeOfficers } from './dispatch/officer-input.ts';
 import { EventService, ruleKey } from './events/service.ts';
@@ -43,6 +41,7 @@ export class Gateway {
   events!: EventService;
   readonly pipelines = new Map<string, CameraPipeline>();
   runtime!: DetectorRuntime;
+  speakers?: Speakers;
   private broker: EmbeddedBroker | null = null;
   private readonly health = new Map<string, CameraHealth>();
   private timers: NodeJS.Timeout[] = [];
@@ -79,16 +78,8 @@ export class Gateway {
     const roster = new Roster(db, s.officers);
     subscribeOfficers(ctx, roster);
 
-    const drivers = new Map<string, SpeakerDriver>();
-    for (const sp of s.speakers) {
-      try {
-        drivers.set(sp.id, createSpeaker({ id: sp.id, url: sp.url, codec: sp.codec }));
-      } catch (e) {
-        log.error({ speaker: sp.id, err: (e as Error).message }, 'speaker unusable');
-      }
-    }
-    const audio = new AudioCache(join(dataDir, 'audio'), { voice: s.warnings.voice, speed: s.warnings.speed });
-    const warner = new Warner(drivers, audio, clock, new Map(s.speakers.map((sp) => [sp.id, sp.gain_db])));
+    this.speakers = await startSpeakers(ctx);
+    const { drivers, warner } = this.speakers;
 
     const rules = new Map<string, ZoneRule>();
     const camRules = new Map<string, ZoneRule[]>();
@@ -105,6 +96,7 @@ export class Gateway {
       rules,
       presence: (e) => this.pipelines.get(e.camera)?.presence(e) ?? 'unknown',
       dispatch: { positionMaxAgeS: s.dispatch.position_max_age_s, deadlineS: s.dispatch.deadline_s },
+      policy: warningPolicy(s, config.resolvePath),
     });
 
     await this.startDetection();
@@ -185,6 +177,7 @@ export class Gateway {
     await Promise.all([...this.pipelines.values()].map((p) => p.stop()));
     await this.runtime?.stop();
     await this.events?.stop();
+    await this.speakers?.stop();
     await this.ctx?.uplink.settle(2000);
     await this.ctx?.uplink.stop();
     await this.broker?.close();

@@ -58,32 +58,28 @@ export async function transcode(input: Buffer | string, codec: AudioCodec, gainD
   );
 }
 
-function fileStamp(path: string): string {
-  try {
-    const st = statSync(path);
-    return `${st.size}:${st.mtimeMs}`;
-  } catch {
-    return 'missing';
-  }
+/** A speech engine (gateway/alert/tts.ts): its key names engine, voice and settings. */
+export interface SpeechSource {
+  readonly key: string;
+  synthesise(text: string): Promise<Buffer>;
 }
 
 export class AudioCache {
   private readonly dir: string;
-  private readonly voice: VoiceOptions;
+  private readonly tts: SpeechSource;
   private readonly pending = new Map<string, Promise<Audio>>();
 
-  constructor(dir: string, voice: VoiceOptions) {
+  constructor(dir: string, voice: VoiceOptions | SpeechSource) {
     this.dir = dir;
-    this.voice = voice;
+    this.tts = 'synthesise' in voice ? voice : { key: `espeak:${voice.voice}:${voice.speed}`, synthesise: (t) => synthesise(t, voice) };
     mkdirSync(dir, { recursive: true });
   }
 
   /** Audio for a text (synthesised) or a recorded clip (`file`), in `codec`. */
   get(o: { text: string; file?: string; codec: AudioCodec; gainDb?: number }): Promise<Audio> {
-    // A recorded clip is keyed by its size and time too: staff re-record at the same path.
-    const source = o.file ? `file:${o.file}:${fileStamp(o.file)}` : `tts:${this.voice.voice}:${this.voice.speed}:${o.text}`;
     const key = createHash('sha256')
-      .update(JSON.stringify([source, o.codec, o.gainDb ?? 0, 2]))
+      // A clip is keyed by its size and time too, so a re-recorded file replaces the old audio.
+      .update(JSON.stringify([o.file ? `file:${o.file}:${clipStamp(o.file)}` : `tts:${this.tts.key}:${o.text}`, o.codec, o.gainDb ?? 0, 2]))
       .digest('hex')
       .slice(0, 32);
     let p = this.pending.get(key);
@@ -99,7 +95,7 @@ export class AudioCache {
     let data: Buffer;
     if (existsSync(path)) data = readFileSync(path);
     else {
-      const source = o.file ?? (await synthesise(o.text, this.voice));
+      const source = o.file ?? (await this.tts.synthesise(o.text));
       data = await transcode(source, o.codec, o.gainDb);
       if (data.length === 0) throw new Error(`no audio produced for "${o.text}"`);
       const tmp = `${path}.${process.pid}.tmp`;
@@ -110,5 +106,14 @@ export class AudioCache {
     const f = FORMAT[o.codec];
     const durationMs = f.bytesPerSample ? (data.length / f.bytesPerSample / f.rate) * 1000 : 0;
     return { codec: o.codec, sampleRate: f.rate, channels: 1, data, durationMs };
+  }
+}
+
+function clipStamp(file: string): string {
+  try {
+    const st = statSync(file);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
   }
 }

@@ -10,4 +10,6 @@ export interface WarningOutcome {
   text: string;
   durationMs: number;
   at: number;
+  /** 0 for the first warning, 1.. for the firmer repeats. */
+  repeat?: number;
 }

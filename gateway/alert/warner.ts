@@ -7,6 +7,7 @@ import { isDeviceError } from '../../devices/errors.ts';
 import type { AudioCache } from './audio.ts';
 import type { WarningOutcome } from './types.ts';
 import type { Clock } from '../clock.ts';
+import { existsSync } from 'node:fs';
 
 export interface WarnRequest {
   eventId: string | null;
@@ -14,6 +15,8 @@ export interface WarnRequest {
   speakers: string[];
   /** A recorded clip to play instead of synthesised speech. */
   file?: string;
+  /** 0 for the first warning, 1.. for the firmer repeats. */
+  repeat?: number;
 }
 
 export class Warner {
@@ -43,20 +46,27 @@ export class Warner {
   }
 
   private async playOne(id: string, req: WarnRequest, signal?: AbortSignal): Promise<WarningOutcome> {
-    const base = { eventId: req.eventId, speaker: id, text: req.text, at: this.clock.now() };
+    const base = { eventId: req.eventId, speaker: id, text: req.text, at: this.clock.now(), repeat: req.repeat ?? 0 };
     const driver = this.drivers.get(id);
     if (!driver) return { ...base, outcome: 'failed', code: 'unsupported', reason: `no speaker "${id}"`, durationMs: 0 };
     let audio;
+    // A missing clip must not silence the warning: speak the text and say so.
+    const file = req.file && existsSync(req.file) ? req.file : undefined;
+    const note = req.file && !file ? `clip ${req.file} missing, spoke the text; ` : '';
     try {
-      audio = await this.audio.get({ text: req.text, file: req.file, codec: driver.codecs[0], gainDb: this.gains.get(id) });
+      if (!driver.codecs.length) throw new Error('the speaker takes no codec we can prepare');
+      audio = await this.audio.get({ text: req.text, file, codec: driver.codecs[0], gainDb: this.gains.get(id) });
     } catch (e) {
       return { ...base, outcome: 'failed', code: 'no_audio', reason: (e as Error).message, durationMs: 0 };
     }
     try {
-      const r = await driver.play(audio, signal);
-      return { ...base, outcome: 'played', code: null, reason: r.detail ?? null, durationMs: Math.round(audio.durationMs) };
+      // A driver that hangs must not hold this speaker's queue for ever.
+      const limit = AbortSignal.timeout(Math.ceil(audio.durationMs) + 30_000);
+      const r = await driver.play(audio, signal ? AbortSignal.any([signal, limit]) : limit);
+      return { ...base, outcome: 'played', code: null, reason: `${note}${r.detail ?? ''}` || null, durationMs: Math.round(audio.durationMs) };
     } catch (e) {
-      return { ...base, outcome: 'failed', code: isDeviceError(e) ? e.code : 'rejected', reason: (e as Error).message, durationMs: 0 };
+      const aborted = (e as Error).name === 'AbortError';
+      return { ...base, outcome: 'failed', code: isDeviceError(e) ? e.code : aborted ? 'timeout' : 'rejected', reason: `${note}${(e as Error).message}`, durationMs: 0 };
     }
   }
 }

@@ -66,6 +66,7 @@ export function warningPayload(gw: string, w: WarningOutcome) {
     reason: w.reason,
     text: w.text,
     duration_s: Math.round(w.durationMs / 100) / 10,
+    repeat: w.repeat ?? 0,
     at: iso(w.at),
   };
 }

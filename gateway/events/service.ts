@@ -23,6 +23,9 @@ import { writeEvidence } from './evidence.ts';
 import { TERMINAL, type EventRecord, type EventState } from './types.ts';
 import { iou, type Box } from '../zones/geometry.ts';
 import { CATALOGUE } from '../rules/catalogue.ts';
+import type { WarningPolicy } from '../alert/policy.ts';
+import { render } from '../alert/messages.ts';
+import { quietRange } from '../alert/schedule.ts';
 
 export interface EventServiceDeps {
   db: Db;
@@ -42,6 +45,8 @@ export interface EventServiceDeps {
   presence: (e: EventRecord) => Presence;
   dispatch: { positionMaxAgeS: number; deadlineS: number };
   evidenceUrl?: (e: EventRecord) => string | null;
+  /** Quiet hours, rate limit, repeats; without it every warning sounds once. */
+  policy?: WarningPolicy;
 }
 
 export interface FrameCopy {
@@ -147,6 +152,8 @@ export class EventService {
         case 'confirmed':
           return await this.warn(e);
         case 'warned':
+          if (this.repeatDue(e)) return await this.repeat(e);
+          return this.recheck(e);
         case 'rechecked':
           return this.recheck(e);
         case 'escalated':
@@ -171,25 +178,95 @@ export class EventService {
       this.transition(e, 'escalated', { reason: 'no speaker at this camera' });
       return;
     }
-    const text = rule.message.replaceAll('{place}', cam?.place ?? cam?.name ?? '').replaceAll('{camera}', cam?.name ?? e.camera);
-    const outcomes = await this.d.warner.warn({ eventId: e.id, text, speakers });
+    const policy = this.d.policy;
+    const now = this.d.clock.now();
+    const vars = policy?.variables(e.camera, rule.zoneName, e.type) ?? { place: cam?.place ?? cam?.name ?? '', camera: cam?.name ?? e.camera, zone: rule.zoneName, type_zh: CATALOGUE[e.type].zh };
+    const text = render(rule.messages?.text ?? rule.message, vars);
+    const skip = (code: 'quiet_hours' | 'rate_limited', reason: string) =>
+      this.recordWarnings(speakers.map((speaker) => ({ eventId: e.id, speaker, outcome: 'skipped', code, reason, text, durationMs: 0, at: now })));
+    const quiet = policy ? quietRange(policy.quietHours(e.camera), now, policy.timeZone) : null;
+    if (quiet) {
+      skip('quiet_hours', `quiet hours ${quiet}`);
+      this.transition(e, 'escalated', { reason: `quiet hours (${quiet}): no audio, escalated instead` });
+      return;
+    }
+    const zoneKey = `${e.camera}/${e.zone}`;
+    const allowedAt = policy?.limiter.nextAllowed(zoneKey, now) ?? null;
+    if (policy && allowedAt !== null) {
+      if (allowedAt - e.confirmedAt <= policy.rateMaxWaitMs) {
+        // Wait for the zone's window to open; the event stays confirmed meanwhile.
+        e.dueAt = allowedAt;
+        e.data = { ...e.data, rate_limited_until: allowedAt };
+        this.d.repo.update(e, e.state, now);
+        this.d.log.info({ event: e.id, zone: zoneKey, wait_s: Math.round((allowedAt - now) / 1000) }, 'warning waits for the zone rate limit');
+        return this.schedule(e);
+      }
+      skip('rate_limited', `zone ${zoneKey} was warned recently`);
+      this.transition(e, 'escalated', { reason: `rate limited: zone ${zoneKey} was warned recently, escalated instead` });
+      return;
+    }
+    policy?.limiter.record(zoneKey, now);
+    const outcomes = await this.d.warner.warn({ eventId: e.id, text, speakers, file: policy?.resolveClip(rule.messages?.clip) });
     this.recordWarnings(outcomes);
     const played = outcomes.filter((o) => o.outcome === 'played');
     const current = this.d.repo.get(e.id);
     if (!current || current.state !== 'confirmed') return; // cancelled meanwhile
     if (!played.length) {
-      const why = outcomes.map((o) => `${o.speaker}: ${o.reason ?? o.code}`).join('; ');
+      const why = outcomes.map((o) => { const r = o.reason ?? String(o.code); return r.startsWith(`${o.speaker}: `) ? r : `${o.speaker}: ${r}`; }).join('; ');
       this.transition(current, 'escalated', { reason: `warning failed (${why})` });
       return;
     }
-    this.transition(current, 'warned', { dueAt: this.d.clock.now() + rule.graceS * 1000 }, { speakers: played.map((o) => o.speaker), text });
+    const warnedAt = this.d.clock.now();
+    current.data = { ...current.data, warned_at: warnedAt, repeats: 0 };
+    this.transition(current, 'warned', { dueAt: this.nextWarnedStep(warnedAt, 0, rule.graceS) }, { speakers: played.map((o) => o.speaker), text });
+  }
+
+  /** In the grace period: the next repeat, or the recheck when no repeat is left. */
+  private nextWarnedStep(warnedAt: number, repeats: number, graceS: number): number {
+    const recheck = warnedAt + graceS * 1000;
+    const p = this.d.policy;
+    if (!p || repeats >= p.repeatCount) return recheck;
+    const next = warnedAt + (repeats + 1) * p.repeatIntervalMs;
+    return next < recheck ? next : recheck;
+  }
+
+  private repeatDue(e: EventRecord): boolean {
+    const p = this.d.policy;
+    const rule = this.d.rules.get(ruleKey(e.camera, e.zone, e.type));
+    const warnedAt = e.data.warned_at as number | undefined;
+    if (!p || !rule || warnedAt === undefined) return false;
+    return ((e.data.repeats as number) ?? 0) < p.repeatCount && this.d.clock.now() < warnedAt + rule.graceS * 1000;
+  }
+
+  /** The firmer repeat, only while the matter is still there; a failed repeat does not escalate. */
+  private async repeat(e: EventRecord): Promise<void> {
+    const rule = this.d.rules.get(ruleKey(e.camera, e.zone, e.type))!;
+    const warnedAt = e.data.warned_at as number;
+    const repeats = ((e.data.repeats as number) ?? 0) + 1;
+    const cam = this.d.cameras.get(e.camera);
+    const p = this.d.policy!;
+    const now = this.d.clock.now();
+    const quiet = quietRange(p.quietHours(e.camera), now, p.timeZone);
+    if (this.d.presence(e) !== 'absent' && !quiet && cam?.speakers.length) {
+      const text = render(rule.messages.firm, p.variables(e.camera, rule.zoneName, e.type));
+      const outcomes = await this.d.warner.warn({ eventId: e.id, text, speakers: cam.speakers, file: p.resolveClip(rule.messages.firmClip), repeat: repeats });
+      this.recordWarnings(outcomes);
+    }
+    const current = this.d.repo.get(e.id);
+    if (!current || current.state !== 'warned') return;
+    // Gone already, or quiet now: no more repeats; the recheck comes at its time.
+    const left = quiet || this.d.presence(e) === 'absent' ? p.repeatCount : repeats;
+    current.data = { ...current.data, repeats: left };
+    current.dueAt = this.nextWarnedStep(warnedAt, left, rule.graceS);
+    this.d.repo.update(current, current.state, this.d.clock.now());
+    this.schedule(current);
   }
 
   private recordWarnings(outcomes: WarningOutcome[]): void {
-    const ins = this.d.db.prepare('INSERT INTO warnings (event_id, speaker_id, at, outcome, reason, duration_ms, text) VALUES (?, ?, ?, ?, ?, ?, ?)');
+    const ins = this.d.db.prepare('INSERT INTO warnings (event_id, speaker_id, at, outcome, reason, duration_ms, text, code, repeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.d.repo.tx(() => {
       for (const o of outcomes) {
-        ins.run(o.eventId, o.speaker, o.at, o.outcome, o.reason, o.durationMs, o.text);
+        ins.run(o.eventId, o.speaker, o.at, o.outcome, o.reason, o.durationMs, o.text, o.code, o.repeat ?? 0);
         this.publish(this.d.topics.warnings(), warningPayload(this.d.gatewayId, o), PRIORITY.event, o.eventId);
       }
     });

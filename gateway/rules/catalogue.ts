@@ -37,6 +37,8 @@ export interface ViolationDefaults {
   stationary: boolean;
   /** Default spoken warning (Mandarin, polite and lawful). */
   message: string;
+  /** The repeat, firmer but still lawful, played when the matter is still there. */
+  firm: string;
 }
 
 const VEHICLES = ['car', 'truck', 'bus', 'motorcycle'];
@@ -45,49 +47,61 @@ export const CATALOGUE: Record<ViolationType, ViolationDefaults> = {
   illegal_parking: {
     zh: '违章停车', classes: VEHICLES, minCount: 1, dwellS: 180, graceS: 120, cooldownS: 600, minArea: 0.002, stationary: true,
     message: '您好，此处禁止停车，请尽快驶离。',
+    firm: '请注意，此处禁止停车，请立即驶离，否则将依法处理。',
   },
   street_vending: {
     zh: '占道经营', classes: ['umbrella', 'dining table', 'stall'], minCount: 1, dwellS: 300, graceS: 120, cooldownS: 1800, minArea: 0.002, stationary: true,
     message: '您好，此处禁止占道经营，请将摊位移至指定区域。',
+    firm: '请注意，占道经营违反市容管理规定，请立即收摊，否则将依法处理。',
   },
   mobile_vendor: {
     zh: '流动摊贩', classes: ['vendor_cart', 'bicycle', 'motorcycle'], minCount: 1, dwellS: 120, graceS: 120, cooldownS: 1800, minArea: 0.002, stationary: true,
     message: '您好，此处禁止流动设摊，请尽快离开。',
+    firm: '请注意，此处禁止流动设摊，请立即离开，否则将依法处理。',
   },
   out_of_store_business: {
     zh: '出店经营', classes: ['chair', 'dining table', 'bench', 'potted plant', 'goods'], minCount: 1, dwellS: 300, graceS: 120, cooldownS: 3600, minArea: 0.001, stationary: true,
     message: '您好，请勿出店经营，请将物品搬回店内。',
+    firm: '请注意，出店经营违反市容管理规定，请立即将物品搬回店内，否则将依法处理。',
   },
   non_motor_parking: {
     zh: '非机动车乱停放', classes: ['bicycle', 'motorcycle'], minCount: 3, dwellS: 300, graceS: 120, cooldownS: 1800, minArea: 0.0005, stationary: true,
     message: '您好，请将非机动车停放在指定区域内。',
+    firm: '请注意，请立即将非机动车移至指定区域，否则将依法处理。',
   },
   garbage_exposure: {
     zh: '暴露垃圾', classes: ['garbage'], minCount: 1, dwellS: 600, graceS: 1800, cooldownS: 3600, minArea: 0.001, stationary: true,
     message: '您好，请勿乱扔垃圾，请将垃圾投放到指定地点。',
+    firm: '请注意，乱扔垃圾违反环境卫生管理规定，请立即清理，否则将依法处理。',
   },
   material_stacking: {
     zh: '乱堆物料', classes: ['debris'], minCount: 1, dwellS: 900, graceS: 1800, cooldownS: 3600, minArea: 0.002, stationary: true,
     message: '您好，此处禁止乱堆物料，请尽快清理。',
+    firm: '请注意，乱堆物料违反市容管理规定，请立即清理，否则将依法处理。',
   },
   illegal_advertising: {
     zh: '违规广告', classes: ['banner'], minCount: 1, dwellS: 600, graceS: 1800, cooldownS: 3600, minArea: 0.001, stationary: true,
     message: '您好，未经许可禁止设置广告，请尽快拆除。',
+    firm: '请注意，擅自设置广告违反相关规定，请立即拆除，否则将依法处理。',
   },
   street_drying: {
     zh: '沿街晾晒', classes: ['clothes'], minCount: 1, dwellS: 600, graceS: 600, cooldownS: 3600, minArea: 0.001, stationary: true,
     message: '您好，请勿沿街晾晒衣物，请尽快收回。',
+    firm: '请注意，沿街晾晒影响市容，请立即收回。',
   },
   river_floating_debris: {
     zh: '河道漂浮物', classes: ['floating_debris'], minCount: 1, dwellS: 600, graceS: 1800, cooldownS: 3600, minArea: 0.0005, stationary: false,
     message: '河道发现漂浮物，请相关人员及时清理。',
+    firm: '请注意，河道漂浮物尚未清理，请相关人员立即处理。',
   },
   river_intrusion: {
     zh: '河道涉水/垂钓', classes: ['person', 'boat'], minCount: 1, dwellS: 20, graceS: 60, cooldownS: 300, minArea: 0.0005, stationary: false,
     message: '您好，您已进入河道危险区域，请立即离开，注意安全。',
+    firm: '危险！请立即离开河道区域！',
   },
   open_burning: {
     zh: '露天焚烧', classes: ['smoke', 'fire'], minCount: 1, dwellS: 30, graceS: 60, cooldownS: 1800, minArea: 0.0005, stationary: false,
     message: '您好，此处禁止露天焚烧，请立即熄灭火源。',
+    firm: '请注意，露天焚烧违反大气污染防治规定，请立即熄灭火源，否则将依法处理。',
   },
 };

@@ -2,6 +2,8 @@
 import type { CameraSettings, ZoneSettings } from '../settings/schema.ts';
 import { CATALOGUE, type ViolationType } from './catalogue.ts';
 import type { Pt } from '../zones/geometry.ts';
+import type { MessageOverrideT } from '../settings/schema.ts';
+import { resolveMessage, type MessageSpec } from '../alert/messages.ts';
 
 export interface ZoneRule {
   type: ViolationType;
@@ -17,12 +19,19 @@ export interface ZoneRule {
   cooldownS: number;
   stationary: boolean;
   message: string;
+  /** The full wording: first text, firm repeat, recorded clips (site, camera, zone layers merged). */
+  messages: MessageSpec;
 }
 
-export function resolveZoneRules(cam: CameraSettings, messages: Partial<Record<ViolationType, string>> = {}): ZoneRule[] {
+export function resolveZoneRules(cam: CameraSettings, messages: Partial<Record<ViolationType, MessageOverrideT>> = {}): ZoneRule[] {
   return cam.zones.flatMap((z: ZoneSettings) =>
     z.rules.map((r) => {
       const d = CATALOGUE[r.type];
+      const spec = resolveMessage(r.type, [
+        messages[r.type],
+        cam.messages?.[r.type],
+        { text: r.message, firm: r.firm_message, clip: r.clip, firm_clip: r.firm_clip },
+      ]);
       return {
         type: r.type,
         camera: cam.id,
@@ -36,7 +45,8 @@ export function resolveZoneRules(cam: CameraSettings, messages: Partial<Record<V
         graceS: r.grace_s ?? d.graceS,
         cooldownS: r.cooldown_s ?? d.cooldownS,
         stationary: d.stationary,
-        message: r.message ?? messages[r.type] ?? d.message,
+        message: spec.text,
+        messages: spec,
       };
     }),
   );

@@ -31,6 +31,30 @@ export const Location = Type.Object(
 
 export const ViolationTypeSchema = Literals(VIOLATION_TYPES);
 
+const Template = (what: string) => Type.String({ minLength: 1, description: `${what}; {place}, {camera}, {zone} and {type_zh} are replaced` });
+
+/** One type's warning: the text, or text, firmer repeat and recorded clips (WAV/MP3, preferred). */
+export const MessageOverride = Type.Union([
+  Template('spoken warning'),
+  Type.Object(
+    {
+      text: Type.Optional(Template('first warning')),
+      firm: Type.Optional(Template('the firmer repeat')),
+      clip: Type.Optional(Type.String({ minLength: 1, description: 'recorded WAV/MP3 played instead of the text; relative to this file' })),
+      firm_clip: Type.Optional(Type.String({ minLength: 1, description: 'recorded WAV/MP3 for the repeat' })),
+    },
+    Strict,
+  ),
+]);
+export type MessageOverrideT = Static<typeof MessageOverride>;
+const MessageTable = (description: string) =>
+  Type.Unsafe<Partial<Record<ViolationType, MessageOverrideT>>>({
+    type: 'object', additionalProperties: false,
+    properties: Object.fromEntries(VIOLATION_TYPES.map((t) => [t, MessageOverride])),
+    description,
+  });
+export const TimeRange = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM-HH:MM in gateway.timezone; may wrap midnight (22:00-07:00)' });
+
 export const ZoneRule = Type.Object(
   {
     type: ViolationTypeSchema,
@@ -40,7 +64,10 @@ export const ZoneRule = Type.Object(
     dwell_s: OptSeconds('how long the condition must hold before it is an event'),
     grace_s: OptSeconds('time between the warning and the recheck'),
     cooldown_s: OptSeconds('quiet time at the same spot after an event'),
-    message: Type.Optional(Type.String({ minLength: 1, description: 'spoken warning; {place} and {camera} are replaced' })),
+    message: Type.Optional(Template('spoken warning')),
+    firm_message: Type.Optional(Template('the firmer repeat')),
+    clip: Type.Optional(Type.String({ minLength: 1, description: 'recorded WAV/MP3 played instead of the message' })),
+    firm_clip: Type.Optional(Type.String({ minLength: 1, description: 'recorded WAV/MP3 for the repeat' })),
   },
   Strict,
 );
@@ -92,6 +119,8 @@ export const Camera = Type.Object(
     })),
     static_change: StaticChange,
     speakers: Type.Array(Id, { default: [] }),
+    messages: Type.Optional(MessageTable('warnings at this camera, per violation type (over warnings.messages)')),
+    quiet_hours: Type.Optional(Type.Array(TimeRange, { description: 'replaces warnings.quiet_hours at this camera ([] = never quiet)' })),
     zones: Type.Array(Zone, { default: [] }),
   },
   Strict,
@@ -101,9 +130,14 @@ export const Speaker = Type.Object(
   {
     id: Id,
     name: Type.Optional(Type.String()),
-    url: Type.String({ minLength: 1, description: 'rtp://host:port (G.711 over RTP)' }),
-    codec: Literals(['pcma', 'pcmu'], { default: 'pcma' }),
-    gain_db: Type.Number({ minimum: -30, maximum: 20, default: 0 }),
+    url: Type.String({
+      minLength: 1,
+      description: 'sip:ext@host (SIP speaker), rtp://host:port (RTP paging, unicast or multicast), rtsp://host/path (ONVIF backchannel), isapi://host (Hikvision), dahua://host (Dahua)',
+    }),
+    codec: Literals(['pcma', 'pcmu'], { default: 'pcma', description: 'G.711 law to prepare (A-law or µ-law)' }),
+    gain_db: Type.Number({ minimum: -30, maximum: 20, default: 0, description: 'volume change for this speaker, after loudness normalisation' }),
+    username: Type.Optional(Type.String({ description: 'for SIP registrars and RTSP cameras; may be ${ENV}' })),
+    password: Type.Optional(Type.String()),
   },
   Strict,
 );
@@ -160,11 +194,24 @@ export const SettingsSchema = Type.Object(
     warnings: obj({
       voice: Type.String({ default: 'cmn', description: 'espeak-ng voice' }),
       speed: Type.Integer({ minimum: 80, maximum: 400, default: 150, description: 'words per minute' }),
-      messages: Type.Unsafe<Partial<Record<ViolationType, string>>>({
-        type: 'object', default: {}, additionalProperties: false,
-        properties: Object.fromEntries(VIOLATION_TYPES.map((t) => [t, { type: 'string', minLength: 1 }])),
-        description: 'spoken warning per violation type; {place} and {camera} are replaced',
+      messages: Type.Unsafe<Partial<Record<ViolationType, MessageOverrideT>>>({ ...MessageTable('warning per violation type: text, firm repeat, clips'), default: {} }),
+      tts: Literals(['espeak', 'sherpa'], { default: 'espeak', description: 'speech engine; sherpa needs sherpa-onnx-node and warnings.sherpa.model_dir, else espeak-ng' }),
+      sherpa: obj({
+        model_dir: Type.Optional(Type.String({ description: 'a sherpa-onnx VITS model folder (model.onnx, tokens.txt, lexicon.txt)' })),
+        speaker_id: Type.Integer({ minimum: 0, default: 0 }),
+        speed: Type.Number({ minimum: 0.5, maximum: 2, default: 1 }),
       }),
+      quiet_hours: Type.Array(TimeRange, { default: [], description: 'no audio in these hours (gateway.timezone); the event escalates instead' }),
+      repeat: obj({
+        count: Type.Integer({ minimum: 0, maximum: 5, default: 1, description: 'repeats with the firmer wording while the matter is still there' }),
+        interval_s: Seconds(30, 'time from one warning to its repeat', 5),
+      }),
+      rate_limit: obj({
+        max: Type.Integer({ minimum: 1, default: 1, description: 'warnings per zone per window' }),
+        window_s: Seconds(120, 'the window; repeats of one event do not count'),
+        max_wait_s: Seconds(120, 'a limited warning waits this long for the window, then the event escalates'),
+      }),
+      health_check_s: Seconds(300, 'probe speakers that can be probed (SIP OPTIONS, RTSP DESCRIBE, ISAPI) this often; 0 = never'),
     }),
     dispatch: obj({
       position_max_age_s: Seconds(300, 'positions older than this are ignored'),

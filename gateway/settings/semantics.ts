@@ -11,6 +11,7 @@ import { loadManifest, type Manifest } from '../detect/manifest.ts';
 import { filesDir, MODELS_DIR } from '../paths.ts';
 import { CATALOGUE } from '../rules/catalogue.ts';
 import { speakerSchemes } from '../../devices/registry.ts';
+import { checkMessages } from '../alert/check.ts';
 
 /** Classes that only come from model-free detectors, so no model needs to know them. */
 export const MODEL_FREE_CLASSES = new Set(['static_change']);
@@ -41,6 +42,8 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
     const scheme = sp.url.split(':')[0];
     if (!schemes.includes(scheme)) issues.push({ path: ['speakers', i, 'url'], message: `unsupported speaker scheme "${scheme}:" (supported: ${schemes.map((x) => `${x}:`).join(', ')})` });
   });
+
+  issues.push(...checkMessages(s, resolvePath));
 
   const modelsDir = s.models.dir ? resolvePath(s.models.dir) : MODELS_DIR;
   const weightsDir = s.models.files_dir ? resolvePath(s.models.files_dir) : filesDir();

@@ -2,14 +2,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceError } from '../../devices/errors.ts';
-import {
-  DigestSession,
-  digestAuthorization,
-  digestRequest,
-  parseChallenges,
-  pickChallenge,
-  type Challenge,
-} from '../../devices/http/digest.ts';
+import { DigestSession, digestRequest } from '../../devices/http/digest.ts';
+import { digestAuthorization, parseChallenges, pickChallenge, type Challenge } from '../../devices/http/challenge.ts';
 import { DigestGate, type DigestGateOptions } from '../peers/hikvision.ts';
 
 const responseOf = (header: string) => parseChallenges([header])[0].params.response;

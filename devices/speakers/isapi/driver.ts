@@ -8,7 +8,8 @@
  */
 import type { Audio, AudioCodec, PlayResult, SpeakerDriver } from '../types.ts';
 import { DeviceError, type DeviceErrorCode } from '../../errors.ts';
-import { DigestSession, digestRequest, pacedBody, type DigestResponse } from '../../http/digest.ts';
+import { DigestSession, digestRequest, type DigestResponse } from '../../http/digest.ts';
+import { pacedBody } from '../../util/pace.ts';
 import { xmlRoot, xmlText } from './xml.ts';
 
 export interface IsapiSpeakerOptions {

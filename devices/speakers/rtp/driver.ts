@@ -10,8 +10,8 @@ import { isIPv4 } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { DeviceError, fromSocketError } from '../../errors.ts';
 import type { Audio, AudioCodec, PlayResult, SpeakerDriver } from '../types.ts';
-import { PAYLOAD_TYPE, newRtpState, rtpPacket } from './packet.ts';
-import { paced, slices } from '../../util/pace.ts';
+import { PAYLOAD_TYPE } from './packet.ts';
+import { streamRtp } from './stream.ts';
 
 export interface RtpOptions {
   host: string;
@@ -52,7 +52,7 @@ export class RtpSpeaker implements SpeakerDriver {
 
   async play(audio: Audio, signal?: AbortSignal): Promise<PlayResult> {
     const { host, port, ptimeMs, ttl, codec, iface } = this.opts;
-    if (audio.codec !== codec) throw new DeviceError('unsupported', this.id, `audio is ${audio.codec}, speaker takes ${codec}`);
+    if (audio.codec !== 'pcma' && audio.codec !== 'pcmu') throw new DeviceError('unsupported', this.id, `audio is ${audio.codec}, speaker takes ${codec}`);
     let ip: string;
     try {
       ip = isIPv4(host) ? host : (await lookup(host, { family: 4 })).address;
@@ -64,25 +64,28 @@ export class RtpSpeaker implements SpeakerDriver {
     sock.on('error', (e) => (sockError = e));
     try {
       await new Promise<void>((ok, fail) => sock.bind(0, () => ok()).once('error', fail));
-      if (isMulticast(ip)) {
+      const multicast = isMulticast(ip);
+      if (multicast) {
         sock.setMulticastTTL(ttl);
         sock.setMulticastLoopback(true);
         if (iface) sock.setMulticastInterface(iface);
+      } else {
+        // A connected socket hears ICMP errors: a speaker that is off or not listening shows
+        // as unreachable or refused instead of a message played into the void.
+        await new Promise<void>((ok, fail) => (sock.once('error', fail), sock.connect(port, ip, () => (sock.off('error', fail), ok()))));
       }
-      const samplesPerPacket = (audio.sampleRate * ptimeMs) / 1000; // 1 byte per G.711 sample
-      const st = newRtpState();
-      const pt = PAYLOAD_TYPE[codec];
-      let bytes = 0;
-      const sentMs = await paced(slices(audio.data, samplesPerPacket), ptimeMs, async (chunk, i) => {
+      const r = await streamRtp(audio, (pkt) => {
         if (sockError) throw fromSocketError(this.id, sockError);
-        const pkt = rtpPacket(st, pt, chunk, samplesPerPacket, i === 0);
-        await new Promise<void>((ok, fail) => sock.send(pkt, port, ip, (err) => (err ? fail(fromSocketError(this.id, err)) : ok())));
-        bytes += chunk.length;
-      }, signal);
+        return new Promise<void>((ok, fail) => {
+          const done = (err: Error | null) => (err ? fail(fromSocketError(this.id, err)) : ok());
+          if (multicast) sock.send(pkt, port, ip, done);
+          else sock.send(pkt, done);
+        });
+      }, { codec, ptimeMs, signal });
       // ICMP port-unreachable arrives asynchronously; give it a moment to surface.
       await new Promise((r) => setTimeout(r, 30));
       if (sockError) throw fromSocketError(this.id, sockError);
-      return { sentMs, bytes, detail: `rtp ${ip}:${port} pt=${pt} ssrc=${st.ssrc.toString(16)}` };
+      return { sentMs: r.sentMs, bytes: r.bytes, detail: `rtp ${ip}:${port} pt=${r.payloadType} ssrc=${r.ssrc.toString(16)}` };
     } catch (e) {
       if (signal?.aborted) throw new DeviceError('timeout', this.id, 'playback aborted', { cause: e });
       throw fromSocketError(this.id, e);
