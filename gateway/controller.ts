@@ -27,6 +27,16 @@ import { EventService, ruleKey } from './events/service.ts';
 import { resolveZoneRules, type ZoneRule } from './rules/zone-rules.ts';
 import { CameraPipeline } from './pipeline.ts';
 import type { CameraHealth } from './capture/health.ts';
+import type { EventRecord } from './events/types.ts';
+import { Dispatcher } from './dispatch/dispatcher.ts';
+import { dispatchConfig } from './dispatch/config.ts';
+import { subscribeOfficerReplies } from './dispatch/officer-reply.ts';
+import type { HttpApi } from './http/server.ts';
+import { startHttpApi } from './http/start.ts';
+import { StatsPublisher } from './stats/publisher.ts';
+import { Commands } from './commands/handler.ts';
+import { commandActions } from './commands/actions.ts';
+import { reloadSettings } from './commands/reload.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
@@ -39,6 +49,10 @@ export interface GatewayOptions {
 export class Gateway {
   ctx!: Context;
   events!: EventService;
+  dispatcher!: Dispatcher;
+  commands!: Commands;
+  stats!: StatsPublisher;
+  http: HttpApi | null = null;
   readonly pipelines = new Map<string, CameraPipeline>();
   runtime!: DetectorRuntime;
   speakers?: Speakers;
@@ -67,16 +81,18 @@ export class Gateway {
       protocolVersion = 4; // aedes speaks MQTT 3.1.1 only
       log.info({ broker: url }, 'embedded MQTT broker started (watch: mosquitto_sub -h %s -p %d -t "#" -v)', s.mqtt.embedded.host, s.mqtt.embedded.port);
     }
+    const tls = s.mqtt.tls;
+    const file = (f?: string) => (f ? readFileSync(config.resolvePath(f)) : undefined);
     const uplink = new Uplink({
       url, username: s.mqtt.username, password: s.mqtt.password, protocolVersion, clientId: `gw-${s.gateway.id}`, topics,
-      outbox: new OutboxRepo(db), log, clock, version: VERSION,
+      outbox: new OutboxRepo(db), log, clock, version: VERSION, replayPerSecond: s.mqtt.replay_per_second, maxOutbox: s.mqtt.outbox_max_messages,
+      sessionExpiryS: s.mqtt.session_expiry_s, willDelayS: s.mqtt.will_delay_s,
+      tls: { ca: file(tls.ca), cert: file(tls.cert), key: file(tls.key), rejectUnauthorized: tls.reject_unauthorized },
     });
     const ctx: Context = { config, log, clock, bus: new Bus(), db, topics, uplink, dataDir, version: VERSION };
     this.ctx = ctx;
-    uplink.start();
 
     const roster = new Roster(db, s.officers);
-    subscribeOfficers(ctx, roster);
 
     this.speakers = await startSpeakers(ctx);
     const { drivers, warner } = this.speakers;
@@ -88,16 +104,42 @@ export class Gateway {
       camRules.set(cam.id, rs);
       for (const r of rs) rules.set(ruleKey(r.camera, r.zone, r.type), r);
     }
+    const repo = new EventsRepo(db);
+    const cameras = new Map(s.cameras.map((c) => [c.id, { id: c.id, name: c.name ?? c.id, location: c.location, place: c.place, speakers: c.speakers }]));
+    this.stats = new StatsPublisher(ctx);
+    const zoneName = (e: EventRecord) => rules.get(ruleKey(e.camera, e.zone, e.type))?.zoneName ?? e.zone;
+    const http = (this.http = await startHttpApi({ ctx, repo, stats: this.stats, cameras, zoneName }));
+    const evidenceUrl = http ? (e: { id: string }) => http.evidenceUrl(e.id) : undefined;
+    this.dispatcher = new Dispatcher({ db, repo, uplink, topics, gatewayId: s.gateway.id, log, clock, roster, cameras, evidenceUrl, zoneName, config: dispatchConfig(s) });
     this.events = new EventService({
-      db, repo: new EventsRepo(db), uplink, topics, gatewayId: s.gateway.id, log, clock, bus: ctx.bus, warner, roster,
+      db, repo, uplink, topics, gatewayId: s.gateway.id, log, clock, bus: ctx.bus, warner, roster,
       evidenceDir: join(dataDir, 'evidence'),
       timeZone: s.gateway.timezone,
-      cameras: new Map(s.cameras.map((c) => [c.id, { id: c.id, name: c.name ?? c.id, location: c.location, place: c.place, speakers: c.speakers }])),
+      cameras,
       rules,
       presence: (e) => this.pipelines.get(e.camera)?.presence(e) ?? 'unknown',
       dispatch: { positionMaxAgeS: s.dispatch.position_max_age_s, deadlineS: s.dispatch.deadline_s },
       policy: warningPolicy(s, config.resolvePath),
+      dispatcher: this.dispatcher,
+      evidenceUrl,
     });
+
+    // Every subscription is in place before the first connect: a persistent session may
+    // hand over queued commands and officers' answers at once.
+    subscribeOfficers(ctx, roster, () => this.events.wake('unassigned'));
+    subscribeOfficerReplies(ctx, roster, this.dispatcher);
+    this.commands = new Commands(ctx, commandActions({
+      events: this.events, repo, warner, clock, stats: this.stats,
+      speakers: () => [...drivers.keys()],
+      cameraSpeakers: (id) => cameras.get(id)?.speakers,
+      reload: () => reloadSettings(config, {
+        officers: (n) => roster.replace(n.officers),
+        dispatch: (n) => this.dispatcher.configure(dispatchConfig(n)),
+        stats: (n) => this.stats.start(n.stats.interval_s),
+      }),
+    }));
+    this.commands.start();
+    uplink.start();
 
     await this.startDetection();
     for (const cam of s.cameras) {
@@ -110,6 +152,7 @@ export class Gateway {
       this.pipelines.set(cam.id, p);
     }
     this.events.resume();
+    this.stats.start(s.stats.interval_s);
     for (const p of this.pipelines.values()) p.start();
     this.timers.push(setInterval(() => this.publishHealth(), 30_000));
     this.timers.push(setInterval(() => this.publishTelemetry(), 60_000));
@@ -174,6 +217,8 @@ export class Gateway {
 
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
+    this.stats?.stop();
+    await this.http?.stop();
     await Promise.all([...this.pipelines.values()].map((p) => p.stop()));
     await this.runtime?.stop();
     await this.events?.stop();

@@ -2,7 +2,11 @@
  * `npm start`: the whole gateway on config/demo.yaml, on one machine, with nothing to
  * install beyond `npm run setup`: model weights and sample images fetched (checked by
  * SHA-256), scenario videos generated from them, two recording speakers, simulated
- * officers, and the embedded MQTT broker. Watch with: mosquitto_sub -h 127.0.0.1 -t '#' -v
+ * officers' phones, a simulated central platform, and the embedded MQTT broker.
+ * Watch with: mosquitto_sub -h 127.0.0.1 -t '#' -v
+ *
+ * The escalated event goes to 王 (nearest), who declines; then to 李, who accepts, goes
+ * there, arrives and closes it. The platform then asks for the statistics.
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -12,6 +16,7 @@ import { fetchAll } from '../gateway/assets/fetch.ts';
 import { ensureScenario } from './scenario.ts';
 import { RtpRecorder } from './sim/rtp-speaker.ts';
 import { OfficerSim } from './sim/officers.ts';
+import { PlatformSim, describe } from './sim/platform.ts';
 import { loadSettings } from '../gateway/settings/load.ts';
 import { createLogger } from '../gateway/log.ts';
 import { Gateway } from '../gateway/controller.ts';
@@ -51,24 +56,53 @@ const gw = new Gateway({ config, log });
 await gw.start();
 
 const s = config.settings;
+const broker = s.mqtt.url ?? `mqtt://${s.mqtt.embedded.host}:${s.mqtt.embedded.port}`;
 const officers = new OfficerSim({
-  broker: `mqtt://${s.mqtt.embedded.host}:${s.mqtt.embedded.port}`,
+  broker,
   prefix: s.mqtt.prefix,
   officers: [
-    { id: 'off-wang', lat: 28.7731, lon: 118.5583 },
-    { id: 'off-li', lat: 28.7801, lon: 118.5702 },
-    { id: 'off-zhao', lat: 28.7402, lon: 118.5203 },
+    { id: 'off-wang', lat: 28.7731, lon: 118.5583, behaviour: 'decline', declineReason: '正在处理另一起占道经营' },
+    { id: 'off-li', lat: 28.7745, lon: 118.5601, behaviour: 'accept' },
+    { id: 'off-zhao', lat: 28.7402, lon: 118.5203, behaviour: 'accept' },
   ],
-  onDispatch: (o, d) => log.info(`📱 officer ${o} received dispatch: ${d.summary} (${d.distance_m} m away)`),
+  walk: false,
+  everyMs: 10_000,
+  speedMps: 20,
+  workS: 10,
+  onDispatch: (o, d) => log.info(`📱 ${o}'s phone: dispatch ${d.state}${d.state === 'offered' ? `: ${d.summary} (${d.distance_m} m away, answer by ${new Date(String(d.answer_by)).toLocaleTimeString('en-GB')})` : ''}`),
+  onAction: (o, a, d) => log.info(`📱 ${o} answers ${a}${d.reason ? `: ${d.reason}` : ''}`),
 });
-if (!s.mqtt.url) await officers.start();
+await officers.start();
 
-log.info('demo running: a taxi parks on each plaza; events confirm after 15 s, warnings play, rechecks follow 20 s later. Ctrl-C to stop.');
+// The township platform: prints what it hears, and asks for statistics once a matter is closed.
+const platform = new PlatformSim({
+  broker, prefix: s.mqtt.prefix, protocolVersion: s.mqtt.url ? s.mqtt.protocol_version : 4,
+  print: () => undefined,
+});
+await platform.start();
+platform.client.on('message', (topic, payload) => {
+  let m: Record<string, any>;
+  try {
+    m = JSON.parse(payload.toString());
+  } catch {
+    return;
+  }
+  if (/\/(events|state|dispatches|alerts)$/.test(topic)) log.info(`🖥  platform: ${describe(topic, m).trim()}`);
+  if (topic.endsWith('/state') && m.to === 'closed') {
+    void platform.request(s.gateway.id, 'stats', {}).then((r) => {
+      const st = r.data;
+      log.info(`🖥  platform: stats command → ${st.events.total} events, settled by warning alone: ${st.settled_by_warning.share === null ? 'n/a' : `${Math.round(st.settled_by_warning.share * 100)}%`} (${st.settled_by_warning.resolved} of ${st.settled_by_warning.decided}); dispatch→accept median ${st.durations.dispatch_to_accept.median_s} s, accept→closed median ${st.durations.accept_to_closed.median_s} s`);
+    }, (e: Error) => log.warn(`platform: ${e.message}`));
+  }
+});
+
+log.info('demo running: a taxi parks on each plaza; events confirm after 15 s, warnings play, rechecks follow 20 s later; the one that stays is dispatched. Ctrl-C to stop.');
 let stopping = false;
 const stop = async () => {
   if (stopping) return;
   stopping = true;
   await officers.stop().catch(() => undefined);
+  await platform.stop().catch(() => undefined);
   await gw.stop();
   for (const r of speakers) r.stop();
   process.exit(0);

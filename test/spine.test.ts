@@ -18,6 +18,7 @@ import { RtpRecorder } from '../scripts/sim/rtp-speaker.ts';
 import { OfficerSim } from '../scripts/sim/officers.ts';
 import type { Gateway } from '../gateway/controller.ts';
 import { ROOT } from '../gateway/paths.ts';
+import { loadContract } from './helpers/contract.ts';
 
 const ok = havePeers('ffmpeg', 'espeak-ng', 'mosquitto');
 const CAM = { lat: 28.7712, lon: 118.5553 };
@@ -141,6 +142,16 @@ describe.runIf(ok)('spine: camera to warned, escalated or resolved event on MQTT
     expect(events.map((m) => m.json!.camera.id).sort()).toEqual(['leave', 'stay']);
     expect(new Set(events.map((m) => m.json!.id)).size).toBe(2);
     expect(events.map((m) => m.json!.seq).sort()).toEqual([1, 2]);
+  });
+
+  it('publishes only messages that match the contract (docs/asyncapi.yaml)', async () => {
+    const contract = await loadContract('t');
+    // The platform's copy of the dispatch leaves right after the officer's.
+    await heard.waitFor((m) => m.topic === 't/v1/gateways/gw-spine/dispatches', 5000, 'dispatch for the platform');
+    const published = heard.messages.map((m) => [m, contract.check(m.topic, m.json ?? m.text)] as const).filter(([, r]) => r !== 'incoming');
+    expect(published.flatMap(([, r]) => r)).toEqual([]);
+    const kinds = new Set(published.map(([m]) => m.topic.split('/')[4]));
+    for (const k of ['status', 'events', 'warnings', 'cameras', 'dispatches', 'dispatch']) expect(kinds).toContain(k);
   });
 
   it('resumes an event in the middle of its lifecycle after a restart', async () => {

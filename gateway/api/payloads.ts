@@ -7,8 +7,17 @@ import type { EventRecord, EventState } from '../events/types.ts';
 import type { WarningOutcome } from '../alert/types.ts';
 import type { CameraHealth } from '../capture/health.ts';
 import { CATALOGUE } from '../rules/catalogue.ts';
+import type { Static } from '@sinclair/typebox';
+import type { EventMessage, TransitionMessage, TransitionNote, WarningMessage } from './schema/events.ts';
+import type { AlertMessage, DispatchMessage } from './schema/dispatch.ts';
+import type { CameraHealthMessage } from './schema/system.ts';
+import type { DispatchRecord } from '../store/dispatches.ts';
 
-const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+function iso(t: number): string;
+function iso(t: number | null): string | null;
+function iso(t: number | null): string | null {
+  return t === null ? null : new Date(t).toISOString();
+}
 
 export interface CameraInfo {
   id: string;
@@ -17,7 +26,7 @@ export interface CameraInfo {
   place?: string;
 }
 
-export function eventPayload(gw: string, e: EventRecord, cam: CameraInfo, zoneName: string, evidenceUrl: string | null) {
+export function eventPayload(gw: string, e: EventRecord, cam: CameraInfo, zoneName: string, evidenceUrl: string | null): EventMessage {
   return {
     msg_id: '',
     gateway: gw,
@@ -38,7 +47,7 @@ export function eventPayload(gw: string, e: EventRecord, cam: CameraInfo, zoneNa
   };
 }
 
-export function transitionPayload(gw: string, e: EventRecord, from: EventState | null, at: number, note: Record<string, unknown>) {
+export function transitionPayload(gw: string, e: EventRecord, from: EventState | null, at: number, note: TransitionNote): TransitionMessage {
   return {
     msg_id: '',
     gateway: gw,
@@ -55,7 +64,7 @@ export function transitionPayload(gw: string, e: EventRecord, from: EventState |
   };
 }
 
-export function warningPayload(gw: string, w: WarningOutcome) {
+export function warningPayload(gw: string, w: WarningOutcome): WarningMessage {
   return {
     msg_id: '',
     gateway: gw,
@@ -71,7 +80,7 @@ export function warningPayload(gw: string, w: WarningOutcome) {
   };
 }
 
-export function healthPayload(gw: string, h: CameraHealth, now: number) {
+export function healthPayload(gw: string, h: CameraHealth, now: number): Static<typeof CameraHealthMessage> {
   return {
     gateway: gw,
     camera: h.camera,
@@ -88,29 +97,33 @@ export function healthPayload(gw: string, h: CameraHealth, now: number) {
   };
 }
 
-export interface DispatchInfo {
-  dispatchId: string;
-  officerId: string;
-  officerName: string;
-  distanceM: number;
-  deadline: number;
-}
-
-export function dispatchPayload(gw: string, e: EventRecord, cam: CameraInfo, zoneName: string, d: DispatchInfo, evidenceUrl: string | null, at: number) {
+/** A dispatch in its current state: the offer to the officer, and every change after it. */
+export function dispatchPayload(gw: string, e: EventRecord, cam: CameraInfo, zoneName: string, d: DispatchRecord, officer: { name: string; town?: string }, evidenceUrl: string | null, at: number): DispatchMessage {
   return {
     msg_id: '',
     gateway: gw,
-    dispatch_id: d.dispatchId,
+    dispatch_id: d.id,
     event_id: e.id,
+    state: d.state,
+    reason: d.reason,
     officer_id: d.officerId,
-    officer_name: d.officerName,
+    officer_name: officer.name,
+    town: officer.town ?? null,
+    tier: d.tier,
+    attempt: d.attempt,
     summary: `${CATALOGUE[e.type].zh}：${cam.place ?? cam.name} ${zoneName}`,
     type: e.type,
     type_zh: CATALOGUE[e.type].zh,
+    confirmed_at: iso(e.confirmedAt),
     place: { camera_id: cam.id, camera_name: cam.name, zone: zoneName, name: cam.place ?? null, lat: cam.location.lat, lon: cam.location.lon },
     distance_m: Math.round(d.distanceM),
     evidence: e.evidenceSha256 ? { sha256: e.evidenceSha256, url: evidenceUrl } : null,
-    deadline: iso(d.deadline),
+    answer_by: d.state === 'offered' ? iso(d.dueAt) : null,
+    deadline: iso(d.deadlineAt),
     at: iso(at),
   };
+}
+
+export function alertPayload(gw: string, a: Omit<AlertMessage, 'msg_id' | 'gateway' | 'at'>, at: number): AlertMessage {
+  return { msg_id: '', gateway: gw, ...a, at: iso(at) };
 }

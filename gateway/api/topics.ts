@@ -11,8 +11,9 @@
  *   {prefix}/v1/gateways/{gw}/cameras/{camera}/health     retained
  *   {prefix}/v1/gateways/{gw}/speakers/{speaker}/health   retained
  *   {prefix}/v1/gateways/{gw}/telemetry                   QoS 0
+ *   {prefix}/v1/gateways/{gw}/stats                       retained: statistics, periodically
  *   {prefix}/v1/gateways/{gw}/commands/{command}          in: from the platform
- *   {prefix}/v1/gateways/{gw}/replies                     out: command replies (MQTT 3.1.1)
+ *   {prefix}/v1/gateways/{gw}/replies/{command}           out: command replies (without an MQTT 5 response topic)
  *   {prefix}/v1/officers/{officer}/state                  in: position and duty, from phones
  *   {prefix}/v1/officers/{officer}/dispatch               out: a job for that officer
  *   {prefix}/v1/officers/{officer}/reply                  in: accept / decline / arrived / closed
@@ -45,6 +46,9 @@ export class Topics {
   command = (name: string) => `${this.gw}/commands/${name}`;
   commands = () => `${this.gw}/commands/+`;
   replies = () => `${this.gw}/replies`;
+  reply = (command: string) => `${this.gw}/replies/${command}`;
+  commandsAll = () => `${this.gw}/commands/#`;
+  stats = () => `${this.gw}/stats`;
   officerState = (officer: string) => `${this.officersRoot}/${officer}/state`;
   officerDispatch = (officer: string) => `${this.officersRoot}/${officer}/dispatch`;
   officerReply = (officer: string) => `${this.officersRoot}/${officer}/reply`;

@@ -22,13 +22,14 @@ export function parseOfficerState(payload: Buffer, now: number): { lat: number |
   return { lat, lon, onDuty: m.on_duty !== false, busy: m.busy === true, reportedAt: Math.min(at ?? now, now) };
 }
 
-export function subscribeOfficers(ctx: Context, roster: Roster): void {
+export function subscribeOfficers(ctx: Context, roster: Roster, onReport?: (officer: string) => void): void {
   ctx.uplink.on(`${ctx.topics.officersRoot}/+/state`, (topic, payload) => {
     const id = ctx.topics.officerOf(topic);
     if (!id || !roster.has(id)) return ctx.log.warn({ topic }, 'state from an officer not in the roster; ignored');
     const s = parseOfficerState(payload, ctx.clock.now());
     if (typeof s === 'string') return ctx.log.warn({ topic, err: s }, 'bad officer state; ignored');
     roster.report({ id, ...s });
+    onReport?.(id);
     ctx.log.debug({ officer: id, lat: s.lat, lon: s.lon, on_duty: s.onDuty, busy: s.busy }, 'officer state');
   });
 }

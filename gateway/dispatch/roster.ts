@@ -23,7 +23,7 @@ export interface Candidate {
 }
 
 export class Roster {
-  private readonly officers: Map<string, OfficerSettings>;
+  private officers: Map<string, OfficerSettings>;
   private readonly q;
 
   constructor(db: Db, officers: OfficerSettings[]) {
@@ -34,6 +34,11 @@ export class Roster {
         WHERE @reportedAt >= reported_at`),
       all: db.prepare('SELECT * FROM officer_state'),
     };
+  }
+
+  /** A new roster from reloaded settings; reported states are kept. */
+  replace(officers: OfficerSettings[]): void {
+    this.officers = new Map(officers.map((o) => [o.id, o]));
   }
 
   has(id: string): boolean {

@@ -1,8 +1,9 @@
 /**
  * The event lifecycle: confirmed → warned → rechecked → resolved_by_warning | escalated
- * → dispatched. Every transition is one SQLite transaction that also writes the MQTT
- * message to the outbox, so state and what the platform hears never disagree, and a
- * restart resumes each event where it stood (timers are due_at columns, not memory).
+ * → dispatched (from there on gateway/dispatch/dispatcher.ts). Every transition is one
+ * SQLite transaction that also writes the MQTT message to the outbox, so state and what
+ * the platform hears never disagree, and a restart resumes each event where it stood
+ * (timers are due_at columns, not memory).
  */
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';
@@ -13,12 +14,14 @@ import { PRIORITY } from '../store/outbox.ts';
 import type { EventsRepo } from '../store/events.ts';
 import type { Db } from '../store/db.ts';
 import type { Topics } from '../api/topics.ts';
-import { eventPayload, transitionPayload, warningPayload, dispatchPayload, type CameraInfo } from '../api/payloads.ts';
+import { eventPayload, transitionPayload, warningPayload, type CameraInfo } from '../api/payloads.ts';
+import type { TransitionNote } from '../api/schema/events.ts';
 import type { Verdict, Presence } from '../rules/engine.ts';
 import type { ZoneRule } from '../rules/zone-rules.ts';
 import type { Warner } from '../alert/warner.ts';
 import type { WarningOutcome } from '../alert/types.ts';
 import type { Roster } from '../dispatch/roster.ts';
+import { Dispatcher, DEFAULT_DISPATCH, type Lifecycle } from '../dispatch/dispatcher.ts';
 import { writeEvidence } from './evidence.ts';
 import { TERMINAL, type EventRecord, type EventState } from './types.ts';
 import { iou, type Box } from '../zones/geometry.ts';
@@ -47,6 +50,8 @@ export interface EventServiceDeps {
   evidenceUrl?: (e: EventRecord) => string | null;
   /** Quiet hours, rate limit, repeats; without it every warning sounds once. */
   policy?: WarningPolicy;
+  /** Runs escalated events on to officers; by default one with the default dispatch settings. */
+  dispatcher?: Dispatcher;
 }
 
 export interface FrameCopy {
@@ -57,8 +62,9 @@ export interface FrameCopy {
 
 export const ruleKey = (camera: string, zone: string, type: string) => `${camera}/${zone}/${type}`;
 
-export class EventService {
+export class EventService implements Lifecycle {
   private readonly d: EventServiceDeps;
+  readonly dispatcher: Dispatcher;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   /** Steps under way: an event advances one step at a time; stop() waits for them. */
   private readonly busy = new Map<string, Promise<void>>();
@@ -66,6 +72,10 @@ export class EventService {
 
   constructor(d: EventServiceDeps) {
     this.d = d;
+    this.dispatcher = d.dispatcher ?? new Dispatcher({
+      ...d, zoneName: (e) => d.rules.get(ruleKey(e.camera, e.zone, e.type))?.zoneName ?? e.zone, config: { ...DEFAULT_DISPATCH, ...d.dispatch },
+    });
+    this.dispatcher.attach(this);
   }
 
   /** True when this spot already has an open event, or one that closed within the cooldown. */
@@ -122,7 +132,7 @@ export class EventService {
     return open.length;
   }
 
-  private schedule(e: EventRecord): void {
+  schedule(e: EventRecord): void {
     const existing = this.timers.get(e.id);
     if (existing) clearTimeout(existing);
     this.timers.delete(e.id);
@@ -158,9 +168,14 @@ export class EventService {
           return this.recheck(e);
         case 'escalated':
         case 'unassigned':
-          return this.dispatch(e);
+          return this.dispatcher.assign(e);
+        case 'dispatched':
+          return this.dispatcher.expire(e); // the offer's answer time passed
+        case 'acknowledged':
+        case 'arrived':
+          return this.dispatcher.overdue(e);
         default:
-          return; // dispatched and later: the officer's answers move it on
+          return;
       }
     } catch (err) {
       if (this.stopped) return; // the store may be closing under us; the next start resumes
@@ -262,7 +277,7 @@ export class EventService {
     this.schedule(current);
   }
 
-  private recordWarnings(outcomes: WarningOutcome[]): void {
+  recordWarnings(outcomes: WarningOutcome[]): void {
     const ins = this.d.db.prepare('INSERT INTO warnings (event_id, speaker_id, at, outcome, reason, duration_ms, text, code, repeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     this.d.repo.tx(() => {
       for (const o of outcomes) {
@@ -298,45 +313,14 @@ export class EventService {
     else this.transition(e, 'escalated', { reason: 'still there after the grace period' });
   }
 
-  private dispatch(e: EventRecord): void {
-    const cam = this.camera(e.camera);
-    const now = this.d.clock.now();
-    const [best] = this.d.roster.candidates(cam.location.lat, cam.location.lon, now, this.d.dispatch.positionMaxAgeS);
-    if (!best) {
-      if (e.state !== 'unassigned') {
-        this.transition(e, 'unassigned', { reason: 'no available officer with a recent position', dueAt: now + 30_000 });
-        this.publish(this.d.topics.alerts(), { msg_id: '', gateway: this.d.gatewayId, kind: 'no_officer', event_id: e.id, at: new Date(now).toISOString(), message: `no available officer for event ${e.id} at ${cam.name}` }, PRIORITY.dispatch, e.id);
-        this.d.uplink.flush();
-      } else {
-        e.dueAt = now + 30_000;
-        this.d.repo.update(e, e.state, now);
-        this.schedule(e);
-      }
-      return;
-    }
-    const dispatchId = ulid(now);
-    const deadline = now + this.d.dispatch.deadlineS * 1000;
-    const rule = this.d.rules.get(ruleKey(e.camera, e.zone, e.type));
-    const info = { dispatchId, officerId: best.officer.id, officerName: best.officer.name, distanceM: best.distanceM, deadline };
-    this.d.repo.tx(() => {
-      this.d.db.prepare('INSERT INTO dispatches (id, event_id, officer_id, state, distance_m, created_at, updated_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
-        .run(dispatchId, e.id, best.officer.id, 'sent', best.distanceM, now, now, deadline);
-      const moved = this.transition(e, 'dispatched', { officerId: best.officer.id, reason: null }, { dispatch_id: dispatchId, distance_m: Math.round(best.distanceM) }, false);
-      const payload = dispatchPayload(this.d.gatewayId, moved, cam, rule?.zoneName ?? e.zone, info, this.d.evidenceUrl?.(e) ?? null, now);
-      this.publish(this.d.topics.officerDispatch(best.officer.id), payload, PRIORITY.dispatch, e.id);
-      this.publish(this.d.topics.dispatches(), payload, PRIORITY.dispatch, e.id);
-    });
-    this.d.uplink.flush();
-    this.d.log.info({ event: e.id, officer: best.officer.id, distance_m: Math.round(best.distanceM) }, 'dispatched to the nearest officer');
-  }
-
   /** Moves an event to `to`, in one transaction with its message; schedules what comes next. */
-  transition(e: EventRecord, to: EventState, patch: Partial<Pick<EventRecord, 'dueAt' | 'reason' | 'officerId'>> = {}, note: Record<string, unknown> = {}, proceed = true): EventRecord {
+  transition(e: EventRecord, to: EventState, patch: Partial<Pick<EventRecord, 'dueAt' | 'reason' | 'officerId'>> = {}, note: TransitionNote = {}, proceed = true): EventRecord {
     const now = this.d.clock.now();
     const from = e.state;
     const next: EventRecord = { ...e, ...patch, state: to, updatedAt: now, dueAt: patch.dueAt !== undefined ? patch.dueAt : null, closedAt: TERMINAL.has(to) ? now : null };
     const write = () => {
-      this.d.repo.update(next, from, now, note);
+      // The stored transition keeps its reason and officer: the event row holds only the latest.
+      this.d.repo.update(next, from, now, { ...note, reason: next.reason, officer_id: next.officerId });
       this.publish(this.d.topics.eventState(e.id), transitionPayload(this.d.gatewayId, next, from, now, note), to === 'escalated' ? PRIORITY.dispatch : PRIORITY.event, e.id);
     };
     if (this.d.db.inTransaction) write();
@@ -348,11 +332,35 @@ export class EventService {
     return next;
   }
 
-  /** Cancels an open event (platform command, operator). */
-  cancel(id: string, reason: string): EventRecord | null {
+  /** Cancels an open event (platform command, operator); an officer on it is told to stand down. */
+  cancel(id: string, reason: string, by: 'platform' | 'gateway' = 'platform'): EventRecord | null {
+    return this.end(id, 'cancelled', reason, by);
+  }
+
+  /** Closes an open event as dealt with by the platform. */
+  resolve(id: string, reason: string): EventRecord | null {
+    return this.end(id, 'closed', reason, 'platform');
+  }
+
+  private end(id: string, to: 'cancelled' | 'closed', reason: string, by: 'platform' | 'gateway'): EventRecord | null {
     const e = this.d.repo.get(id);
     if (!e || TERMINAL.has(e.state)) return null;
-    return this.transition(e, 'cancelled', { reason });
+    const moved = this.d.repo.tx(() => {
+      this.dispatcher.withdraw(e, `event ${to}: ${reason}`);
+      return this.transition(e, to, { reason }, { by });
+    });
+    this.wake('unassigned');
+    return moved;
+  }
+
+  /** Runs the open events in `state` now rather than at their due time (an officer became free). */
+  wake(state: EventState): void {
+    const now = this.d.clock.now();
+    for (const e of this.d.repo.open()) {
+      if (e.state !== state || this.busy.has(e.id)) continue;
+      this.schedule({ ...e, dueAt: now });
+      this.d.repo.update({ ...e, dueAt: now }, e.state, now);
+    }
   }
 
   private publish(topic: string, payload: { msg_id: string } & Record<string, unknown>, priority: number, orderKey: string | null): void {

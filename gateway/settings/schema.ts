@@ -173,6 +173,16 @@ export const SettingsSchema = Type.Object(
         host: Type.String({ default: '127.0.0.1' }),
         port: Type.Integer({ minimum: 1, maximum: 65535, default: 1883 }),
       }),
+      tls: obj({
+        ca: Type.Optional(Type.String({ description: 'PEM file of the CA that signed the broker\'s certificate (for a private CA)' })),
+        cert: Type.Optional(Type.String({ description: 'PEM client certificate, when the broker asks for one' })),
+        key: Type.Optional(Type.String({ description: 'PEM private key of the client certificate' })),
+        reject_unauthorized: Type.Boolean({ default: true, description: 'refuse a broker whose certificate does not verify; false only for tests' }),
+      }, 'TLS for mqtts:// and wss:// URLs'),
+      session_expiry_s: Seconds(86400, 'the broker keeps commands and officer replies for the gateway this long while it is away (persistent session)'),
+      will_delay_s: Seconds(15, 'MQTT 5: the offline status is published only if the gateway stays away this long, so brief drops do not flap'),
+      replay_per_second: Type.Integer({ minimum: 1, default: 200, description: 'outbox replay rate after a reconnect, messages per second' }),
+      outbox_max_messages: Type.Integer({ minimum: 1000, default: 100000, description: 'beyond this, the oldest telemetry is dropped (never events or dispatches)' }),
     }),
     models: obj({
       dir: Type.Optional(Type.String({ description: 'folder of model manifests (default: the models/ folder shipped with the gateway)' })),
@@ -216,6 +226,22 @@ export const SettingsSchema = Type.Object(
     dispatch: obj({
       position_max_age_s: Seconds(300, 'positions older than this are ignored'),
       deadline_s: Seconds(1800, 'time the officer has to close the matter'),
+      ack_timeout_s: Seconds(120, 'time an officer has to accept or decline; then the next-nearest is asked', 1),
+      local_radius_m: Type.Number({ minimum: 0, default: 3000, description: 'officers of this town farther away than this are out of range; then neighbouring towns\' officers are asked too ("1+3")' }),
+      neighbour_towns: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'towns whose officers may be sent here when nobody of this town is in range ("1+3"); needs gateway.town' }),
+      max_jobs_per_officer: Type.Integer({ minimum: 1, maximum: 20, default: 1, description: 'open dispatches one officer may hold at once; 1: never double-booked' }),
+      retry_s: Seconds(30, 'when nobody is available, look again this often', 1),
+      reask_after_s: Seconds(900, 'an officer who declined or did not answer is not asked again for the same event within this time'),
+    }),
+    http: obj({
+      enabled: Type.Boolean({ default: true, description: 'the HTTP API: evidence pictures (/evidence/{event}.jpg), /events/{id}, /stats, /health' }),
+      host: Type.String({ default: '0.0.0.0', description: 'address to listen on' }),
+      port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: '0 picks a free port' }),
+      token: Type.Optional(Type.String({ minLength: 16, description: 'secret for the HTTP API ("Authorization: Bearer TOKEN" or ?token=TOKEN); default: a random one kept in {data_dir}/http-token' })),
+      public_url: Type.Optional(Type.String({ pattern: '^https?://', description: 'base URL the platform and officers reach this box at, for evidence links; default http://{first LAN address}:{port}' })),
+    }),
+    stats: obj({
+      interval_s: Seconds(300, 'statistics are published (retained) this often; 0: only on request'),
     }),
     cameras: Type.Array(Camera, { default: [] }),
     speakers: Type.Array(Speaker, { default: [] }),
@@ -232,3 +258,5 @@ export type ZoneRuleSettings = Static<typeof ZoneRule>;
 export type SpeakerSettings = Static<typeof Speaker>;
 export type OfficerSettings = Static<typeof Officer>;
 export type PointT = Static<typeof Point>;
+export type DispatchSettings = Settings['dispatch'];
+export type HttpSettings = Settings['http'];

@@ -12,6 +12,7 @@ import { filesDir, MODELS_DIR } from '../paths.ts';
 import { CATALOGUE } from '../rules/catalogue.ts';
 import { speakerSchemes } from '../../devices/registry.ts';
 import { checkMessages } from '../alert/check.ts';
+import { checkUplinkAndDispatch } from './semantics-uplink.ts';
 
 /** Classes that only come from model-free detectors, so no model needs to know them. */
 export const MODEL_FREE_CLASSES = new Set(['static_change']);
@@ -122,5 +123,6 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
       });
     });
   }
+  issues.push(...checkUplinkAndDispatch(s, resolvePath));
   return issues;
 }

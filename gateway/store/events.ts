@@ -35,6 +35,7 @@ export class EventsRepo {
       recentAtSpot: db.prepare('SELECT * FROM events WHERE camera_id = ? AND zone_id = ? AND type = ? AND (closed_at IS NULL OR closed_at >= ?) ORDER BY seq DESC LIMIT 20'),
       transitions: db.prepare('SELECT from_state, to_state, at, data FROM event_transitions WHERE event_id = ? ORDER BY id'),
       list: db.prepare('SELECT * FROM events ORDER BY seq DESC LIMIT ?'),
+      afterSeq: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
     };
   }
 
@@ -74,6 +75,11 @@ export class EventsRepo {
 
   recent(limit = 50): EventRecord[] {
     return (this.q.list.all(limit) as Row[]).map(fromRow);
+  }
+
+  /** Events with a sequence number above `seq`, in order (the platform filling a gap). */
+  afterSeq(seq: number, limit: number): EventRecord[] {
+    return (this.q.afterSeq.all(seq, limit) as Row[]).map(fromRow);
   }
 
   tx<T>(fn: () => T): T {

@@ -29,6 +29,28 @@ export interface UplinkOptions {
   replayPerSecond?: number;
   maxOutbox?: number;
   tls?: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean };
+  /** Persistent session: the broker keeps commands and officer answers for us this long while we are away. */
+  sessionExpiryS?: number;
+  /** MQTT 5: the last will waits this long, so brief drops do not flap the status. */
+  willDelayS?: number;
+}
+
+/** What the connection is doing, for logs, /health and tests. */
+export interface UplinkStatus {
+  connected: boolean;
+  /** The last connection problem, in words (e.g. "not authorized: check mqtt.username and mqtt.password"). */
+  error: string | null;
+  since: number;
+}
+
+/** Turns mqtt.js / TLS errors into what a technician should check. */
+export function explainMqttError(e: Error & { code?: string | number }): string {
+  const m = e.message;
+  if (/not authori[sz]ed|bad user ?name or password/i.test(m)) return `broker refused the connection: not authorized (check mqtt.username and mqtt.password): ${m}`;
+  if (/self[- ]signed|unable to (get|verify)|certificate/i.test(m)) return `TLS: the broker's certificate is not trusted or does not match (set mqtt.tls.ca to the CA file; the URL host must be in the certificate): ${m}`;
+  if (e.code === 'ECONNREFUSED') return `broker not listening at this address: ${m}`;
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `broker host name not found: ${m}`;
+  return m;
 }
 
 type Handler = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket) => void;
@@ -37,7 +59,7 @@ export class Uplink {
   private client: MqttClient | null = null;
   private readonly inFlight = new Set<number>();
   private readonly retained = new Map<string, string>();
-  private readonly handlers: { filter: string; fn: Handler }[] = [];
+  private readonly handlers: { filter: string; fn: Handler; rap: boolean }[] = [];
   private draining = false;
   private tokens = 0;
   private lastRefill = 0;
@@ -45,18 +67,25 @@ export class Uplink {
   private closing = false;
   connected = false;
   published = 0;
+  private state: UplinkStatus = { connected: false, error: null, since: Date.now() };
   private readonly o: Required<Omit<UplinkOptions, 'username' | 'password' | 'tls'>> & Pick<UplinkOptions, 'username' | 'password' | 'tls'>;
 
   constructor(o: UplinkOptions) {
-    this.o = { window: 32, replayPerSecond: 200, maxOutbox: 100_000, ...o };
+    this.o = { window: 32, replayPerSecond: 200, maxOutbox: 100_000, sessionExpiryS: 86_400, willDelayS: 15, ...o };
   }
 
   start(): void {
     const t = this.o.topics;
-    const offline = JSON.stringify({ state: 'offline', reason: 'connection lost', version: this.o.version });
+    const offline = JSON.stringify({ state: 'offline', reason: 'connection lost', version: this.o.version, contract: 'v1' });
+    const v5 = this.o.protocolVersion === 5;
     const opts: IClientOptions = {
       clientId: this.o.clientId,
-      clean: true,
+      // A persistent session: commands and officers' answers sent while we are away wait
+      // at the broker (MQTT 5 message expiry still drops a stale shout).
+      clean: false,
+      ...(v5 ? { properties: { sessionExpiryInterval: this.o.sessionExpiryS } } : {}),
+      // Wrong credentials are often fixed on the broker: keep trying, slowly.
+      reconnectOnConnackError: true,
       protocolVersion: this.o.protocolVersion,
       username: this.o.username,
       password: this.o.password,
@@ -68,27 +97,40 @@ export class Uplink {
       will: {
         topic: t.status(), payload: Buffer.from(offline), qos: 1, retain: true,
         // MQTT 5: a short network blip should not flap the platform's view.
-        ...(this.o.protocolVersion === 5 ? { properties: { willDelayInterval: 15 } } : {}),
+        ...(v5 ? { properties: { willDelayInterval: this.o.willDelayS } } : {}),
       },
       ...(this.o.tls ?? {}),
     };
     const client = mqtt.connect(this.o.url, opts);
     this.client = client;
-    client.on('connect', () => {
+    client.on('connect', (connack) => {
       this.connected = true;
-      this.o.log.info({ broker: this.o.url }, 'MQTT connected');
-      this.publishRetained(t.status(), JSON.stringify({ state: 'online', at: new Date(this.o.clock.now()).toISOString(), version: this.o.version }));
+      client.options.reconnectPeriod = 2000;
+      this.state = { connected: true, error: null, since: Date.now() };
+      this.o.log.info({ broker: this.o.url, session_present: connack.sessionPresent }, 'MQTT connected');
+      this.publishRetained(t.status(), JSON.stringify({ state: 'online', at: new Date(this.o.clock.now()).toISOString(), version: this.o.version, contract: 'v1' }));
       for (const [topic, payload] of this.retained) if (topic !== t.status()) client.publish(topic, payload, { qos: 1, retain: true });
-      const filters = [...new Set(this.handlers.map((h) => h.filter))];
-      if (filters.length) client.subscribe(filters, { qos: 1 });
+      for (const rap of [false, true]) {
+        const filters = [...new Set(this.handlers.filter((h) => h.rap === rap).map((h) => h.filter))];
+        if (filters.length) client.subscribe(filters, this.subOpts(rap));
+      }
       this.tokens = this.o.window;
       this.drain();
     });
     client.on('close', () => {
-      if (this.connected) this.o.log.warn({ broker: this.o.url, pending: this.o.outbox.size().messages }, 'MQTT disconnected; messages wait in the outbox');
+      if (this.connected && !this.closing) this.o.log.warn({ broker: this.o.url, pending: this.o.outbox.size().messages }, 'MQTT disconnected; messages wait in the outbox');
       this.connected = false;
+      if (this.state.connected) this.state = { connected: false, error: this.state.error ?? 'connection lost', since: Date.now() };
     });
-    client.on('error', (e) => this.o.log.warn({ broker: this.o.url, err: e.message }, 'MQTT error'));
+    client.on('error', (e) => {
+      const why = explainMqttError(e);
+      const auth = why.includes('not authorized');
+      if (auth) client.options.reconnectPeriod = 30_000;
+      // Once per new problem at warn/error; the same problem again at debug, not every 2 s.
+      if (why !== this.state.error) this.o.log[auth ? 'error' : 'warn']({ broker: this.o.url, err: why }, auth ? 'MQTT not authorized' : 'MQTT error');
+      else this.o.log.debug({ broker: this.o.url, err: why }, 'MQTT error (again)');
+      this.state = { connected: false, error: why, since: this.state.error === why ? this.state.since : Date.now() };
+    });
     client.on('message', (topic, payload, packet) => {
       for (const h of this.handlers) if (matches(h.filter, topic)) {
         try {
@@ -106,10 +148,26 @@ export class Uplink {
     this.timer.unref();
   }
 
-  /** Subscribes for incoming messages (officer phones, platform commands). */
-  on(filter: string, fn: Handler): void {
-    this.handlers.push({ filter, fn });
-    if (this.connected) this.client?.subscribe(filter, { qos: 1 });
+  status(): UplinkStatus {
+    return { ...this.state };
+  }
+
+  get protocolVersion(): 4 | 5 {
+    return this.o.protocolVersion;
+  }
+
+  /**
+   * Subscribes for incoming messages (officer phones, platform commands). `retainAsPublished`
+   * (MQTT 5) keeps the retain flag of live messages, so a retained command can be told apart.
+   */
+  on(filter: string, fn: Handler, o: { retainAsPublished?: boolean } = {}): void {
+    const rap = o.retainAsPublished === true;
+    this.handlers.push({ filter, fn, rap });
+    if (this.connected) this.client?.subscribe(filter, this.subOpts(rap));
+  }
+
+  private subOpts(rap: boolean): { qos: 1; rap?: boolean } {
+    return rap && this.o.protocolVersion === 5 ? { qos: 1, rap: true } : { qos: 1 };
   }
 
   /** Latest-value state, retained on the broker (health, status). */
@@ -153,7 +211,10 @@ export class Uplink {
         this.inFlight.add(m.id);
         this.tokens--;
         this.o.outbox.attempted(m.id);
-        this.client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, (err) => {
+        // MQTT 5: what expires in our outbox also expires at the broker (a stale offer never reaches a phone).
+        const expiry = this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.o.clock.now()) / 1000)) : 0;
+        const props = expiry ? { properties: { messageExpiryInterval: expiry } } : {};
+        this.client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, (err) => {
           this.inFlight.delete(m.id);
           if (err) {
             this.o.log.debug({ topic: m.topic, err: err.message }, 'publish failed; will retry');
@@ -199,7 +260,7 @@ export class Uplink {
     if (!c) return;
     if (this.connected) {
       // An orderly stop says so; the will is for crashes.
-      await new Promise<void>((ok) => c.publish(this.o.topics.status(), JSON.stringify({ state: 'offline', reason: 'stopped', version: this.o.version }), { qos: 1, retain: true }, () => ok()));
+      await new Promise<void>((ok) => c.publish(this.o.topics.status(), JSON.stringify({ state: 'offline', reason: 'stopped', at: new Date(this.o.clock.now()).toISOString(), version: this.o.version, contract: 'v1' }), { qos: 1, retain: true }, () => ok()));
     }
     await new Promise<void>((ok) => c.end(false, {}, () => ok()));
   }

@@ -96,7 +96,7 @@ describe.runIf(ok)('durable outbox through a broker outage', () => {
     expect(u.pending()).toBe(0);
     await u.stop();
     db.close();
-  }, 120_000);
+  }, (OUTAGE_S + 90) * 1000);
 
   it('sends what was pending after a power cut, from the same database', async () => {
     const dir = tempDir('gw-powercut-');

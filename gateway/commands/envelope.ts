@@ -1,0 +1,49 @@
+/**
+ * The reply envelope {status, data | error, transaction} and where a reply goes: under
+ * MQTT 5 to the request's response topic with its correlation data; otherwise (or with
+ * no response topic) to the documented fallback topic.
+ */
+import type { IPublishPacket } from 'mqtt';
+import type { Uplink } from '../uplink/uplink.ts';
+import type { ErrorCode, ReplyEnvelope } from '../api/schema/commands.ts';
+
+export class CommandError extends Error {
+  readonly code: ErrorCode;
+  readonly details?: { path: string; message: string }[];
+  constructor(code: ErrorCode, message: string, details?: { path: string; message: string }[]) {
+    super(message);
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export interface ReplyTarget {
+  topic: string;
+  correlationData?: Buffer;
+  /** True when the request named its own response topic (MQTT 5). */
+  requested: boolean;
+}
+
+/** Where the reply to `packet` goes. A response topic with wildcards is not usable. */
+export function replyTarget(packet: IPublishPacket, fallback: string): ReplyTarget {
+  const p = packet.properties;
+  const rt = p?.responseTopic;
+  if (rt && !/[+#]/.test(rt)) return { topic: rt, correlationData: p?.correlationData, requested: true };
+  return { topic: fallback, correlationData: p?.correlationData, requested: false };
+}
+
+export function envelope(command: string, gateway: string, at: number, transaction: unknown, result: { data: unknown } | { error: CommandError }): ReplyEnvelope {
+  const tx = typeof transaction === 'string' || (typeof transaction === 'number' && Number.isInteger(transaction)) ? transaction : null;
+  const base = { command, gateway, at: new Date(at).toISOString(), transaction: tx };
+  if ('error' in result) {
+    const { code, message, details } = result.error;
+    return { status: 'error', ...base, error: { code, message, ...(details?.length ? { details } : {}) } };
+  }
+  return { status: 'ok', ...base, data: result.data };
+}
+
+/** Publishes a reply at once (QoS 1, not retained). Replies are not kept in the outbox: a stale reply helps nobody. */
+export function sendReply(uplink: Uplink, target: ReplyTarget, reply: ReplyEnvelope, v5: boolean): void {
+  const properties = v5 ? { contentType: 'application/json', ...(target.correlationData ? { correlationData: target.correlationData } : {}) } : undefined;
+  uplink.publishNow(target.topic, JSON.stringify(reply), { qos: 1, retain: false, ...(properties ? { properties } : {}) });
+}

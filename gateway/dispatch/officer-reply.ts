@@ -1,0 +1,47 @@
+/**
+ * Officers' answers on officers/{id}/reply: accept, decline, arrived, closed. The phone
+ * learns the result from the dispatch's new state on officers/{id}/dispatch (both MQTT
+ * versions); an MQTT 5 request with a response topic also gets a reply envelope.
+ * Bad input is logged and changes nothing.
+ */
+import type { Context } from '../context.ts';
+import type { Roster } from './roster.ts';
+import type { Dispatcher } from './dispatcher.ts';
+import { OfficerReply } from '../api/schema/dispatch.ts';
+import { compile, dotted, pathOf, describe } from '../validate.ts';
+import { CommandError, envelope, replyTarget, sendReply } from '../commands/envelope.ts';
+
+export function subscribeOfficerReplies(ctx: Context, roster: Roster, dispatcher: Dispatcher): void {
+  const validate = compile<OfficerReply>(OfficerReply);
+  const gw = ctx.config.settings.gateway.id;
+  ctx.uplink.on(`${ctx.topics.officersRoot}/+/reply`, (topic, payload, packet) => {
+    const id = ctx.topics.officerOf(topic);
+    const target = replyTarget(packet, '');
+    const respond = (result: { data: unknown } | { error: CommandError }, tx?: unknown) => {
+      if (target.requested) sendReply(ctx.uplink, target, envelope('officer_reply', gw, ctx.clock.now(), tx, result), true);
+    };
+    const reject = (code: 'bad_json' | 'invalid' | 'not_found' | 'conflict', message: string, tx?: unknown, details?: { path: string; message: string }[]) => {
+      ctx.log.warn({ topic, err: message }, 'officer answer rejected');
+      respond({ error: new CommandError(code, message, details) }, tx);
+    };
+    if (!id || !roster.has(id)) return reject('not_found', `officer "${id}" is not in this gateway's roster`);
+    let msg: unknown;
+    try {
+      msg = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return reject('bad_json', 'not JSON');
+    }
+    const tx = (msg as { transaction?: unknown } | null)?.transaction;
+    if (!validate(msg)) {
+      const details = (validate.errors ?? []).map((e) => ({ path: dotted(pathOf(e)), message: describe(e) }));
+      return reject('invalid', details.map((d) => `${d.path || '(message)'}: ${d.message}`).join('; '), tx, details);
+    }
+    const r = dispatcher.answer(id, msg);
+    if (!r.known) return ctx.log.debug({ officer: id, dispatch: msg.dispatch_id }, 'answer to a dispatch of another gateway; ignored');
+    if (r.error) {
+      ctx.log.info({ officer: id, dispatch: msg.dispatch_id, action: msg.action, state: r.state }, `officer answer not applied: ${r.error}`);
+      return respond({ error: new CommandError('conflict', r.error) }, tx);
+    }
+    respond({ data: { dispatch_id: msg.dispatch_id, state: r.state, changed: r.changed } }, tx);
+  });
+}

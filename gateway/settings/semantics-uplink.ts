@@ -1,0 +1,23 @@
+/** Cross-checks for the MQTT connection, the HTTP API and dispatch ("1+3" towns). */
+import { existsSync } from 'node:fs';
+import type { Settings } from './schema.ts';
+import type { ConfigIssue } from './load.ts';
+
+export function checkUplinkAndDispatch(s: Settings, resolvePath: (p: string) => string): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  const tls = s.mqtt.tls;
+  for (const k of ['ca', 'cert', 'key'] as const) {
+    const f = tls[k];
+    if (f && !existsSync(resolvePath(f))) issues.push({ path: ['mqtt', 'tls', k], message: `file not found: ${resolvePath(f)}` });
+  }
+  if (!!tls.cert !== !!tls.key) issues.push({ path: ['mqtt', 'tls', tls.cert ? 'key' : 'cert'], message: 'a client certificate needs both cert and key' });
+  if ((tls.ca || tls.cert) && s.mqtt.url && !/^(mqtts|wss|tls):/.test(s.mqtt.url))
+    issues.push({ path: ['mqtt', 'url'], message: `mqtt.tls is set but the URL "${s.mqtt.url}" is not TLS; use mqtts://host:8883` });
+  const towns = s.dispatch.neighbour_towns;
+  if (towns.length && !s.gateway.town)
+    issues.push({ path: ['dispatch', 'neighbour_towns'], message: 'neighbouring towns need gateway.town: which town is this box in?' });
+  towns.forEach((t, i) => {
+    if (t === s.gateway.town) issues.push({ path: ['dispatch', 'neighbour_towns', i], message: `"${t}" is this box's own town (gateway.town)` });
+  });
+  return issues;
+}
