@@ -72,8 +72,20 @@ export class Preprocessor {
     const plane = W * H;
     const base = slot * 3 * plane;
     const d = this.data;
-    if (pw !== this.pictureW[slot] || ph !== this.pictureH[slot]) {
-      for (let p = 0; p < 3; p++) d.fill(this.spec.pad * this.scale[p] + this.offset[p], base + p * plane, base + (p + 1) * plane);
+    const ow = this.pictureW[slot], oh = this.pictureH[slot];
+    if (pw !== ow || ph !== oh) {
+      // Pad only what the last picture covered and this one does not (cameras of different
+      // shapes sharing a model alternate sizes; the rest of the padding is still there).
+      for (let p = 0; p < 3; p++) {
+        const v = this.spec.pad * this.scale[p] + this.offset[p];
+        const o = base + p * plane;
+        if (ow < 0) {
+          d.fill(v, o, o + plane);
+          continue;
+        }
+        if (ow > pw) for (let y = 0; y < Math.min(oh, ph); y++) d.fill(v, o + y * W + pw, o + y * W + ow);
+        if (oh > ph) for (let y = ph; y < oh; y++) d.fill(v, o + y * W, o + y * W + ow);
+      }
       this.pictureW[slot] = pw;
       this.pictureH[slot] = ph;
     }

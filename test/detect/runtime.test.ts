@@ -175,6 +175,21 @@ describe('models of different input sizes on one camera', () => {
     expect(p.data[2 * 4]).toBe(7); // row 2: padding
   });
 
+  it('cameras of different shapes on one model: every fill equals a fresh one (the padding is patched, not redone)', () => {
+    const spec = { width: 8, height: 8, channels: 'bgr' as const, mean: [10, 20, 30], std: [2, 3, 4], pad: 114 };
+    const reused = new Preprocessor(spec);
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    for (let k = 0; k < 60; k++) {
+      const w = 1 + rand(8), h = 1 + rand(8);
+      const rgb = Uint8Array.from({ length: w * h * 3 }, () => rand(256));
+      reused.fill(rgb, w, h);
+      const fresh = new Preprocessor(spec);
+      fresh.fill(rgb, w, h);
+      expect(Array.from(reused.data), `${w}x${h} after ${k} frames`).toEqual(Array.from(fresh.data));
+    }
+  });
+
   it('and stretches a frame of another size to the whole input', () => {
     const p = new Preprocessor({ width: 4, height: 4, channels: 'rgb', mean: [0, 0, 0], std: [1, 1, 1], pad: 0, resize: 'stretch' }, 1, { resample: true });
     p.fill(new Uint8Array(2 * 2 * 3).fill(50), 2, 2);
