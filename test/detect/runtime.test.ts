@@ -178,8 +178,13 @@ describe('models of different input sizes on one camera', () => {
   it('cameras of different shapes on one model: every fill equals a fresh one (the padding is patched, not redone)', () => {
     const spec = { width: 8, height: 8, channels: 'bgr' as const, mean: [10, 20, 30], std: [2, 3, 4], pad: 114 };
     const reused = new Preprocessor(spec);
-    let seed = 7;
-    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    let seed = 7; // xorshift32: a fixed, varied sequence of frame sizes
+    const rand = (n: number) => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
     for (let k = 0; k < 60; k++) {
       const w = 1 + rand(8), h = 1 + rand(8);
       const rgb = Uint8Array.from({ length: w * h * 3 }, () => rand(256));
