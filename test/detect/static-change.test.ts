@@ -11,7 +11,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ensureScenario, loadScenario } from '../../scripts/scenario.ts';
-import { clipFrames, type ClipFrame } from './clip-frames.ts';
+import { clipFrames, type ClipFrame } from '../../scripts/clip-frames.ts';
 import { StaticChangeDetector, type StaticDetection } from '../../gateway/detect/static/detector.ts';
 import { LumaFrame } from '../../gateway/detect/static/luma.ts';
 import { iou, type Box } from '../../gateway/zones/geometry.ts';

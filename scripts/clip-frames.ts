@@ -1,11 +1,11 @@
 /**
- * The key frames of a scenario clip, decoded by real ffmpeg as fast as it can (not in
- * real time), scaled like the capture scales them. Each frame's time is its position in
- * the clip, so a 60 s clip is analysed in a second or two with the clip's own clock.
+ * The key frames of a scenario clip (for tests and bench-detect), decoded by real ffmpeg
+ * as fast as it can (not in real time), scaled like the capture scales them. Each frame's
+ * time is its position in the clip, so a 60 s clip is analysed in a second or two.
  */
 import { spawn } from 'node:child_process';
-import { frameSourceArgs } from '../../devices/ffmpeg/frames.ts';
-import { PpmParser } from '../../devices/ffmpeg/ppm.ts';
+import { frameSourceArgs } from '../devices/ffmpeg/frames.ts';
+import { PpmParser } from '../devices/ffmpeg/ppm.ts';
 
 export interface ClipFrame {
   /** Milliseconds from the start of the clip. */
