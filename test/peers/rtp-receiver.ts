@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RtpSpeaker, parseRtpUrl } from '../../devices/speakers/rtp/driver.ts';
 import { dbfs, tone } from '../helpers/audio.ts';
+import { udpBound } from './ports.ts';
 
 const SELF = fileURLToPath(import.meta.url);
 
@@ -31,7 +32,7 @@ export function ffmpegReceiver(address: string, port: number): { done: Promise<I
       res(new Int16Array(b.buffer.slice(b.byteOffset, b.byteOffset + (b.length & ~1))));
     });
   });
-  return { done, ready: new Promise((r) => setTimeout(r, 800)) };
+  return { done, ready: udpBound(port) };
 }
 
 /** Runs the multicast round trip in a private network namespace; resolves with what ffmpeg heard. */

@@ -7,6 +7,10 @@ import { openDb, type Db } from '../../gateway/store/db.ts';
 import { OutboxRepo, PRIORITY, type NewMessage } from '../../gateway/store/outbox.ts';
 import { EventsRepo } from '../../gateway/store/events.ts';
 import type { EventRecord } from '../../gateway/events/types.ts';
+import { readdirSync } from 'node:fs';
+
+/** The newest migration number: the schema version a fresh database gets. */
+const LATEST = Math.max(...readdirSync(new URL('../../gateway/store/migrations/', import.meta.url)).map((f) => Number(f.slice(0, 3))).filter(Number.isFinite));
 
 const root = mkdtempSync(join(tmpdir(), 'gw-store-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -29,7 +33,7 @@ describe('openDb', () => {
   it('creates the folder and applies the migrations to a file database', () => {
     const { db, path } = fresh();
     expect(existsSync(path)).toBe(true);
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(LATEST);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
@@ -43,7 +47,7 @@ describe('openDb', () => {
     db.close();
     const again = openDb(path);
     open.push(again);
-    expect(again.pragma('user_version', { simple: true })).toBe(1);
+    expect(again.pragma('user_version', { simple: true })).toBe(LATEST);
     expect(new OutboxRepo(again).size().messages).toBe(1);
   });
 
@@ -51,7 +55,7 @@ describe('openDb', () => {
     const { db, path } = fresh();
     db.pragma('user_version = 99');
     db.close();
-    expect(() => openDb(path)).toThrow(/schema version 99, newer than this gateway \(1\)/);
+    expect(() => openDb(path)).toThrow(new RegExp(`schema version 99, newer than this gateway \\(${LATEST}\\)`));
   });
 
   it('a path that cannot be a database is a clear error', () => {
