@@ -17,6 +17,7 @@ import { makeClip } from '../test/peers/media.ts';
 import { CameraCapture } from '../gateway/capture/camera.ts';
 import { silentLogger } from '../gateway/log.ts';
 import type { CameraSettings } from '../gateway/settings/schema.ts';
+import { frameSourceArgs } from '../devices/ffmpeg/frames.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '16,64,134' }, seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '8' } } });
 const SECONDS = Number(values.seconds);
@@ -66,7 +67,7 @@ function ffmpegFleet(urls: string[], args: (url: string) => string[]): ChildProc
   return urls.map((u) => spawn('ffmpeg', args(u), { stdio: ['ignore', 'ignore', 'ignore'] }));
 }
 
-async function runMode(mode: 'gateway' | 'bare' | 'full@5', urls: string[]): Promise<Result> {
+async function runMode(mode: 'gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5', urls: string[]): Promise<Result> {
   const n = urls.length;
   if (mode === 'gateway') {
     let frames = 0;
@@ -90,7 +91,9 @@ async function runMode(mode: 'gateway' | 'bare' | 'full@5', urls: string[]): Pro
   }
   const common = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-timeout', '10000000'];
   const fleet = ffmpegFleet(urls, (u) =>
-    mode === 'bare'
+    mode === 'gateway-ffmpeg'
+      ? ['-y', ...frameSourceArgs({ url: u, width: 416, height: 416, fit: 'fit' }).map((a) => (a === 'pipe:1' ? '/dev/null' : a))]
+      : mode === 'bare'
       ? [...common, '-skip_frame', 'nokey', '-threads', '1', '-analyzeduration', '1000000', '-i', u, '-an', '-fps_mode', 'passthrough', '-f', 'null', '-']
       : [...common, '-threads', '1', '-i', u, '-an', '-vf', 'fps=5,scale=416:-2', '-pix_fmt', 'rgb24', '-f', 'rawvideo', '-y', '/dev/null'],
   );
@@ -111,7 +114,8 @@ for (const n of values.n!.split(',').map(Number)) {
   // Staggered phases: 134 real cameras do not send their key frames in the same instant.
   const server = await startRtspServer({ mounts, phases: Math.min(8, n), transport: 'tcp' });
   const urls = Array.from({ length: n }, (_, i) => server.url(`/cam${i + 1}`));
-  for (const mode of ['gateway', 'bare', 'full@5'] as const) {
+  const modes = process.env.BENCH_MODES ? (process.env.BENCH_MODES.split(',') as ('gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5')[]) : (['gateway', 'bare', 'full@5'] as const);
+  for (const mode of modes) {
     const r = await runMode(mode, urls);
     results.push(r);
     console.error(`${mode} n=${n}: ${r.cpuPerCamera.toFixed(2)} % of a core per camera`);
