@@ -111,7 +111,7 @@ export class CameraPipeline {
     const verdicts = this.engine.evaluate(tracks, frame.ts);
     if (!verdicts.length) return;
     // The frame buffer goes back to the pool after this call: evidence needs its own copy.
-    const copy = { rgb: Buffer.from(frame.data), width: frame.width, height: frame.height };
+    const copy = { rgb: Buffer.from(frame.data), width: frame.width, height: frame.height, still: () => this.capture.still() };
     for (const v of verdicts) {
       this.events.confirm(v, copy).catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e.message }, 'could not record event'));
     }

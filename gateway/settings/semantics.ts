@@ -78,8 +78,8 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
 
   function checkCamera(cam: Settings['cameras'][number], ci: number): void {
     const at = ['cameras', ci];
-    if (!/^(rtsps?|rtmp|https?|file):/.test(cam.url) && !existsSync(resolvePath(cam.url)))
-      issues.push({ path: [...at, 'url'], message: `"${cam.url}" is neither an rtsp:// URL nor an existing video file (looked for ${resolvePath(cam.url)})` });
+    if (!/^(rtsps?|rtmp|https?|file|onvif):/.test(cam.url) && !existsSync(resolvePath(cam.url)))
+      issues.push({ path: [...at, 'url'], message: `"${cam.url}" is neither an onvif:// or rtsp:// URL nor an existing video file (looked for ${resolvePath(cam.url)})` });
     cam.speakers.forEach((id, k) => {
       if (!speakerIds.has(id)) issues.push({ path: [...at, 'speakers', k], message: `no speaker with id "${id}" in speakers` });
     });
