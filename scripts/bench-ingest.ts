@@ -16,7 +16,7 @@ import { startRtspServer } from '../test/peers/rtsp.ts';
 import { makeClip } from '../test/peers/media.ts';
 import { CameraCapture } from '../gateway/capture/camera.ts';
 import { silentLogger } from '../gateway/log.ts';
-import type { CameraSettings } from '../gateway/settings/schema.ts';
+import { cameraSettings } from '../test/capture/helpers.ts';
 import { frameSourceArgs } from '../devices/ffmpeg/frames.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '16,64,134' }, seconds: { type: 'string', default: '20' }, warmup: { type: 'string', default: '8' } } });
@@ -72,7 +72,7 @@ async function runMode(mode: 'gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5', u
   if (mode === 'gateway') {
     let frames = 0;
     const caps = urls.map((url, i) => new CameraCapture({
-      camera: { id: `c${i}`, url, enabled: true, transport: 'tcp', location: { lat: 0, lon: 0 }, interval_s: 1, stall_s: 30, speakers: [], zones: [], min_width: 320 } as CameraSettings,
+      camera: cameraSettings({ id: `c${i}`, url, interval_s: 1, stall_s: 30 }),
       width: 416, height: 416, fit: 'fit', log: silentLogger(),
       onFrame: (f) => {
         frames++;

@@ -1,14 +1,15 @@
 /** Runs CameraCapture on its own (no detector), recording frames and health changes. */
 import { CameraCapture, type Frame } from '../../gateway/capture/camera.ts';
 import type { CameraHealth } from '../../gateway/capture/health.ts';
-import type { CameraSettings } from '../../gateway/settings/schema.ts';
+import { Camera, type CameraSettings } from '../../gateway/settings/schema.ts';
+import { compile } from '../../gateway/validate.ts';
 import { silentLogger } from '../../gateway/log.ts';
 
+/** A camera's settings with every default the schema gives, as the loader would make them. */
 export function cameraSettings(o: Partial<CameraSettings> & { id: string; url: string }): CameraSettings {
-  return {
-    enabled: true, transport: 'tcp', location: { lat: 0, lon: 0 }, interval_s: 0.5, stall_s: 15, speakers: [], zones: [], min_width: 320,
-    ...o,
-  } as CameraSettings;
+  const c = structuredClone({ location: { lat: 0, lon: 0 }, interval_s: 0.5, ...o });
+  if (!compile(Camera, true)(c)) throw new Error(`bad test camera: ${JSON.stringify(compile(Camera, true).errors)}`);
+  return c as CameraSettings;
 }
 
 export interface Watched {
