@@ -41,6 +41,14 @@ function fail(msg: string, code = 1): never {
   process.exit(code);
 }
 
+function settingsOrFail(file: string) {
+  try {
+    return loadSettings(file);
+  } catch (e) {
+    return fail(e instanceof ConfigError ? e.message : `${file}: ${(e as Error).message}`);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
   const { values, positionals } = parseArgs({
@@ -104,12 +112,7 @@ async function main(argv: string[]): Promise<void> {
       const [sub, id] = positionals;
       if (sub !== 'test' || !id) fail('usage: gateway speaker test ID --config FILE [--text T] [--firm]', 2);
       if (!values.config) fail('gateway speaker test: --config FILE is required', 2);
-      let config;
-      try {
-        config = loadSettings(values.config);
-      } catch (e) {
-        fail(e instanceof ConfigError ? e.message : `${values.config}: ${(e as Error).message}`);
-      }
+      const config = settingsOrFail(values.config);
       const { speakerTest } = await import('./speaker-test.ts');
       process.exitCode = await speakerTest(config, id, { text: values.text, firm: values.firm }, (l) => console.log(l));
       return;
@@ -128,12 +131,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'status': {
       if (!values.config) fail('gateway status: --config FILE is required', 2);
-      let config;
-      try {
-        config = loadSettings(values.config);
-      } catch (e) {
-        fail(e instanceof ConfigError ? e.message : `${values.config}: ${(e as Error).message}`);
-      }
+      const config = settingsOrFail(values.config);
       const { statusCommand } = await import('./cli/status.ts');
       process.exitCode = await statusCommand(config, (l) => console.log(l));
       return;
