@@ -59,8 +59,8 @@ async function measure(pids: () => number[], withSelf: boolean, frameAges?: () =
   let ticks = 0;
   for (const p of pids()) ticks += cpuTicks(p) - (before.get(p) ?? 0);
   const self = process.cpuUsage(self0);
-  const cpuS = ticks / TICK + (withSelf ? (self.user + self.system) / 1e6 : 0);
-  return { cpuS, wall, ages };
+  const selfS = withSelf ? (self.user + self.system) / 1e6 : 0;
+  return { cpuS: ticks / TICK + selfS, selfS, wall, ages };
 }
 
 function ffmpegFleet(urls: string[], args: (url: string) => string[]): ChildProcess[] {
@@ -87,6 +87,7 @@ async function runMode(mode: 'gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5', u
     const r = await measure(pidsOf, true, () => caps.map((c) => (Date.now() - (c.snapshot().lastFrameAt ?? Date.now())) / 1000));
     const delivered = frames - f0.v;
     await Promise.all(caps.map((c) => c.stop()));
+    console.error(`  gateway n=${n}: of which the Node process ${((100 * r.selfS) / r.wall / n).toFixed(3)} % per camera`);
     return { mode, n, cpuPerCamera: (100 * r.cpuS) / r.wall / n, framesPerCamera: delivered / r.wall / n, ageMeanS: mean(r.ages), ageMaxS: Math.max(...r.ages) };
   }
   const common = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-timeout', '10000000'];
