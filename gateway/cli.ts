@@ -5,6 +5,9 @@
  * gateway models list                    what is there and whether it verifies
  * gateway schema                         print the settings JSON Schema
  * gateway speaker test ID [--text T]     play a message on one speaker now and say what happened
+ * gateway discover [--timeout S]         find ONVIF cameras on the LAN, print a settings snippet
+ * gateway probe URL --user U --password P one camera's profiles and stream URIs
+ * gateway status --config FILE           camera and speaker health of a running gateway
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -24,6 +27,10 @@ const HELP = `usage: gateway <command> [options]
   schema [--out FILE]             print (or write) the settings JSON Schema
   speaker test ID --config FILE [--text T] [--firm]
                                   play a warning on one speaker now and report what happened
+  discover [--timeout S] [--user U --password P]
+                                  find ONVIF cameras on every IPv4 interface; print a snippet
+  probe URL --user U --password P one camera's maker, profiles, stream and snapshot URIs
+  status --config FILE            what a running gateway reports (retained MQTT health)
 
 Environment: GATEWAY_MIRROR (local mirror folder), GATEWAY_MODELS_DIR (where weights go),
 GATEWAY_LOG_FORMAT=json|pretty.`;
@@ -32,6 +39,14 @@ function fail(msg: string, code = 1): never {
   // Synchronous: process.exit must not cut a message written to a pipe.
   writeSync(2, `${msg}\n`);
   process.exit(code);
+}
+
+function settingsOrFail(file: string) {
+  try {
+    return loadSettings(file);
+  } catch (e) {
+    return fail(e instanceof ConfigError ? e.message : `${file}: ${(e as Error).message}`);
+  }
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -46,6 +61,9 @@ async function main(argv: string[]): Promise<void> {
       out: { type: 'string' },
       text: { type: 'string' },
       firm: { type: 'boolean' },
+      timeout: { type: 'string' },
+      user: { type: 'string', short: 'u' },
+      password: { type: 'string', short: 'p' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -94,14 +112,28 @@ async function main(argv: string[]): Promise<void> {
       const [sub, id] = positionals;
       if (sub !== 'test' || !id) fail('usage: gateway speaker test ID --config FILE [--text T] [--firm]', 2);
       if (!values.config) fail('gateway speaker test: --config FILE is required', 2);
-      let config;
-      try {
-        config = loadSettings(values.config);
-      } catch (e) {
-        fail(e instanceof ConfigError ? e.message : `${values.config}: ${(e as Error).message}`);
-      }
+      const config = settingsOrFail(values.config);
       const { speakerTest } = await import('./speaker-test.ts');
       process.exitCode = await speakerTest(config, id, { text: values.text, firm: values.firm }, (l) => console.log(l));
+      return;
+    }
+    case 'discover': {
+      const { discoverCommand } = await import('./cli/cameras.ts');
+      process.exitCode = await discoverCommand({ timeoutS: Number(values.timeout ?? 3), user: values.user, password: values.password }, (l) => console.log(l));
+      return;
+    }
+    case 'probe': {
+      const url = positionals[0];
+      if (!url) fail('usage: gateway probe URL --user U --password P   (URL: onvif://host[:port] or http://host/onvif/device_service)', 2);
+      const { probeCommand } = await import('./cli/cameras.ts');
+      process.exitCode = await probeCommand(url, { user: values.user, password: values.password }, (l) => console.log(l));
+      return;
+    }
+    case 'status': {
+      if (!values.config) fail('gateway status: --config FILE is required', 2);
+      const config = settingsOrFail(values.config);
+      const { statusCommand } = await import('./cli/status.ts');
+      process.exitCode = await statusCommand(config, (l) => console.log(l));
       return;
     }
     case 'schema': {

@@ -5,6 +5,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { LoadedSettings } from './settings/load.ts';
+import type { CameraSettings } from './settings/schema.ts';
 import type { Logger } from './log.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { Bus } from './bus.ts';
@@ -16,9 +17,7 @@ import { healthPayload } from './api/payloads.ts';
 import { Uplink } from './uplink/uplink.ts';
 import { startBroker, type EmbeddedBroker } from './uplink/broker.ts';
 import type { Context } from './context.ts';
-import { loadManifest, type Manifest } from './detect/manifest.ts';
-import { Model } from './detect/model.ts';
-import { DetectQueue } from './detect/queue.ts';
+import { DetectorRuntime } from './detect/runtime.ts';
 import { filesDir, MODELS_DIR, ROOT } from './paths.ts';
 import { startSpeakers, type Speakers } from './alert/speakers.ts';
 import { warningPolicy } from './alert/policy.ts';
@@ -55,7 +54,7 @@ export class Gateway {
   stats!: StatsPublisher;
   http: HttpApi | null = null;
   readonly pipelines = new Map<string, CameraPipeline>();
-  readonly models = new Map<string, { model: Model; queue: DetectQueue }>();
+  runtime!: DetectorRuntime;
   speakers?: Speakers;
   private broker: EmbeddedBroker | null = null;
   private readonly health = new Map<string, CameraHealth>();
@@ -142,16 +141,13 @@ export class Gateway {
     this.commands.start();
     uplink.start();
 
-    await this.loadModels();
+    await this.startDetection();
     for (const cam of s.cameras) {
       if (!cam.enabled) continue;
-      const modelId = cam.model ?? s.detector.model;
-      const m = this.models.get(modelId);
-      const manifest = m?.model.manifest;
+      const d = this.runtime.forCamera(cam);
       const p = new CameraPipeline({
-        ctx, camera: cam, rules: camRules.get(cam.id) ?? [], queue: m?.queue ?? null, events: this.events,
-        input: { width: manifest?.input.width ?? 416, height: manifest?.input.height ?? 416, fit: manifest?.input.resize === 'stretch' ? 'stretch' : 'fit' },
-        onHealth: (h) => this.onHealth(m ? h : { ...h, state: 'offline', reason: `detector failed: model "${modelId}" could not be loaded`, code: 'unsupported' }),
+        ctx, camera: cam, rules: camRules.get(cam.id) ?? [], queues: d.queues, events: this.events, input: d.input,
+        onHealth: (h) => this.onHealth(this.withDetector(cam, h)),
       });
       this.pipelines.set(cam.id, p);
     }
@@ -164,29 +160,36 @@ export class Gateway {
   }
 
   /** One session per model, shared by its cameras. A model that fails to load fails only its cameras. */
-  private async loadModels(): Promise<void> {
+  private async startDetection(): Promise<void> {
     const { config, log } = this.o;
     const s = config.settings;
-    const modelsDir = s.models.dir ? config.resolvePath(s.models.dir) : MODELS_DIR;
-    const weights = s.models.files_dir ? config.resolvePath(s.models.files_dir) : filesDir();
-    const ids = new Set(s.cameras.filter((c) => c.enabled).map((c) => c.model ?? s.detector.model));
-    for (const id of ids) {
-      let manifest: Manifest;
-      try {
-        manifest = loadManifest(id, modelsDir);
-        const model = await Model.load(manifest, weights, s.detector.threads);
-        const queue = new DetectQueue({
-          model, capacity: s.detector.queue,
-          onResult: (r) => this.pipelines.get(r.frame.camera)?.onDetected(r),
-          onDrop: (f) => this.pipelines.get(f.camera)?.capture.countDrop(),
-          onError: (f, e) => log.error({ camera: f.camera, model: id, err: e.message }, 'detection failed'),
-        });
-        this.models.set(id, { model, queue });
-        log.info({ model: id, input: `${manifest.input.width}x${manifest.input.height}`, decoder: manifest.output.decoder }, 'model loaded');
-      } catch (e) {
-        log.error({ model: id, err: (e as Error).message }, 'model failed to load; its cameras are marked detector-failed');
-      }
-    }
+    this.runtime = await DetectorRuntime.start({
+      settings: s, log,
+      modelsDir: s.models.dir ? config.resolvePath(s.models.dir) : MODELS_DIR,
+      filesDir: s.models.files_dir ? config.resolvePath(s.models.files_dir) : filesDir(),
+      routes: {
+        onResult: (r) => this.pipelines.get(r.frame.camera)?.onDetected(r),
+        onDrop: (f) => this.pipelines.get(f.camera)?.onLost(f),
+        onError: (f, model, e) => {
+          log.error({ camera: f.camera, model, err: e.message }, 'detection failed');
+          this.pipelines.get(f.camera)?.onLost(f);
+        },
+        onModelState: () => this.publishHealth(),
+      },
+    });
+  }
+
+  /**
+   * A camera whose models failed is marked "detector failed", naming the model and why.
+   * With nothing left to detect (no model, no static change) it counts as offline.
+   */
+  private withDetector(cam: CameraSettings, h: CameraHealth): CameraHealth {
+    const failed = this.runtime.failureOf(cam);
+    if (!failed.length) return h;
+    const reason = `detector failed: ${failed.map((f) => (f.reason.startsWith(`model "${f.model}"`) ? f.reason : `model "${f.model}": ${f.reason}`)).join('; ')}`;
+    const p = this.pipelines.get(cam.id);
+    const left = this.runtime.forCamera(cam).queues.length + (p?.staticChange ? 1 : 0);
+    return left ? { ...h, reason } : { ...h, state: 'offline', reason, code: 'unsupported' };
   }
 
   private onHealth(h: CameraHealth): void {
@@ -196,11 +199,7 @@ export class Gateway {
   }
 
   cameraHealth(): CameraHealth[] {
-    return [...this.pipelines.values()].map((p) => {
-      const h = p.capture.snapshot();
-      const known = this.health.get(p.camera.id);
-      return known && known.reason?.startsWith('detector failed') ? { ...h, state: known.state, reason: known.reason } : h;
-    });
+    return [...this.pipelines.values()].map((p) => this.withDetector(p.camera, p.capture.snapshot()));
   }
 
   private publishHealth(): void {
@@ -209,8 +208,9 @@ export class Gateway {
 
   private publishTelemetry(): void {
     const now = this.ctx.clock.now();
-    const detectors = Object.fromEntries([...this.models].map(([id, m]) => [id, m.queue.getStats()]));
-    const payload = { gateway: this.o.config.settings.gateway.id, at: new Date(now).toISOString(), detectors, outbox: this.ctx.uplink.pending(), rss_mb: Math.round(process.memoryUsage().rss / 1e6) };
+    const detectors = this.runtime.stats();
+    const failed = Object.fromEntries(this.runtime.failures);
+    const payload = { gateway: this.o.config.settings.gateway.id, at: new Date(now).toISOString(), detectors, detectors_failed: failed, outbox: this.ctx.uplink.pending(), rss_mb: Math.round(process.memoryUsage().rss / 1e6) };
     this.ctx.uplink.enqueue({ topic: this.ctx.topics.telemetry(), payload: JSON.stringify(payload), qos: 0, priority: PRIORITY.telemetry, expiresAt: now + 3600_000 });
     this.ctx.uplink.flush();
   }
@@ -220,10 +220,7 @@ export class Gateway {
     this.stats?.stop();
     await this.http?.stop();
     await Promise.all([...this.pipelines.values()].map((p) => p.stop()));
-    for (const { queue, model } of this.models.values()) {
-      queue.clear();
-      await model.release().catch(() => undefined);
-    }
+    await this.runtime?.stop();
     await this.events?.stop();
     await this.speakers?.stop();
     await this.ctx?.uplink.settle(2000);

@@ -1,7 +1,7 @@
 /**
- * One camera's path through the stages: capture → (shared detector queue) → tracker →
- * rules → events. Frames arrive already scaled; a verdict copies the frame once for its
- * evidence, nothing else allocates per frame.
+ * One camera's path through the stages: capture → static change (model-free, in place)
+ * → every model's shared detector queue → per-frame join → tracker → rules → events.
+ * Frames arrive already scaled; a verdict copies the frame once for its evidence.
  */
 import type { CameraSettings } from './settings/schema.ts';
 import type { Context } from './context.ts';
@@ -11,6 +11,10 @@ import { Tracker } from './track/tracker.ts';
 import { RuleEngine, type Presence } from './rules/engine.ts';
 import type { ZoneRule } from './rules/zone-rules.ts';
 import type { DetectQueue, Detected } from './detect/queue.ts';
+import type { Detection } from './detect/types.ts';
+import { FrameJoin, shareFrame } from './detect/join.ts';
+import { StaticChangeDetector, type StaticDetection } from './detect/static/detector.ts';
+import { staticSettings, staticZones } from './detect/camera.ts';
 import type { EventService } from './events/service.ts';
 import type { EventRecord } from './events/types.ts';
 
@@ -22,9 +26,20 @@ export class CameraPipeline {
   private readonly ctx: Context;
   private readonly events: EventService;
   private readonly freshMs: number;
+  private readonly queues: DetectQueue[];
+  private readonly join: FrameJoin;
+  /** Null when no zone is watched for static change. */
+  readonly staticChange: StaticChangeDetector | null;
   detectorError: string | null = null;
 
-  constructor(o: { ctx: Context; camera: CameraSettings; rules: ZoneRule[]; queue: DetectQueue | null; input: { width: number; height: number; fit: 'fit' | 'stretch' }; events: EventService; onHealth: (h: CameraHealth) => void }) {
+  constructor(o: {
+    ctx: Context; camera: CameraSettings; rules: ZoneRule[]; events: EventService; onHealth: (h: CameraHealth) => void;
+    /** The camera's models' queues (none: static change only, or every model failed). */
+    queues: DetectQueue[];
+    input: { width: number; height: number; fit: 'fit' | 'stretch' };
+    /** Seen once per joined frame: what the tracker is given (tests, the console). */
+    onDetections?: (frame: Frame, detections: readonly Detection[]) => void;
+  }) {
     const { ctx, camera } = o;
     this.ctx = ctx;
     this.camera = camera;
@@ -33,16 +48,48 @@ export class CameraPipeline {
     this.tracker = new Tracker({ maxMissedS: s.tracking.max_missed_s, stationaryRatio: s.tracking.stationary_ratio });
     this.engine = new RuleEngine(o.rules, (r, box, ts) => this.events.isSuppressed(r, box, ts), s.tracking.max_missed_s);
     this.freshMs = Math.max(3 * camera.interval_s * 1000, 10_000);
-    const queue = o.queue;
+    this.queues = o.queues;
+    const zones = camera.static_change ? staticZones(camera) : [];
+    this.staticChange = zones.length ? new StaticChangeDetector(zones, staticSettings(camera)) : null;
+    const onDetections = o.onDetections;
+    this.join = new FrameJoin({
+      models: this.queues.length,
+      ignoreForStatic: new Set(camera.static_change?.ignore_classes ?? []),
+      deliver: (frame, dets) => {
+        onDetections?.(frame, dets);
+        this.track(frame, dets);
+      },
+      dropped: () => this.capture.countDrop(),
+    });
     this.capture = new CameraCapture({
       camera, width: o.input.width, height: o.input.height, fit: o.input.fit, log: ctx.log,
       resolvePath: ctx.config.resolvePath,
       onHealth: o.onHealth,
-      onFrame: (f: Frame) => {
-        if (queue) queue.push(f);
-        else f.release();
-      },
+      onFrame: (f: Frame) => this.onFrame(f),
     });
+  }
+
+  private onFrame(f: Frame): void {
+    let statics: StaticDetection[] = [];
+    try {
+      if (this.staticChange) statics = this.staticChange.process(f, f.ts);
+    } catch (e) {
+      this.ctx.log.error({ camera: this.camera.id, err: (e as Error).message }, 'static-change analysis failed');
+    }
+    if (!this.queues.length) {
+      if (this.staticChange) this.join.start(f, statics);
+      f.release();
+      return;
+    }
+    const shared = shareFrame(f, this.queues.length);
+    this.join.start(shared, statics);
+    for (const q of this.queues) q.push(shared);
+  }
+
+  /** A model dropped this camera's frame (it fell behind) or failed on it. */
+  onLost(frame: Frame): void {
+    // The frame is lost for every model: take it back from the queues still holding it.
+    if (this.join.lost(frame)) for (const q of this.queues) if (q.discard(frame)) this.join.lost(frame);
   }
 
   start(): void {
@@ -53,14 +100,18 @@ export class CameraPipeline {
     return this.capture.stop();
   }
 
-  /** Called by the detector queue with this camera's frame and its detections. */
+  /** Called by a detector queue with this camera's frame and one model's detections. */
   onDetected(r: Detected): void {
-    const { frame, detections } = r;
+    this.join.result(r);
+  }
+
+  /** One frame's detections, every model's merged, in the shared vocabulary. */
+  private track(frame: Frame, detections: Detection[]): void {
     const tracks = this.tracker.update(detections, frame.ts);
     const verdicts = this.engine.evaluate(tracks, frame.ts);
     if (!verdicts.length) return;
     // The frame buffer goes back to the pool after this call: evidence needs its own copy.
-    const copy = { rgb: Buffer.from(frame.data), width: frame.width, height: frame.height };
+    const copy = { rgb: Buffer.from(frame.data), width: frame.width, height: frame.height, still: () => this.capture.still() };
     for (const v of verdicts) {
       this.events.confirm(v, copy).catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e.message }, 'could not record event'));
     }

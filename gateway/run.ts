@@ -6,12 +6,14 @@ import { Gateway } from './controller.ts';
 export async function runGateway(file: string): Promise<void> {
   let config;
   try {
-    config = loadSettings(file);
+    // A model that cannot load fails only its cameras; the rest of the box runs.
+    config = loadSettings(file, process.env, { contain: true });
   } catch (e) {
     process.stderr.write(`${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
     process.exit(1);
   }
   const log = createLogger(config.settings.gateway.log_level);
+  for (const w of config.warnings ?? []) log.warn(`${w} (its cameras are marked detector failed; the others run)`);
   const gw = new Gateway({ config, log });
   let stopping = false;
   const stop = async (sig: string) => {

@@ -68,8 +68,10 @@ export interface Scenario {
   gop_s: number;
   duration_s: number;
   actors: Actor[];
-  /** Brightness offset over time (-1..1), for lighting-change scenes. */
+  /** Brightness offset over time (-1..1, in `x`), for lighting-change scenes. */
   lighting?: Keyframe[];
+  /** Contrast (gain) over time (1 = unchanged, in `x`), with or without `lighting`. */
+  contrast?: Keyframe[];
   zone?: [number, number][];
   expect?: unknown[];
   /** The camera's zones and rules, for running the scenario through the gateway (scripts/scenario-run.ts). */
@@ -125,8 +127,12 @@ export function scenarioArgs(s: Scenario, images: string, out: string): string[]
     f.push(`[bg${i}][a${i}]overlay=x='${piecewise(kf, 'x')}':y='${piecewise(kf, 'y')}':eval=frame:enable='${shown}'[bg${i + 1}]`);
   });
   let last = `bg${s.actors.length}`;
-  if (s.lighting?.length) {
-    f.push(`[${last}]eq=brightness='${piecewise(s.lighting, 'x')}':eval=frame[lit]`);
+  if (s.lighting?.length || s.contrast?.length) {
+    const eq = [
+      ...(s.lighting?.length ? [`brightness='${piecewise(s.lighting, 'x')}'`] : []),
+      ...(s.contrast?.length ? [`contrast='${piecewise(s.contrast, 'x')}'`] : []),
+    ];
+    f.push(`[${last}]eq=${eq.join(':')}:eval=frame[lit]`);
     last = 'lit';
   }
   f.push(`[${last}]format=yuv420p[out]`);

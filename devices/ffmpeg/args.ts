@@ -69,7 +69,9 @@ export const preset = {
    * One decoder thread: with many cameras, threads per stream only add switching.
    */
   keyFramesOnly(): Flag[] {
-    return ['-skip_frame', 'nokey', '-threads', '1'];
+    // With only key frames decoded, ffmpeg's stream probing (5 s by default) waits for
+    // frames it will never decode; 1 s of analysis halves the time to the first frame.
+    return ['-skip_frame', 'nokey', '-threads', '1', '-analyzeduration', 1_000_000];
   },
   /**
    * Scale inside ffmpeg so the JS side never resizes. `fit` keeps the aspect ratio inside

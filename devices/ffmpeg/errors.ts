@@ -23,9 +23,19 @@ export function classifyStderr(lines: readonly string[]): { code: DeviceErrorCod
   return null;
 }
 
-export function ffmpegError(device: string, lines: readonly string[], fallback: string): DeviceError {
+/**
+ * ffmpeg echoes the input URL, password included, in its errors ("rtsp://admin:pw@...:
+ * Server returned 401"). Health messages and logs must never carry it.
+ */
+export function hideSecrets(line: string, secrets: readonly (string | undefined)[]): string {
+  let out = line.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)[^@/\s]*@/gi, '$1***@');
+  for (const s of secrets) if (s && s.length >= 2) out = out.split(s).join('***').split(encodeURIComponent(s)).join('***');
+  return out;
+}
+
+export function ffmpegError(device: string, lines: readonly string[], fallback: string, secrets: readonly (string | undefined)[] = []): DeviceError {
   const c = classifyStderr(lines);
-  if (c) return new DeviceError(c.code, device, `${c.reason}: ${c.line}`);
+  if (c) return new DeviceError(c.code, device, `${c.reason}: ${hideSecrets(c.line, secrets)}`);
   const last = lines.filter((l) => l.trim()).at(-1);
-  return new DeviceError('protocol', device, last ? `${fallback}: ${last.trim()}` : fallback);
+  return new DeviceError('protocol', device, last ? `${fallback}: ${hideSecrets(last.trim(), secrets)}` : fallback);
 }

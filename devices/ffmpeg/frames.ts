@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { FfmpegArgs, preset, withCredentials } from './args.ts';
 import { PpmParser, type PpmHeader } from './ppm.ts';
-import { ffmpegError } from './errors.ts';
+import { ffmpegError, hideSecrets } from './errors.ts';
 import type { DeviceError } from '../errors.ts';
 
 export interface FrameSourceOptions {
@@ -137,7 +137,7 @@ export class FrameSource extends EventEmitter<FrameSourceEvents> {
     child.on('close', (code, signal) => {
       this.child = null;
       const fallback = this.stopping ? 'stopped' : signal ? `ffmpeg killed by ${signal}` : `ffmpeg exited with code ${code}`;
-      this.emit('exit', ffmpegError(this.id, this.stderr, fallback), code, signal);
+      this.emit('exit', ffmpegError(this.id, this.stderr, fallback, [this.opts.password]), code, signal);
     });
   }
 
@@ -152,7 +152,7 @@ export class FrameSource extends EventEmitter<FrameSourceEvents> {
 
   /** Last lines ffmpeg printed, for diagnostics. */
   recentStderr(): string[] {
-    return [...this.stderr];
+    return this.stderr.map((l) => hideSecrets(l, [this.opts.password]));
   }
 
   stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {

@@ -5,12 +5,24 @@
  */
 import { FrameSource, usesMediaClock } from '../../devices/ffmpeg/frames.ts';
 import { redact } from '../../devices/ffmpeg/args.ts';
-import type { DeviceError } from '../../devices/errors.ts';
+import { DeviceError, isDeviceError } from '../../devices/errors.ts';
+import { grabStill } from '../../devices/ffmpeg/still.ts';
+import { fetchSnapshot } from '../../devices/http/snapshot.ts';
+import { resolveSource, isOnvif, type CameraSource } from './source.ts';
 import type { CameraSettings } from '../settings/schema.ts';
 import type { Logger } from '../log.ts';
 import { CameraFramePool } from './pool.ts';
 import { Backoff } from './backoff.ts';
 import { RateWindow, type CameraHealth, type CameraState } from './health.ts';
+
+const ONVIF_WORDS: Partial<Record<DeviceError['code'], string>> = {
+  auth: 'auth failed (wrong user name or password)',
+  unreachable: 'unreachable',
+  refused: 'connection refused',
+  timeout: 'timeout',
+  not_found: 'not found',
+  unsupported: 'unsupported',
+};
 
 export interface Frame {
   camera: string;
@@ -39,6 +51,7 @@ export interface CaptureOptions {
 
 export class CameraCapture {
   private source: FrameSource | null = null;
+  private src: CameraSource | null = null;
   private readonly pool: CameraFramePool;
   private readonly backoff: Backoff;
   private readonly rate = new RateWindow();
@@ -61,7 +74,7 @@ export class CameraCapture {
 
   constructor(o: CaptureOptions) {
     this.o = o;
-    this.media = usesMediaClock({ url: o.camera.url, clock: o.camera.clock });
+    this.media = !isOnvif(o.camera.url) && usesMediaClock({ url: o.camera.url, clock: o.camera.clock });
     this.pool = new CameraFramePool(o.camera.interval_s * 1000);
     this.backoff = new Backoff(o.backoff ?? { baseMs: 1000, maxMs: 60_000 });
     this.health = {
@@ -100,14 +113,30 @@ export class CameraCapture {
   }
 
   private spawn(): void {
+    void this.open().catch((e: unknown) => {
+      if (this.stopped) return;
+      // ONVIF could not tell us the stream: same handling as a stream that failed, in the
+      // same words ("auth failed", "unreachable") a technician sees for RTSP.
+      const err = isDeviceError(e) ? new DeviceError(e.code, this.id, `ONVIF ${ONVIF_WORDS[e.code] ?? e.code}: ${e.message}`) : new DeviceError('protocol', this.id, String((e as Error).message ?? e));
+      this.failed(err);
+    });
+  }
+
+  /** Finds the stream (asking ONVIF again after repeated failures), then starts ffmpeg. */
+  private async open(): Promise<void> {
     const c = this.o.camera;
-    const url = /^[a-z]+:\/\//.test(c.url) || !this.o.resolvePath ? c.url : this.o.resolvePath(c.url);
-    const clock = c.clock ?? 'wall';
+    if (!this.src || (isOnvif(c.url) && this.failures > 0 && this.failures % 3 === 0)) {
+      this.src = await resolveSource(c, this.o.resolvePath);
+      if (this.src.note) this.o.log.info({ camera: c.id, onvif: this.src.note, stream: redact(this.src.analytics) }, 'ONVIF streams found');
+    }
+    if (this.stopped) return;
+    const url = this.src.analytics;
     const media = this.media;
+    // Media clock: a restart continues the video's time, it never goes back.
     const startMs = media ? Math.max(Date.now(), this.mediaNext ?? 0) : undefined;
     const src = new FrameSource(c.id, {
       url, username: c.username, password: c.password, transport: c.transport, timeoutS: 5, width: this.o.width, height: this.o.height, fit: this.o.fit,
-      clock, periodS: c.interval_s, startMs,
+      clock: c.clock ?? 'wall', periodS: c.interval_s, startMs,
     }, this.pool);
     this.source = src;
     this.startedAt = Date.now();
@@ -128,6 +157,30 @@ export class CameraCapture {
     this.ended = true;
     this.setState('offline', 'end of the video file (clock: media plays a file once)');
     this.o.log.info({ camera: this.id, until: this.health.lastFrameAt }, 'video file analysed to its end');
+  }
+
+  /**
+   * A full-resolution still for evidence: the camera's snapshot URI, else one key frame of
+   * the main stream. Null when neither is known or both fail (the analysed frame is used).
+   */
+  async still(timeoutMs = 6000): Promise<Buffer | null> {
+    const c = this.o.camera;
+    const s = this.src;
+    if (!s) return null;
+    if (s.snapshot) {
+      const jpeg = await fetchSnapshot(s.snapshot, c.username, c.password, timeoutMs, c.id).catch((e: Error) => {
+        this.o.log.warn({ camera: c.id, err: e.message }, 'snapshot failed; trying the main stream');
+        return null;
+      });
+      if (jpeg) return jpeg;
+    }
+    if (s.main) {
+      return grabStill({ url: s.main, username: c.username, password: c.password, transport: c.transport, timeoutMs, device: c.id }).catch((e: Error) => {
+        this.o.log.warn({ camera: c.id, err: e.message }, 'still from the main stream failed; evidence uses the analysed frame');
+        return null;
+      });
+    }
+    return null;
   }
 
   private frame(width: number, height: number, data: Buffer, ts: number): void {

@@ -28,7 +28,8 @@ export class CameraFramePool implements FramePool {
         this.skippedBusy++;
         return null;
       }
-      buf = Buffer.allocUnsafe(size);
+      // Shared memory: a model's worker thread reads the pixels where they are, no copy.
+      buf = Buffer.from(new SharedArrayBuffer(size));
     }
     this.outstanding++;
     this.lastTaken = ts;

@@ -10,6 +10,8 @@ import { compile, dotted, pathOf, describe } from '../validate.ts';
 import { MODELS_DIR } from '../paths.ts';
 
 export const DECODERS = ['yolox', 'nanodet', 'yolov5', 'yolov8', 'e2e'] as const;
+export const E2E_COLUMNS = ['x1', 'y1', 'x2', 'y2', 'cx', 'cy', 'w', 'h', 'score', 'class', 'batch', 'skip'] as const;
+export type E2eColumn = (typeof E2E_COLUMNS)[number];
 
 export const ManifestSchema = Type.Object(
   {
@@ -23,7 +25,7 @@ export const ManifestSchema = Type.Object(
     labels: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String(), { minItems: 1 })], {
       description: 'a labels file next to the manifest (one class per line, in output order), or the list itself',
     }),
-    label_map: Type.Record(Type.String(), Type.String(), { default: {}, description: "rename model classes into the shared vocabulary, e.g. {'trash': 'garbage'}" }),
+    label_map: Type.Record(Type.String(), Type.String(), { default: {}, description: "rename model classes into the shared vocabulary, e.g. {'trash': 'garbage'}; an empty name drops the class" }),
     input: Type.Object(
       {
         name: Type.Optional(Type.String()),
@@ -34,27 +36,50 @@ export const ManifestSchema = Type.Object(
         std: Type.Tuple([Type.Number(), Type.Number(), Type.Number()], { default: [1, 1, 1], description: 'pixel = (value - mean) / std, value in 0..255' }),
         resize: Literals(['letterbox', 'stretch'], { default: 'letterbox' }),
         pad: Type.Integer({ minimum: 0, maximum: 255, default: 114 }),
+        max_batch: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'largest batch to send (default: detector.batch when the batch dimension is dynamic, else the fixed batch)' })),
       },
       { additionalProperties: false },
     ),
     output: Type.Object(
       {
-        decoder: Literals(DECODERS),
+        decoder: Literals(DECODERS, {
+          description: 'yolox: [1,N,5+C] raw YOLOX head; nanodet: GFL scores+distributions per stride; yolov5: [1,N,5+C] decoded boxes with objectness (also YOLOv7, YOLOX exported with decode); yolov8: [1,4+C,N] Ultralytics YOLOv8/YOLO11 (no objectness); e2e: boxes, scores and classes with NMS done inside (SSD-style, YOLOv10, Ultralytics nms=True)',
+        }),
         strides: Type.Array(Type.Integer({ minimum: 1 }), { default: [8, 16, 32] }),
         reg_max: Type.Integer({ minimum: 1, default: 7 }),
-        boxes: Literals(['xyxy', 'cxcywh'], { default: 'xyxy', description: 'e2e: box layout' }),
+        anchor_offset: Type.Number({ minimum: 0, maximum: 1, default: 0, description: 'yolox, nanodet: anchor point = (cell + offset) * stride; 0.5 for NanoDet-m (cell centres), 0 for YOLOX and NanoDet-Plus' }),
+        layout: Literals(['auto', 'rows', 'columns'], { default: 'auto', description: 'yolov5, yolov8: rows [1,N,K] or columns [1,K,N]; auto picks by the label count' }),
+        boxes: Literals(['xyxy', 'yxyx', 'cxcywh', 'xywh'], { default: 'xyxy', description: 'e2e: box layout of the boxes tensor' }),
         normalised: Type.Boolean({ default: false, description: 'e2e: boxes in 0..1 rather than input pixels' }),
+        columns: Type.Optional(Type.Array(Literals(E2E_COLUMNS), { minItems: 5, description: 'e2e: what each column of a combined detections tensor holds, e.g. ["x1","y1","x2","y2","score","class"]' })),
+        class_offset: Type.Integer({ minimum: 0, default: 0, description: 'e2e: subtracted from class ids (1 for TF/SSD exports where 0 is the background)' }),
+        tensors: Type.Object(
+          {
+            detections: Type.Optional(Type.String({ description: 'the output to decode (yolox/yolov5/yolov8), or an e2e combined [1,N,columns] tensor' })),
+            boxes: Type.Optional(Type.String()),
+            scores: Type.Optional(Type.String()),
+            classes: Type.Optional(Type.String()),
+            count: Type.Optional(Type.String({ description: 'number of valid rows per image' })),
+          },
+          { additionalProperties: false, default: {}, description: 'output names, when they cannot be told apart by name or shape' },
+        ),
+        nms_builtin: Type.Optional(Type.Boolean({ description: 'the model does its own NMS (default: true for e2e, false otherwise)' })),
       },
       { additionalProperties: false },
     ),
     score_threshold: Type.Number({ minimum: 0, maximum: 1, default: 0.35 }),
-    class_thresholds: Type.Record(Type.String(), Type.Number({ minimum: 0, maximum: 1 }), { default: {} }),
+    class_thresholds: Type.Record(Type.String(), Type.Number({ minimum: 0, maximum: 1 }), { default: {}, description: 'per class score threshold, by the model\'s or the mapped name' }),
     nms_iou: Type.Number({ minimum: 0, maximum: 1, default: 0.45 }),
   },
   { additionalProperties: false },
 );
 
-export type Manifest = Static<typeof ManifestSchema> & { path: string; labelList: string[] };
+/**
+ * `labelList` is the model's classes in output order, already renamed by `label_map` into
+ * the shared vocabulary; a dropped class is an empty string. `rawLabels` are the names as
+ * the model's labels file gives them.
+ */
+export type Manifest = Static<typeof ManifestSchema> & { path: string; labelList: string[]; rawLabels: string[] };
 
 export class ManifestError extends Error {}
 
@@ -86,6 +111,12 @@ export function loadManifest(idOrPath: string, dir = MODELS_DIR): Manifest {
     if (!existsSync(lp)) throw new ManifestError(`${path}: labels file ${lp} does not exist`);
     labelList = readFileSync(lp, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
   }
-  labelList = labelList.map((l) => m.label_map[l] ?? l);
-  return { ...m, path, labelList };
+  for (const from of Object.keys(m.label_map))
+    if (!labelList.includes(from)) throw new ManifestError(`${path}: label_map renames "${from}", which is not one of the model's labels`);
+  return { ...m, path, labelList: labelList.map((l) => m.label_map[l] ?? l), rawLabels: labelList };
+}
+
+/** Whether the model's own graph does NMS (e2e exports), so the gateway must not. */
+export function nmsBuiltin(m: Manifest): boolean {
+  return m.output.nms_builtin ?? m.output.decoder === 'e2e';
 }

@@ -1,84 +1,98 @@
 /**
- * One loaded detector: an onnxruntime session shared by every camera that uses it, the
- * preprocessing buffer, the decoder and NMS. Everything is checked at load so that a
- * wrong model fails at start, by name, rather than producing nonsense at 3 a.m.
+ * One loaded detector: an onnxruntime session, the preprocessing buffer, the decoder and
+ * NMS. Everything is checked at load (weights' SHA-256, input shape, outputs against the
+ * labels, by one real run) so that a wrong model fails at start, by name, rather than
+ * producing nonsense at 3 a.m. In the gateway a Model lives in a worker thread
+ * (host.ts), because session.run blocks its thread; tests and benchmarks use it directly.
  */
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
-import type { Manifest } from './manifest.ts';
+import { nmsBuiltin, type Manifest } from './manifest.ts';
 import { Preprocessor } from './preprocess.ts';
-import { newCandidates, type Candidates, type Detection } from './types.ts';
-import { nms } from './nms.ts';
-import type { Decoder, DecoderContext } from './decoders/common.ts';
-import { yoloxDecoder } from './decoders/yolox.ts';
-import { nanodetDecoder } from './decoders/nanodet.ts';
+import { newCandidates, type Candidates, type Detection, type Detector, type FrameLike, type RunTiming } from './types.ts';
+import { Nms } from './nms.ts';
+import type { Decoder } from './decoders/common.ts';
+import { DECODER_FACTORIES } from './decoders/index.ts';
+import { checkInput, checkOutputMetadata } from './checks.ts';
 import { verify } from '../assets/fetch.ts';
+
+export type { RunTiming } from './types.ts';
 
 export class ModelError extends Error {}
 
-const DECODERS: Partial<Record<Manifest['output']['decoder'], (ctx: DecoderContext) => Decoder>> = {
-  yolox: yoloxDecoder,
-  nanodet: nanodetDecoder,
-};
-
-export interface RunTiming {
-  preMs: number;
-  inferMs: number;
-  postMs: number;
+export interface ModelOptions {
+  /** Frames per session.run when the model's batch dimension is dynamic (default 1). */
+  batch?: number;
+  /** Accept frames larger than the input (or not the stretch size) and resample them. */
+  resample?: boolean;
+  /**
+   * Let onnxruntime's threads spin between runs (its default): lowest latency, but the
+   * spinning costs CPU that other models and ffmpeg could use.
+   */
+  spin?: boolean;
 }
 
-export class Model {
+export class Model implements Detector {
   readonly manifest: Manifest;
   readonly session: ort.InferenceSession;
+  /** Frames one run can take; a fixed batch above 1 is always run full. */
+  readonly maxBatch: number;
+  private readonly fixedBatch: boolean;
   private readonly pre: Preprocessor;
   private readonly decoder: Decoder;
   private readonly cand: Candidates;
-  private readonly input: ort.Tensor;
+  private readonly nms = new Nms();
+  private readonly nmsIou: number;
+  /** One input tensor per batch size, all views of the preprocessor's buffer, and its feeds. */
+  private readonly inputs: ort.Tensor[] = [];
+  private readonly feeds: Record<string, ort.Tensor>[] = [];
+  private readonly outputs: ort.Tensor[] = [];
   private readonly inputName: string;
+  private readonly one: FrameLike[] = [{ data: new Uint8Array(0), width: 0, height: 0 }];
   private busy = false;
 
-  private constructor(manifest: Manifest, session: ort.InferenceSession) {
+  private constructor(manifest: Manifest, session: ort.InferenceSession, o: ModelOptions) {
     this.manifest = manifest;
     this.session = session;
     const { input, output } = manifest;
     const C = manifest.labelList.length;
+    const fail = (msg: string) => new ModelError(`model "${manifest.id}": ${msg}`);
     this.inputName = input.name ?? session.inputNames[0];
-    if (!session.inputNames.includes(this.inputName))
-      throw new ModelError(`model "${manifest.id}": input "${this.inputName}" not in the model (it has ${session.inputNames.join(', ')})`);
-    const meta = session.inputMetadata.find((m) => m.name === this.inputName);
-    if (meta && meta.isTensor) {
-      const shape = meta.shape;
-      const want = [3, input.height, input.width];
-      const got = shape.slice(1).map(Number);
-      if (shape.length !== 4 || got.some((d, i) => Number.isFinite(d) && d > 0 && d !== want[i]))
-        throw new ModelError(`model "${manifest.id}": input shape is [${shape.join(',')}], the manifest says [1,3,${input.height},${input.width}]`);
-    }
-    const make = DECODERS[output.decoder];
-    if (!make) throw new ModelError(`model "${manifest.id}": decoder "${output.decoder}" is not available`);
+    const batchDim = checkInput(manifest, session, this.inputName, fail);
+    this.fixedBatch = batchDim !== 'dynamic';
+    this.maxBatch = batchDim === 'dynamic' ? Math.max(1, Math.min(o.batch ?? 1, input.max_batch ?? Infinity)) : batchDim;
+    checkOutputMetadata(manifest, session, fail);
     const thresholds = new Float32Array(C).fill(manifest.score_threshold);
     for (const [label, t] of Object.entries(manifest.class_thresholds)) {
-      const i = manifest.labelList.indexOf(label);
-      if (i < 0) throw new ModelError(`model "${manifest.id}": class_thresholds names "${label}", which is not one of its labels`);
+      let i = manifest.labelList.indexOf(label);
+      if (i < 0) i = manifest.rawLabels.indexOf(label);
+      if (i < 0) throw fail(`class_thresholds names "${label}", which is not one of its labels`);
       thresholds[i] = t;
     }
-    this.decoder = make({ width: input.width, height: input.height, numClasses: C, strides: output.strides, regMax: output.reg_max, thresholds, minThreshold: Math.min(...thresholds) });
-    this.pre = new Preprocessor(input);
-    this.input = new ort.Tensor('float32', this.pre.data, [1, 3, input.height, input.width]);
-    this.cand = newCandidates(8400 * 4);
-    this.checkOutputs();
+    // A class the label_map drops is never above its threshold: the decoders skip it for free.
+    manifest.labelList.forEach((l, i) => l === '' && (thresholds[i] = Infinity));
+    let minThreshold = Infinity;
+    for (const t of thresholds) minThreshold = Math.min(minThreshold, t);
+    try {
+      this.decoder = DECODER_FACTORIES[output.decoder]({
+        width: input.width, height: input.height, numClasses: C, strides: output.strides, regMax: output.reg_max,
+        anchorOffset: output.anchor_offset, thresholds, minThreshold, output, outputNames: session.outputNames,
+      });
+    } catch (e) {
+      throw fail((e as Error).message);
+    }
+    this.nmsIou = nmsBuiltin(manifest) ? 1 : manifest.nms_iou;
+    this.pre = new Preprocessor(input, this.maxBatch, { resample: o.resample });
+    const plane = 3 * input.width * input.height;
+    for (let b = 1; b <= this.maxBatch; b++) {
+      if (this.fixedBatch && b !== this.maxBatch) continue;
+      this.inputs[b] = new ort.Tensor('float32', this.pre.data.subarray(0, b * plane), [b, 3, input.height, input.width]);
+      this.feeds[b] = { [this.inputName]: this.inputs[b] };
+    }
+    this.cand = newCandidates(1024);
   }
 
-  private checkOutputs(): void {
-    const C = this.manifest.labelList.length;
-    const m = this.manifest;
-    const outs = this.session.outputMetadata.filter((o) => o.isTensor) as { name: string; shape: readonly (number | string)[] }[];
-    const last = outs.map((o) => Number(o.shape.at(-1)));
-    const bad = (what: string) => new ModelError(`model "${m.id}": ${what}; labels file has ${C} classes (${m.path})`);
-    if (m.output.decoder === 'yolox' && Number.isFinite(last[0]) && last[0] !== 5 + C) throw bad(`output rows have ${last[0]} values, expected 5 + ${C}`);
-    if (m.output.decoder === 'nanodet' && Number.isFinite(last[0]) && last[0] !== C) throw bad(`score outputs have ${last[0]} classes`);
-  }
-
-  static async load(manifest: Manifest, filesDir: string, threads: number): Promise<Model> {
+  static async load(manifest: Manifest, filesDir: string, threads: number, o: ModelOptions = {}): Promise<Model> {
     const path = join(filesDir, manifest.file);
     await verify({ file: manifest.file, sha256: manifest.sha256, bytes: manifest.bytes }, path).catch((e: Error) => {
       throw new ModelError(`model "${manifest.id}": ${e.message}`);
@@ -91,11 +105,34 @@ export class Model {
         executionMode: 'sequential',
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
+        extra: { session: { intra_op: { allow_spinning: o.spin === false ? '0' : '1' } } },
       });
     } catch (e) {
       throw new ModelError(`model "${manifest.id}": onnxruntime cannot load ${path}: ${(e as Error).message}`);
     }
-    return new Model(manifest, session);
+    try {
+      const model = new Model(manifest, session, o);
+      await model.warmUp();
+      return model;
+    } catch (e) {
+      await session.release().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /**
+   * One run on a blank frame: the first run is the slow one (allocations inside
+   * onnxruntime), and it proves the decoder understands the real outputs.
+   */
+  private async warmUp(): Promise<void> {
+    const { width, height } = this.manifest.input;
+    const blank: FrameLike = { data: new Uint8Array(width * height * 3).fill(this.manifest.input.pad), width, height };
+    try {
+      await this.detectBatch(Array(this.maxBatch).fill(blank));
+    } catch (e) {
+      const m = this.manifest;
+      throw new ModelError(`model "${m.id}": ${(e as Error).message}; labels file has ${m.labelList.length} classes (${m.path})`);
+    }
   }
 
   /**
@@ -103,42 +140,57 @@ export class Model {
    * input. Calls are serialised by the caller (the detector queue): buffers are shared.
    */
   async detect(rgb: Uint8Array, w: number, h: number, timing?: RunTiming): Promise<Detection[]> {
+    const one = this.one[0];
+    one.data = rgb;
+    one.width = w;
+    one.height = h;
+    return (await this.detectBatch(this.one, timing))[0];
+  }
+
+  /** Several frames (cameras) in one session.run; one list of detections per frame. */
+  async detectBatch(frames: readonly FrameLike[], timing?: RunTiming): Promise<Detection[][]> {
     if (this.busy) throw new Error(`model "${this.manifest.id}": detect() called while busy`);
+    if (frames.length > this.maxBatch) throw new Error(`model "${this.manifest.id}": ${frames.length} frames, the batch is at most ${this.maxBatch}`);
     this.busy = true;
     try {
       const t0 = performance.now();
-      this.pre.fill(rgb, w, h);
+      for (let i = 0; i < frames.length; i++) this.pre.fill(frames[i].data, frames[i].width, frames[i].height, i);
       const t1 = performance.now();
-      const out = await this.session.run({ [this.inputName]: this.input });
+      const out = await this.session.run(this.feeds[this.fixedBatch ? this.maxBatch : frames.length]);
       const t2 = performance.now();
-      const dets = this.postprocess(this.session.outputNames.map((n) => out[n]), w, h);
+      const names = this.session.outputNames;
+      for (let k = 0; k < names.length; k++) this.outputs[k] = out[names[k]];
+      this.outputs.length = names.length;
+      const result: Detection[][] = [];
+      for (let i = 0; i < frames.length; i++) result.push(this.postprocess(this.outputs, i));
       if (timing) {
         timing.preMs = t1 - t0;
         timing.inferMs = t2 - t1;
         timing.postMs = performance.now() - t2;
       }
-      return dets;
+      return result;
     } finally {
       this.busy = false;
     }
   }
 
-  /** Boxes come back normalised to the picture the model saw (w x h at the top-left). */
-  private postprocess(outputs: ort.Tensor[], w: number, h: number): Detection[] {
+  /** Boxes come back normalised to the picture the model saw (top-left, or all of it). */
+  private postprocess(outputs: ort.Tensor[], item: number): Detection[] {
     const c = this.cand;
     c.count = 0;
-    this.decoder.decode(outputs, c);
-    const keep = nms(c, this.manifest.nms_iou);
+    this.decoder.decode(outputs, item, c);
+    const keep = this.nms.run(c, this.nmsIou);
     const { input } = this.manifest;
-    // Letterboxed: the picture occupies w x h pixels of the input. Stretched: all of it.
-    const sx = input.resize === 'letterbox' ? w : input.width;
-    const sy = input.resize === 'letterbox' ? h : input.height;
+    const sx = input.resize === 'letterbox' ? this.pre.pictureW[item] : input.width;
+    const sy = input.resize === 'letterbox' ? this.pre.pictureH[item] : input.height;
     const labels = this.manifest.labelList;
-    return keep.map((i) => ({
-      label: labels[c.classes[i]],
-      score: c.scores[i],
-      box: [clamp(c.boxes[i * 4] / sx), clamp(c.boxes[i * 4 + 1] / sy), clamp(c.boxes[i * 4 + 2] / sx), clamp(c.boxes[i * 4 + 3] / sy)] as const,
-    }));
+    const dets: Detection[] = [];
+    for (let k = 0; k < keep.length; k++) {
+      const i = keep[k];
+      const b = c.boxes;
+      dets.push({ label: labels[c.classes[i]], score: c.scores[i], box: [clamp(b[i * 4] / sx), clamp(b[i * 4 + 1] / sy), clamp(b[i * 4 + 2] / sx), clamp(b[i * 4 + 3] / sy)] });
+    }
+    return dets;
   }
 
   async release(): Promise<void> {

@@ -19,6 +19,8 @@ export interface EvidenceInput {
   title: string;
   at: number;
   timeZone?: string;
+  /** A full-resolution JPEG of the same moment (snapshot URI or main stream), if any. */
+  still?: Buffer | null;
 }
 
 export interface Evidence {
@@ -34,7 +36,7 @@ export function stamp(at: number, timeZone = 'Asia/Shanghai'): string {
   return new Date(at).toLocaleString('sv-SE', { timeZone, hour12: false });
 }
 
-export function overlaySvg(e: Omit<EvidenceInput, 'rgb' | 'eventId'>): string {
+export function overlaySvg(e: Omit<EvidenceInput, 'rgb' | 'eventId' | 'still'>): string {
   const { width: W, height: H } = e;
   const fs = Math.max(11, Math.round(H / 22));
   const poly = e.polygon.map(([x, y]) => `${(x * W).toFixed(1)},${(y * H).toFixed(1)}`).join(' ');
@@ -53,11 +55,25 @@ export function overlaySvg(e: Omit<EvidenceInput, 'rgb' | 'eventId'>): string {
     `<text x="4" y="${fs + 2}" font-family="DejaVu Sans, WenQuanYi Micro Hei, sans-serif" font-size="${fs}" fill="#fff">${esc(line)}</text></svg>`;
 }
 
-export async function writeEvidence(dir: string, e: EvidenceInput): Promise<Evidence> {
-  const jpeg = await sharp(e.rgb, { raw: { width: e.width, height: e.height, channels: 3 } })
+/** Draws the overlay on the full-resolution still when there is one, else on the analysed frame. */
+async function annotate(e: EvidenceInput): Promise<Buffer> {
+  if (e.still) {
+    try {
+      const img = sharp(e.still).rotate();
+      const { width, height } = await img.metadata();
+      if (width && height) return await img.composite([{ input: Buffer.from(overlaySvg({ ...e, width, height })) }]).jpeg({ quality: 85 }).toBuffer();
+    } catch {
+      // A broken still must not cost the evidence: fall back to the analysed frame.
+    }
+  }
+  return sharp(e.rgb, { raw: { width: e.width, height: e.height, channels: 3 } })
     .composite([{ input: Buffer.from(overlaySvg(e)) }])
     .jpeg({ quality: 85, mozjpeg: false })
     .toBuffer();
+}
+
+export async function writeEvidence(dir: string, e: EvidenceInput): Promise<Evidence> {
+  const jpeg = await annotate(e);
   const day = stamp(e.at, e.timeZone).slice(0, 10);
   const folder = join(dir, day);
   mkdirSync(folder, { recursive: true });

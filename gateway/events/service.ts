@@ -58,6 +58,8 @@ export interface FrameCopy {
   rgb: Buffer;
   width: number;
   height: number;
+  /** Fetches a full-resolution still of the scene for the evidence, if the camera has one. */
+  still?: () => Promise<Buffer | null>;
 }
 
 export const ruleKey = (camera: string, zone: string, type: string) => `${camera}/${zone}/${type}`;
@@ -96,8 +98,9 @@ export class EventService implements Lifecycle {
     const { repo, clock, topics } = this.d;
     const id = ulid(v.at);
     const r = v.rule;
+    const still = frame.still ? await frame.still().catch(() => null) : null;
     const ev = await writeEvidence(this.d.evidenceDir, {
-      eventId: id, rgb: frame.rgb, width: frame.width, height: frame.height, polygon: r.polygon,
+      eventId: id, rgb: frame.rgb, width: frame.width, height: frame.height, polygon: r.polygon, still,
       boxes: v.tracks.map((t) => ({ box: t.box, label: `${t.label} #${t.id}` })),
       title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera}/${r.zone}`, at: v.at, timeZone: this.d.timeZone,
     }).catch((e: Error) => {

@@ -15,6 +15,17 @@ export interface ConfigIssue {
   message: string;
   line?: number;
   col?: number;
+  /**
+   * A problem the running gateway contains by itself (a model that cannot load fails only
+   * its cameras, marked "detector failed"): `gateway check` refuses it, `gateway run`
+   * starts anyway and logs it when asked to (`contain`).
+   */
+  containable?: boolean;
+}
+
+export interface LoadOptions {
+  /** Start despite containable issues; they come back in `warnings`. */
+  contain?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -40,6 +51,8 @@ export interface LoadedSettings {
   dir: string;
   /** Resolves a path from the settings against the settings file's folder. */
   resolvePath(p: string): string;
+  /** Containable issues let through by `contain`, formatted with file and line. */
+  warnings?: string[];
 }
 
 /** `${NAME}` and `${NAME:-default}` in any string take their value from the environment. */
@@ -113,7 +126,7 @@ function closest(word: string, options: string[]): string | undefined {
   return bestD <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
 
-export function parseSettings(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadedSettings {
+export function parseSettings(text: string, file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): LoadedSettings {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: true });
   if (doc.errors.length) {
@@ -147,18 +160,20 @@ export function parseSettings(text: string, file: string, env: NodeJS.ProcessEnv
   } catch {
     if (issues.length === 0) throw new ConfigError(file, [{ path: [], message: 'settings could not be checked' }]);
   }
+  const deferred = opts.contain && issues.every((i) => i.containable) ? issues.splice(0) : [];
   if (issues.length) {
     throw new ConfigError(file, issues.map((i) => locate(doc, lc, i, i.message.startsWith('unknown key'))));
   }
-  return { settings: raw as Settings, file: resolve(file), dir, resolvePath };
+  const warnings = deferred.map((i) => formatIssue(file, locate(doc, lc, i, false)));
+  return { settings: raw as Settings, file: resolve(file), dir, resolvePath, ...(warnings.length ? { warnings } : {}) };
 }
 
-export function loadSettings(file: string, env: NodeJS.ProcessEnv = process.env): LoadedSettings {
+export function loadSettings(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): LoadedSettings {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
     throw new ConfigError(file, [{ path: [], message: `cannot read the settings file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
   }
-  return parseSettings(text, file, env);
+  return parseSettings(text, file, env, opts);
 }

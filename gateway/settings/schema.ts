@@ -116,12 +116,32 @@ export const Zone = Type.Object(
   Strict,
 );
 
+export const StaticChange = obj(
+  {
+    zones: Type.Optional(Type.Array(Id, { description: 'zones to watch for things left behind; default: the zones whose rules name the class static_change' })),
+    persist_s: Seconds(30, 'a change must stay, looking the same, this long before it is reported as static_change', 1),
+    learn_s: Seconds(300, 'time constant of the clean reference\'s slow update where nothing is flagged', 1),
+    sensitivity: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'higher flags fainter changes (and more false ones)' }),
+    min_area: Type.Number({ minimum: 0, maximum: 1, default: 0.002, description: 'smallest region reported, as a share of the frame' }),
+    absorb_s: Seconds(0, 'a region reported this long becomes part of the reference (0: never)'),
+    ignore_classes: Type.Array(Type.String({ minLength: 1 }), {
+      default: ['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck'],
+      description: 'a static region mostly covered by a model detection of one of these classes is not reported (a person standing, a parked car: other rules handle them)',
+    }),
+    width: Type.Integer({ minimum: 64, maximum: 320, default: 128, description: 'width of the grayscale copy analysed, pixels' }),
+  },
+  'model-free detector of new static objects (label static_change) in the watched zones',
+);
+
 export const Camera = Type.Object(
   {
     id: Id,
     name: Type.Optional(Type.String()),
     enabled: Type.Boolean({ default: true }),
-    url: Type.String({ minLength: 1, description: 'rtsp://, rtsps:// or a local video file (file:// or a path), played in real time and looped' }),
+    url: Type.String({ minLength: 1, description: 'onvif://host[:port] (streams found over ONVIF), rtsp:// or rtsps:// (the sub-stream), or a local video file played in real time and looped' }),
+    main_url: Type.Optional(Type.String({ description: 'full-resolution stream for evidence stills (found over ONVIF when the url is onvif://)' })),
+    snapshot_url: Type.Optional(Type.String({ description: 'HTTP JPEG snapshot for evidence (Digest or Basic with the camera credentials)' })),
+    min_width: Type.Integer({ minimum: 64, default: 320, description: 'ONVIF: the analytics stream is the smallest profile at least this wide' }),
     username: Type.Optional(Type.String()),
     password: Type.Optional(Type.String()),
     transport: Literals(['tcp', 'udp'], { default: 'tcp' }),
@@ -134,6 +154,11 @@ export const Camera = Type.Object(
     }),
     stall_s: Type.Number({ minimum: 2, default: 15, description: 'no frame for this long restarts the stream' }),
     model: Type.Optional(Type.String({ description: 'model id (manifest in models/), defaults to detector.model' })),
+    models: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
+      uniqueItems: true,
+      description: 'several models on every frame, detections merged into one vocabulary (e.g. [yolox_nano, garbage_v2]); [] runs none (static change only); replaces model',
+    })),
+    static_change: StaticChange,
     speakers: Type.Array(Id, { default: [] }),
     messages: Type.Optional(MessageTable('warnings at this camera, per violation type (over warnings.messages)')),
     quiet_hours: Type.Optional(Type.Array(TimeRange, { description: 'replaces warnings.quiet_hours at this camera ([] = never quiet)' })),
@@ -209,6 +234,9 @@ export const SettingsSchema = Type.Object(
       model: Type.String({ default: 'yolox_nano' }),
       threads: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
       queue: Type.Integer({ minimum: 1, maximum: 1000, default: 8, description: 'frames waiting per model before the oldest are dropped' }),
+      batch: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'frames of different cameras per inference, for models with a dynamic batch dimension' }),
+      worker_threads: Type.Boolean({ default: true, description: 'run each model in its own worker thread (inference blocks the thread it runs on)' }),
+      spin: Type.Boolean({ default: true, description: 'inference threads spin between runs: about 25% faster per frame, about 30% more CPU; turn off on a box shared with many cameras' }),
     }),
     tracking: obj({
       max_missed_s: Seconds(8, 'a track survives missed detections for this long'),
@@ -265,6 +293,7 @@ export const SettingsSchema = Type.Object(
 
 export type Settings = Static<typeof SettingsSchema>;
 export type CameraSettings = Static<typeof Camera>;
+export type StaticChangeSettings = Static<typeof StaticChange>;
 export type ZoneSettings = Static<typeof Zone>;
 export type ZoneRuleSettings = Static<typeof ZoneRule>;
 export type SpeakerSettings = Static<typeof Speaker>;

@@ -55,17 +55,18 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
       try {
         const m = loadManifest(id, modelsDir);
         const w = join(weightsDir, m.file);
-        if (!existsSync(w)) issues.push({ path, message: `model "${id}": weights ${w} are missing; run: gateway models fetch` });
-        else if (m.bytes && statSync(w).size !== m.bytes) issues.push({ path, message: `model "${id}": weights ${w} have ${statSync(w).size} bytes, expected ${m.bytes}; run: gateway models fetch` });
+        // Model problems are containable: at run time they fail only the cameras using the model.
+        if (!existsSync(w)) issues.push({ path, message: `model "${id}": weights ${w} are missing; run: gateway models fetch`, containable: true });
+        else if (m.bytes && statSync(w).size !== m.bytes) issues.push({ path, message: `model "${id}": weights ${w} have ${statSync(w).size} bytes, expected ${m.bytes}; run: gateway models fetch`, containable: true });
         manifests.set(id, m);
       } catch (e) {
-        issues.push({ path, message: (e as Error).message });
+        issues.push({ path, message: (e as Error).message, containable: true });
         manifests.set(id, null);
       }
     }
     return manifests.get(id)!;
   };
-  if (s.cameras.some((c) => !c.model)) manifestFor(s.detector.model, ['detector', 'model']);
+  if (s.cameras.some((c) => !c.model && !c.models)) manifestFor(s.detector.model, ['detector', 'model']);
 
   s.cameras.forEach((cam, ci) => {
     // One broken camera section must not hide the problems of the others.
@@ -78,12 +79,24 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
 
   function checkCamera(cam: Settings['cameras'][number], ci: number): void {
     const at = ['cameras', ci];
-    if (!/^(rtsps?|rtmp|https?|file):/.test(cam.url) && !existsSync(resolvePath(cam.url)))
-      issues.push({ path: [...at, 'url'], message: `"${cam.url}" is neither an rtsp:// URL nor an existing video file (looked for ${resolvePath(cam.url)})` });
+    if (!/^(rtsps?|rtmp|https?|file|onvif):/.test(cam.url) && !existsSync(resolvePath(cam.url)))
+      issues.push({ path: [...at, 'url'], message: `"${cam.url}" is neither an onvif:// or rtsp:// URL nor an existing video file (looked for ${resolvePath(cam.url)})` });
     cam.speakers.forEach((id, k) => {
       if (!speakerIds.has(id)) issues.push({ path: [...at, 'speakers', k], message: `no speaker with id "${id}" in speakers` });
     });
-    const model = cam.model ? manifestFor(cam.model, [...at, 'model']) : manifestFor(s.detector.model, ['detector', 'model']);
+    if (cam.model !== undefined && cam.models !== undefined)
+      issues.push({ path: [...at, 'models'], message: 'give either model or models, not both (models: [a, b] runs several)' });
+    const models = (cam.models
+      ? cam.models.map((id, k) => manifestFor(id, [...at, 'models', k]))
+      : [cam.model ? manifestFor(cam.model, [...at, 'model']) : manifestFor(s.detector.model, ['detector', 'model'])]
+    ).filter((m): m is Manifest => m !== null);
+    // Every model on the camera feeds one vocabulary: a rule may name any of their classes.
+    const known = new Set(models.flatMap((m) => m.labelList).filter(Boolean));
+    const complete = models.length === (cam.models ?? [0]).length;
+    const zoneIds = new Set(cam.zones.map((z) => z.id));
+    cam.static_change?.zones?.forEach((id, k) => {
+      if (!zoneIds.has(id)) issues.push({ path: [...at, 'static_change', 'zones', k], message: `no zone with id "${id}" in this camera's zones` });
+    });
     duplicates(cam.zones, [...at, 'zones'], 'zone', issues);
     cam.zones.forEach((z, zi) => {
       const zp = [...at, 'zones', zi];
@@ -98,15 +111,19 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
         const dwell = r.dwell_s ?? defaults.dwellS;
         if (dwell < cam.interval_s)
           issues.push({ path: [...rp, r.dwell_s !== undefined ? 'dwell_s' : 'type'], message: `dwell ${dwell} s is shorter than the camera's analysis interval ${cam.interval_s} s` });
-        if (model && r.classes) {
+        if (complete && r.classes) {
           r.classes.forEach((c, k) => {
-            if (!model.labelList.includes(c) && !MODEL_FREE_CLASSES.has(c))
-              issues.push({ path: [...rp, 'classes', k], message: `unknown class "${c}": model "${model.id}" knows ${model.labelList.slice(0, 8).join(', ')}, ...` });
+            if (known.has(c) || MODEL_FREE_CLASSES.has(c)) return;
+            const names = models.length ? models.map((m) => `"${m.id}"`).join(' and ') : 'no model';
+            issues.push({ path: [...rp, 'classes', k], message: `unknown class "${c}": ${names} ${models.length === 1 ? 'knows' : 'know'} ${[...known].slice(0, 8).join(', ')}, ...` });
           });
         }
+        const listed = cam.static_change?.zones;
+        if (listed && r.classes?.includes('static_change') && !listed.includes(z.id))
+          issues.push({ path: [...rp, 'classes'], message: `names static_change, but static_change.zones does not watch zone "${z.id}"` });
       });
     });
-    issues.push(...checkZones(cam, at, { knows: model ? (c) => model.labelList.includes(c) : null, maxMissedS: s.tracking.max_missed_s }));
+    issues.push(...checkZones(cam, at, { knows: complete ? (c) => known.has(c) : null, maxMissedS: s.tracking.max_missed_s }));
   }
   issues.push(...checkUplinkAndDispatch(s, resolvePath));
   return issues;

@@ -1,20 +1,7 @@
-/** G.711 decoding (ITU-T G.711), for the recording speaker and the tests' checks. */
-export function alawToLinear(a: number): number {
-  a ^= 0x55;
-  let t = (a & 0x0f) << 4;
-  const seg = (a & 0x70) >> 4;
-  if (seg === 0) t += 8;
-  else if (seg === 1) t += 0x108;
-  else t = (t + 0x108) << (seg - 1);
-  return a & 0x80 ? t : -t;
-}
+/** G.711 helpers for the recording speaker and the tests' checks. */
+import { alawToLinear, ulawToLinear } from '../../devices/speakers/rtp/g711.ts';
 
-export function ulawToLinear(u: number): number {
-  u = ~u & 0xff;
-  let t = ((u & 0x0f) << 3) + 0x84;
-  t <<= (u & 0x70) >> 4;
-  return u & 0x80 ? 0x84 - t : t - 0x84;
-}
+export { alawToLinear, ulawToLinear };
 
 export function decode(data: Buffer, codec: 'pcma' | 'pcmu'): Int16Array {
   const f = codec === 'pcma' ? alawToLinear : ulawToLinear;

@@ -3,6 +3,7 @@
  * follow the vendors' documented flows and record what arrives, and when.
  */
 import http from 'node:http';
+import { tone } from '../helpers/audio.ts';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,35 +13,6 @@ import { DahuaSpeaker } from '../../devices/speakers/dahua/driver.ts';
 import { startFakeHikvision, type Upload } from '../peers/hikvision.ts';
 import { startFakeDahua } from '../peers/dahua.ts';
 
-// G.711 encoders (ITU-T G.711 segment tables); enough to make real A-law and µ-law bytes.
-const A_END = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff];
-const U_END = [0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff, 0x1fff];
-function alaw(sample: number): number {
-  let v = sample >> 3;
-  let mask = 0xd5;
-  if (v < 0) [v, mask] = [-v - 1, 0x55];
-  let seg = 0;
-  while (seg < 8 && v > A_END[seg]) seg++;
-  return seg === 8 ? 0x7f ^ mask : ((seg << 4) | ((seg < 2 ? v >> 1 : v >> seg) & 0x0f)) ^ mask;
-}
-function ulaw(sample: number): number {
-  let v = sample >> 2;
-  let mask = 0xff;
-  if (v < 0) [v, mask] = [-v, 0x7f];
-  v = Math.min(v, 8159) + 0x21;
-  let seg = 0;
-  while (seg < 8 && v > U_END[seg]) seg++;
-  return seg === 8 ? 0x7f ^ mask : ((seg << 4) | ((v >> (seg + 1)) & 0x0f)) ^ mask;
-}
-
-/** A 440 Hz tone at 8 kHz, G.711-encoded: one byte per sample. */
-function tone(codec: 'pcma' | 'pcmu', seconds: number): Audio {
-  const n = Math.round(8000 * seconds);
-  const encode = codec === 'pcma' ? alaw : ulaw;
-  const data = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) data[i] = encode(Math.round(12000 * Math.sin((2 * Math.PI * 440 * i) / 8000)));
-  return { codec, sampleRate: 8000, channels: 1, data, durationMs: seconds * 1000 };
-}
 
 /** Real-time pacing as seen by the device: total span, and never ahead of or behind the clock. */
 function expectRealTime(upload: Upload, durationMs: number) {

@@ -3,6 +3,7 @@
  * socket, real ffmpeg as an RTP receiver, and multicast on loopback.
  */
 import { spawn } from 'node:child_process';
+import { tone } from '../helpers/audio.ts';
 import { createSocket, type Socket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,35 +26,6 @@ afterEach(() => {
   while (cleanup.length) cleanup.pop()!();
 });
 
-// G.711 encoders (ITU-T G.711 segment tables).
-const A_END = [0x1f, 0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff];
-const U_END = [0x3f, 0x7f, 0xff, 0x1ff, 0x3ff, 0x7ff, 0xfff, 0x1fff];
-function alaw(sample: number): number {
-  let v = sample >> 3;
-  let mask = 0xd5;
-  if (v < 0) [v, mask] = [-v - 1, 0x55];
-  let seg = 0;
-  while (seg < 8 && v > A_END[seg]) seg++;
-  return seg === 8 ? 0x7f ^ mask : ((seg << 4) | ((seg < 2 ? v >> 1 : v >> seg) & 0x0f)) ^ mask;
-}
-function ulaw(sample: number): number {
-  let v = sample >> 2;
-  let mask = 0xff;
-  if (v < 0) [v, mask] = [-v, 0x7f];
-  v = Math.min(v, 8159) + 0x21;
-  let seg = 0;
-  while (seg < 8 && v > U_END[seg]) seg++;
-  return seg === 8 ? 0x7f ^ mask : ((seg << 4) | ((v >> (seg + 1)) & 0x0f)) ^ mask;
-}
-
-/** A 440 Hz tone at -10 dBFS-ish, 8 kHz, G.711. */
-function tone(codec: 'pcma' | 'pcmu', seconds: number, hz = 440): Audio {
-  const n = Math.round(8000 * seconds);
-  const enc = codec === 'pcma' ? alaw : ulaw;
-  const data = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) data[i] = enc(Math.round(10000 * Math.sin((2 * Math.PI * hz * i) / 8000)));
-  return { codec, sampleRate: 8000, channels: 1, data, durationMs: seconds * 1000 };
-}
 
 function zeroCrossings(pcm: Int16Array): number {
   let n = 0;
@@ -306,11 +278,11 @@ describe.runIf(havePeers('ffmpeg'))('RtpSpeaker → real ffmpeg RTP receiver', (
 
 describe('g711 helpers used by the recorder', () => {
   it('decode inverts the encoders closely, and silence is very quiet', () => {
-    const t = tone('pcma', 0.1);
+    const t = tone('pcma', 0.1, 10000);
     const pcm = decode(t.data, 'pcma');
     expect(Math.max(...pcm)).toBeGreaterThan(9000);
     expect(Math.max(...pcm)).toBeLessThan(11000);
-    const u = decode(tone('pcmu', 0.1).data, 'pcmu');
+    const u = decode(tone('pcmu', 0.1, 10000).data, 'pcmu');
     expect(Math.max(...u)).toBeGreaterThan(9000);
     expect(rmsDbfs(decode(Buffer.alloc(800, 0xd5), 'pcma'))).toBeLessThan(-60);
     expect(rmsDbfs(decode(Buffer.alloc(800, 0xff), 'pcmu'))).toBeLessThan(-60);

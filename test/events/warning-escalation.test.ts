@@ -57,10 +57,11 @@ cameras:${cam('dead')}${cam('quiet', '\n    quiet_hours: ["00:00-23:59"]')}
 speakers:
   - { id: spk-dead, url: 'rtp://127.0.0.1:${dead}' }
   - { id: spk-quiet, url: 'rtp://127.0.0.1:${dead}' }
-officers: [{ id: off-1, name: 一 }]
+# Two officers: both events escalate, and one officer takes one job at a time.
+officers: [{ id: off-1, name: 一 }, { id: off-2, name: 二 }]
 `)));
     // The phone reports after the gateway subscribed (reports are not retained).
-    officers = new OfficerSim({ broker: broker.url, prefix: 'w', walk: false, officers: [{ id: 'off-1', lat: CAM.lat + 0.001, lon: CAM.lon }] });
+    officers = new OfficerSim({ broker: broker.url, prefix: 'w', walk: false, officers: [{ id: 'off-1', lat: CAM.lat + 0.001, lon: CAM.lon }, { id: 'off-2', lat: CAM.lat - 0.001, lon: CAM.lon }] });
     await officers.start();
   }, 120_000);
 

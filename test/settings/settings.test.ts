@@ -299,7 +299,7 @@ officers:
   });
 
   it('a camera URL that is neither a stream nor an existing file', () => {
-    const i = only(issuesOf(camera().replace('rtsp://192.0.2.10/stream2', 'videos/missing.mp4')), /neither an rtsp/);
+    const i = only(issuesOf(camera().replace('rtsp://192.0.2.10/stream2', 'videos/missing.mp4')), /neither an onvif/);
     expect(i.message).toContain('/etc/gateway/videos/missing.mp4');
     expect(i.path).toEqual(['cameras', 0, 'url']);
   });

@@ -7,6 +7,7 @@
  *
  * Config: rtsp://user:pass@192.168.1.64:554/path   the camera's RTSP URL (any profile with audio)
  */
+import { OneAtATime } from '../one-at-a-time.ts';
 import { DeviceError } from '../../errors.ts';
 import type { Audio, AudioCodec, PlayResult, SpeakerDriver } from '../types.ts';
 import { g711Of, parseSdp, type SdpMedia } from '../sdp.ts';
@@ -30,11 +31,12 @@ export class BackchannelSpeaker implements SpeakerDriver {
   readonly #url: URL;
   readonly #o: Required<Pick<BackchannelOptions, 'timeoutMs'>> & BackchannelOptions;
   #codecs: readonly AudioCodec[];
-  #playing?: AbortController;
+  readonly #one: OneAtATime;
 
   constructor(url: string, options: BackchannelOptions = {}) {
     const u = new URL(url);
     this.id = options.id ?? `rtsp://${u.host}${u.pathname}`;
+    this.#one = new OneAtATime(this.id);
     if (u.protocol !== 'rtsp:') throw new DeviceError('unsupported', this.id, `expected an rtsp:// URL, got ${u.protocol}`);
     this.#o = {
       timeoutMs: 5000, ...options,
@@ -63,12 +65,12 @@ export class BackchannelSpeaker implements SpeakerDriver {
   }
 
   async play(audio: Audio, signal?: AbortSignal): Promise<PlayResult> {
-    if (this.#playing) throw new DeviceError('busy', this.id, 'already playing a message');
     if ((audio.codec !== 'pcma' && audio.codec !== 'pcmu') || audio.sampleRate !== 8000)
       throw new DeviceError('unsupported', this.id, `the backchannel takes 8 kHz G.711 here, not ${audio.codec} at ${audio.sampleRate} Hz`);
-    const stop = new AbortController();
-    this.#playing = stop;
-    const sig = signal ? AbortSignal.any([signal, stop.signal]) : stop.signal;
+    return this.#one.run(signal, (sig) => this.#play(audio, sig));
+  }
+
+  async #play(audio: Audio, sig: AbortSignal): Promise<PlayResult> {
     const conn = await this.#connect(sig);
     const onAbort = () => conn.close();
     try {
@@ -92,7 +94,6 @@ export class BackchannelSpeaker implements SpeakerDriver {
     } finally {
       sig.removeEventListener('abort', onAbort);
       conn.close();
-      this.#playing = undefined;
     }
   }
 
@@ -127,8 +128,8 @@ export class BackchannelSpeaker implements SpeakerDriver {
     throw new DeviceError(code, this.id, `${doing}: RTSP ${res.status} ${res.reason}`);
   }
 
-  async close(): Promise<void> {
-    this.#playing?.abort(new DOMException(`${this.id} closed`, 'AbortError'));
+  close(): Promise<void> {
+    return this.#one.stop();
   }
 }
 

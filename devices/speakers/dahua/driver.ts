@@ -7,6 +7,7 @@
  * Config: dahua://user:pass@host/?channel=1[&codec=pcmu] (dahuas:// for https).
  */
 import type { Audio, AudioCodec, PlayResult, SpeakerDriver } from '../types.ts';
+import { OneAtATime } from '../one-at-a-time.ts';
 import { DeviceError, type DeviceErrorCode } from '../../errors.ts';
 import { DigestSession, digestRequest, type DigestResponse } from '../../http/digest.ts';
 import { pacedBody } from '../../util/pace.ts';
@@ -33,12 +34,13 @@ export class DahuaSpeaker implements SpeakerDriver {
   readonly #password?: string;
   readonly #opts: Required<Omit<DahuaSpeakerOptions, 'id'>>;
   readonly #session = new DigestSession();
-  #playing?: { stop: AbortController; done: Promise<PlayResult> };
+  readonly #one: OneAtATime;
 
   constructor(url: string, options: DahuaSpeakerOptions = {}) {
     const u = new URL(url);
     const channel = u.searchParams.get('channel') ?? '1'; // audio.cgi channels count from 1
     this.id = options.id ?? `dahua://${u.host}/?channel=${channel}`;
+    this.#one = new OneAtATime(this.id);
     if (u.protocol !== 'dahua:' && u.protocol !== 'dahuas:')
       throw new DeviceError('unsupported', this.id, `expected a dahua:// URL, got ${u.protocol}`);
     const codec = (u.searchParams.get('codec') ?? 'pcma') as AudioCodec;
@@ -53,24 +55,13 @@ export class DahuaSpeaker implements SpeakerDriver {
     this.#opts = { timeoutMs: 5000, chunkMs: 20, answerGraceMs: 1500, ...options };
   }
 
-  async play(audio: Audio, signal?: AbortSignal): Promise<PlayResult> {
-    if (this.#playing) throw new DeviceError('busy', this.id, 'already playing a message');
-    const stop = new AbortController();
-    const done = this.#play(audio, signal ? AbortSignal.any([signal, stop.signal]) : stop.signal);
-    this.#playing = { stop, done };
-    try {
-      return await done;
-    } finally {
-      this.#playing = undefined;
-    }
+  play(audio: Audio, signal?: AbortSignal): Promise<PlayResult> {
+    return this.#one.run(signal, (sig) => this.#play(audio, sig));
   }
 
   /** Stops a message in progress; dropping the connection is how the device is told to stop. */
-  async close(): Promise<void> {
-    const playing = this.#playing;
-    if (!playing) return;
-    playing.stop.abort(new DOMException(`${this.id} closed`, 'AbortError'));
-    await playing.done.catch(() => undefined);
+  close(): Promise<void> {
+    return this.#one.stop();
   }
 
   async #play(audio: Audio, signal: AbortSignal): Promise<PlayResult> {

@@ -7,6 +7,7 @@
  * Config: isapi://user:pass@host:80/?channel=1 (isapis:// for https).
  */
 import type { Audio, AudioCodec, PlayResult, SpeakerDriver } from '../types.ts';
+import { OneAtATime } from '../one-at-a-time.ts';
 import { DeviceError, type DeviceErrorCode } from '../../errors.ts';
 import { DigestSession, digestRequest, type DigestResponse } from '../../http/digest.ts';
 import { pacedBody } from '../../util/pace.ts';
@@ -51,12 +52,13 @@ export class IsapiSpeaker implements SpeakerDriver {
   // Hikvision ships channels set to G.711ulaw; probe() replaces this guess with the device's answer.
   #codecs: readonly AudioCodec[] = ['pcmu', 'pcma'];
   #compression = 'not read yet';
-  #playing?: { stop: AbortController; done: Promise<PlayResult> };
+  readonly #one: OneAtATime;
 
   constructor(url: string, options: IsapiSpeakerOptions = {}) {
     const u = new URL(url);
     this.#channel = u.searchParams.get('channel') ?? '1';
     this.id = options.id ?? `isapi://${u.host}/?channel=${this.#channel}`;
+    this.#one = new OneAtATime(this.id);
     if (u.protocol !== 'isapi:' && u.protocol !== 'isapis:')
       throw new DeviceError('unsupported', this.id, `expected an isapi:// URL, got ${u.protocol}`);
     this.#user = u.username ? decodeURIComponent(u.username) : undefined;
@@ -84,24 +86,13 @@ export class IsapiSpeaker implements SpeakerDriver {
     return this.#codecs;
   }
 
-  async play(audio: Audio, signal?: AbortSignal): Promise<PlayResult> {
-    if (this.#playing) throw new DeviceError('busy', this.id, 'already playing a message');
-    const stop = new AbortController();
-    const done = this.#play(audio, signal ? AbortSignal.any([signal, stop.signal]) : stop.signal);
-    this.#playing = { stop, done };
-    try {
-      return await done;
-    } finally {
-      this.#playing = undefined;
-    }
+  play(audio: Audio, signal?: AbortSignal): Promise<PlayResult> {
+    return this.#one.run(signal, (sig) => this.#play(audio, sig));
   }
 
   /** Stops a message in progress; its channel is still closed before this resolves. */
-  async close(): Promise<void> {
-    const playing = this.#playing;
-    if (!playing) return;
-    playing.stop.abort(new DOMException(`${this.id} closed`, 'AbortError'));
-    await playing.done.catch(() => undefined);
+  close(): Promise<void> {
+    return this.#one.stop();
   }
 
   async #play(audio: Audio, signal: AbortSignal): Promise<PlayResult> {

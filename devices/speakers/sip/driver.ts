@@ -6,6 +6,7 @@
  *         sip:8001@pbx.local  + username/password a registrar-protected PBX (401/407 Digest)
  */
 import { createSocket, type Socket } from 'node:dgram';
+import { OneAtATime } from '../one-at-a-time.ts';
 import { DeviceError, fromSocketError } from '../../errors.ts';
 import type { Audio, AudioCodec, PlayResult, SpeakerDriver } from '../types.ts';
 import { audioOffer, g711Of, parseSdp, type SdpMedia } from '../sdp.ts';
@@ -37,7 +38,7 @@ export class SipSpeaker implements SpeakerDriver {
   readonly #uri: string;
   readonly #target: SipUri;
   readonly #o: Required<Omit<SipSpeakerOptions, 'id' | 'username' | 'password' | 'codec'>> & Pick<SipSpeakerOptions, 'username' | 'password'>;
-  #playing?: AbortController;
+  readonly #one: OneAtATime;
 
   constructor(url: string, options: SipSpeakerOptions = {}) {
     const clean = url.replace(/^sips?:\/\//i, 'sip:');
@@ -48,6 +49,7 @@ export class SipSpeaker implements SpeakerDriver {
       throw new DeviceError('unsupported', options.id ?? url, `not a sip: URL (${url}); e.g. sip:8001@192.168.1.50`);
     }
     this.id = options.id ?? `sip:${target.user ? `${target.user}@` : ''}${target.host}`;
+    this.#one = new OneAtATime(this.id);
     if (target.params.transport && target.params.transport.toLowerCase() !== 'udp')
       throw new DeviceError('unsupported', this.id, `transport=${target.params.transport}: only UDP is supported`);
     this.#target = target;
@@ -79,16 +81,9 @@ export class SipSpeaker implements SpeakerDriver {
   }
 
   async play(audio: Audio, signal?: AbortSignal): Promise<PlayResult> {
-    if (this.#playing) throw new DeviceError('busy', this.id, 'already playing a message');
     if ((audio.codec !== 'pcma' && audio.codec !== 'pcmu') || audio.sampleRate !== 8000)
       throw new DeviceError('unsupported', this.id, `SIP speakers take 8 kHz G.711 here, not ${audio.codec} at ${audio.sampleRate} Hz`);
-    const stop = new AbortController();
-    this.#playing = stop;
-    try {
-      return await this.#play(audio, signal ? AbortSignal.any([signal, stop.signal]) : stop.signal);
-    } finally {
-      this.#playing = undefined;
-    }
+    return this.#one.run(signal, (sig) => this.#play(audio, sig));
   }
 
   async #play(audio: Audio, signal: AbortSignal): Promise<PlayResult> {
@@ -147,8 +142,8 @@ export class SipSpeaker implements SpeakerDriver {
     return { address: m.address, port: m.port, codec: g711Of(m, pt)!, pt: Number(pt), ptimeMs: m.ptime && m.ptime >= 10 && m.ptime <= 60 ? m.ptime : this.#o.ptimeMs };
   }
 
-  async close(): Promise<void> {
-    this.#playing?.abort(new DOMException(`${this.id} closed`, 'AbortError'));
+  close(): Promise<void> {
+    return this.#one.stop();
   }
 }
 

@@ -45,6 +45,9 @@ export const TelemetryMessage = Type.Object({
   at: Time('when'),
   outbox: Type.Integer({ minimum: 0, description: 'messages waiting to be sent' }),
   rss_mb: Type.Number({ description: 'memory in use' }),
-  detectors: Type.Record(Type.String(), Type.Object({}, { additionalProperties: true }), { description: 'per model: frames, timings, drops' }),
+  detectors: Type.Record(Type.String(), Type.Object({}, { additionalProperties: true }), {
+    description: 'per model: processed, dropped, errors, waiting, runs, meanBatch (frames per inference), preMs/inferMs/postMs/ipcMs (per frame), droppedByCamera',
+  }),
+  detectors_failed: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'models that are not running, with the reason (their cameras are marked "detector failed")' })),
 }, { title: 'Telemetry', description: 'QoS 0, every minute; may be dropped when the outbox is full. Further keys may be added' });
 export type TelemetryMessage = Static<typeof TelemetryMessage>;

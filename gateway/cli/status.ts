@@ -1,0 +1,61 @@
+/**
+ * `gateway status --config FILE`: what a running gateway says about itself, read from the
+ * retained messages on its broker (status, camera and speaker health), so it works from
+ * any machine that can reach the broker and needs nothing from the gateway process.
+ */
+import mqtt from 'mqtt';
+import type { LoadedSettings } from '../settings/load.ts';
+import { Topics } from '../api/topics.ts';
+
+type Out = (line: string) => void;
+
+const age = (iso: string | null | undefined, now: number) => (iso ? `${Math.max(0, Math.round((now - Date.parse(iso)) / 1000))} s ago` : '-');
+
+export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1500): Promise<number> {
+  const s = config.settings;
+  const topics = new Topics(s.mqtt.prefix, s.gateway.id);
+  const url = s.mqtt.url ?? `mqtt://${s.mqtt.embedded.host === '0.0.0.0' ? '127.0.0.1' : s.mqtt.embedded.host}:${s.mqtt.embedded.port}`;
+  let client;
+  try {
+    client = await mqtt.connectAsync(url, {
+      username: s.mqtt.username, password: s.mqtt.password, protocolVersion: s.mqtt.url ? s.mqtt.protocol_version : 4,
+      connectTimeout: 5000, reconnectPeriod: 0, clientId: `gateway-status-${process.pid}`,
+    });
+  } catch (e) {
+    out(`cannot reach the broker ${url}: ${(e as Error).message}`);
+    return 2;
+  }
+  const retained = new Map<string, Record<string, unknown>>();
+  client.on('message', (topic, payload, packet) => {
+    if (!packet.retain) return;
+    try {
+      retained.set(topic, JSON.parse(payload.toString()));
+    } catch {
+      /* not ours */
+    }
+  });
+  await client.subscribeAsync([topics.status(), `${topics.gw}/cameras/+/health`, `${topics.gw}/speakers/+/health`], { qos: 1 });
+  await new Promise((r) => setTimeout(r, waitMs));
+  await client.endAsync();
+  const now = Date.now();
+  const status = retained.get(topics.status());
+  out(`gateway ${s.gateway.id} on ${url}: ${status ? `${status.state}${status.reason ? ` (${status.reason})` : ''}, version ${status.version}` : 'no status (never connected to this broker?)'}`);
+  out('\ncameras');
+  let bad = 0;
+  for (const cam of s.cameras) {
+    const h = retained.get(topics.cameraHealth(cam.id));
+    if (!h) {
+      out(`  ${cam.id.padEnd(16)} ${cam.enabled ? 'unknown (no health published)' : 'disabled'}`);
+      continue;
+    }
+    if (h.state !== 'online') bad++;
+    const reason = h.reason ? `  ${h.reason}` : '';
+    out(`  ${cam.id.padEnd(16)} ${String(h.state).padEnd(12)} ${String(h.frames_per_minute ?? 0).padStart(3)} frames/min, last frame ${age(h.last_frame_at as string, now)}, ${h.restarts} restarts, ${h.dropped} dropped${reason}`);
+  }
+  if (s.speakers.length) out('\nspeakers');
+  for (const sp of s.speakers) {
+    const h = retained.get(topics.speakerHealth(sp.id));
+    out(`  ${sp.id.padEnd(16)} ${h ? `${String(h.state).padEnd(12)} last ${h.last_outcome ?? '-'}${h.reason ? `  ${h.reason}` : ''}` : 'unknown (no health published)'}`);
+  }
+  return status?.state === 'online' && bad === 0 ? 0 : 1;
+}

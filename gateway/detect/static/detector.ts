@@ -1,0 +1,70 @@
+/**
+ * The static-change detector of one camera: one luma copy per frame, one watcher per
+ * zone, and the zones' static regions reported as detections labelled `static_change`,
+ * which the rules can name like any model class (garbage, material stacking, floating
+ * debris, goods outside a shop, before anyone has a model trained for them).
+ */
+import type { Pt } from '../../zones/geometry.ts';
+import type { Detection, FrameLike } from '../types.ts';
+import { LumaFrame } from './luma.ts';
+import { ZoneWatcher, type StaticChangeOptions } from './zone.ts';
+
+export const STATIC_CHANGE = 'static_change';
+
+export interface StaticZone {
+  id: string;
+  polygon: readonly Pt[];
+}
+
+export interface StaticChangeSettings extends StaticChangeOptions {
+  /** Width of the grayscale copy analysed, pixels. */
+  width: number;
+}
+
+/** A static-change detection also says which zone and since when (for logs and tests). */
+export interface StaticDetection extends Detection {
+  zone: string;
+  since: number;
+}
+
+const NONE: StaticDetection[] = [];
+
+export class StaticChangeDetector {
+  private readonly luma: LumaFrame;
+  private readonly zones: ZoneWatcher[];
+  private last: StaticDetection[] = NONE;
+
+  constructor(zones: readonly StaticZone[], o: StaticChangeSettings) {
+    this.luma = new LumaFrame(o.width);
+    this.zones = zones.map((z) => new ZoneWatcher(z.id, z.polygon, o));
+  }
+
+  get zoneIds(): string[] {
+    return this.zones.map((z) => z.zone);
+  }
+
+  /** True until every zone has its first reference. */
+  get learning(): boolean {
+    return this.zones.some((z) => z.learning);
+  }
+
+  /** Analyses one frame; returns the static regions now present (a reused empty list if none). */
+  process(frame: FrameLike, ts: number): StaticDetection[] {
+    this.luma.update(frame.data, frame.width, frame.height);
+    let out: StaticDetection[] | null = null;
+    for (const z of this.zones) {
+      for (const r of z.process(this.luma, ts)) (out ??= []).push({ label: STATIC_CHANGE, score: r.score, box: r.box, zone: z.zone, since: r.since });
+    }
+    this.last = out ?? NONE;
+    return this.last;
+  }
+
+  current(): readonly StaticDetection[] {
+    return this.last;
+  }
+
+  /** Learn every zone's reference again (after the scene really changed, e.g. the camera moved). */
+  reset(): void {
+    for (const z of this.zones) z.reset();
+  }
+}
