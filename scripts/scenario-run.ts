@@ -75,9 +75,10 @@ export function scenarioSettings(items: { name: string; scenario: Scenario; vide
     ...(tracking ? { tracking } : {}),
     cameras: items.map(({ name, scenario, video }) => {
       if (!scenario.zones?.length) throw new Error(`scenario ${name} has no zones to run`);
+      const { interval_s: interval = 1, ...camera } = scenario.camera ?? {};
       return {
-        id: name, url: video, clock: 'media', interval_s: scenario.camera?.interval_s ?? 1,
-        location: { lat: 28.7712, lon: 118.5553 }, zones: scenario.zones,
+        id: name, url: video, clock: 'media', interval_s: interval,
+        location: { lat: 28.7712, lon: 118.5553 }, ...camera, zones: scenario.zones,
       };
     }),
   };
@@ -94,23 +95,19 @@ export async function runScenarios(names: string[], o: { mqttUrl?: string; log?:
   const file = join(dir, 'settings.yaml');
   const yaml = scenarioSettings(items, { dataDir: join(dir, 'data'), mqttUrl: o.mqttUrl, embeddedPort: o.mqttUrl ? undefined : await freePort() });
   writeFileSync(file, yaml);
-  const gw = new Gateway({ config: parseSettings(yaml, file), log: o.log ? createLogger('debug', 'pretty') : silentLogger() });
   const results = new Map<string, ScenarioResult>();
+  for (const { name, scenario } of items) results.set(name, { name, scenario, base: NaN, frames: [], events: [], tookS: 0 });
+  // What the tracker gets: every model's detections and the static-change regions, merged.
+  const onDetections = (camera: string, frame: { ts: number }, detections: readonly Detection[]) => {
+    const r = results.get(camera);
+    if (!r) return;
+    if (Number.isNaN(r.base)) r.base = frame.ts;
+    r.frames.push({ t: (frame.ts - r.base) / 1000, detections: detections.map((x) => ({ ...x })) });
+  };
+  const gw = new Gateway({ config: parseSettings(yaml, file), log: o.log ? createLogger('debug', 'pretty') : silentLogger(), onDetections });
   const started = Date.now();
   try {
     await gw.start();
-    // No I/O callback runs between start() and here, so no frame is missed.
-    for (const { name, scenario } of items) {
-      const r: ScenarioResult = { name, scenario, base: NaN, frames: [], events: [], tookS: 0 };
-      results.set(name, r);
-      const p = gw.pipelines.get(name)!;
-      const onDetected = p.onDetected.bind(p);
-      p.onDetected = (d) => {
-        if (Number.isNaN(r.base)) r.base = d.frame.ts;
-        r.frames.push({ t: (d.frame.ts - r.base) / 1000, detections: d.detections.map((x) => ({ ...x })) });
-        onDetected(d);
-      };
-    }
     gw.ctx.bus.on('event.transition', ({ event: e, from }) => {
       const r = results.get(e.camera);
       if (from === null && r) r.events.push(seen(e, r.base));

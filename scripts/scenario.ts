@@ -76,8 +76,8 @@ export interface Scenario {
   expect?: unknown[];
   /** The camera's zones and rules, for running the scenario through the gateway (scripts/scenario-run.ts). */
   zones?: ScenarioZone[];
-  /** Camera settings for the run: analysis interval (default 1 s). */
-  camera?: { interval_s?: number };
+  /** Camera settings for the run: analysis interval (default 1 s), static-change settings, models. */
+  camera?: { interval_s?: number; static_change?: Record<string, unknown>; models?: string[] };
   /** Tracking settings for the run (default: the gateway's). */
   tracking?: { max_missed_s?: number; stationary_ratio?: number };
 }

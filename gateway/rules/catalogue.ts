@@ -68,7 +68,8 @@ const VEHICLES = ['car', 'truck', 'bus', 'motorcycle'];
 /**
  * The label of the model-free static-change detector: a region of a zone that differs
  * from the learned clean reference and has stayed so. Types whose evidence has no COCO
- * class (a pile, debris, goods) accept it by default.
+ * class (garbage, debris, floating debris) accept it by default; others when a zone's
+ * classes name it (a shop front, where people and light change all day, opts in).
  */
 export const STATIC_CHANGE = 'static_change';
 
@@ -89,7 +90,7 @@ export const CATALOGUE: Record<ViolationType, ViolationDefaults> = {
     firm: '请注意，此处禁止流动设摊，请立即离开，否则将依法处理。',
   },
   out_of_store_business: {
-    zh: '出店经营', what: 'tables, chairs, sunshade umbrellas, plants or goods put out in front of a shop, or anything new left standing there (static change)', classes: ['chair', 'dining table', 'bench', 'umbrella', 'potted plant', 'goods', STATIC_CHANGE], minCount: 1, dwellS: 300, graceS: 120, cooldownS: 3600, minArea: 0.001, stationary: true, personWithin: null, anchor: 'box', cluster: true,
+    zh: '出店经营', what: 'tables, chairs, sunshade umbrellas, plants or goods put out in front of a shop (add static_change to its classes to count anything new left standing there)', classes: ['chair', 'dining table', 'bench', 'umbrella', 'potted plant', 'goods'], minCount: 1, dwellS: 300, graceS: 120, cooldownS: 3600, minArea: 0.001, stationary: true, personWithin: null, anchor: 'box', cluster: true,
     message: '您好，请勿出店经营，请将物品搬回店内。',
     firm: '请注意，出店经营违反市容管理规定，请立即将物品搬回店内，否则将依法处理。',
   },

@@ -26,7 +26,7 @@ describe.runIf(ok)('precision on scenario videos through the real pipeline', () 
   beforeAll(async () => {
     broker = await startMosquitto();
     heard = await Collector.connect(broker.url, 't/v1/gateways/#');
-    results = await runScenarios(NAMES, { mqttUrl: broker.url });
+    results = await runScenarios([...NAMES, 'lighting-static'], { mqttUrl: broker.url });
   }, 240_000);
 
   afterAll(async () => {
@@ -61,6 +61,17 @@ describe.runIf(ok)('precision on scenario videos through the real pipeline', () 
     };
     // At dusk the model sees far fewer things than in daylight.
     expect(count(160, 190)).toBeLessThan(count(0, 30) * 0.6);
+    expect(r.events).toEqual([]);
+  });
+
+  // Known issue, for the static-change detector (gateway/detect/static): after a strong change
+  // of light, regions around the people standing in the picture are reported as static
+  // change and stay, so a garbage zone fires without anything left there. This test fails
+  // (as expected) until that is fixed; then flip it to it(). Rules cannot tell such a region
+  // from a real bag, which is why out_of_store_business does not take static_change by default.
+  it.fails('lighting change: static change reports nothing in a garbage zone (known issue)', () => {
+    const r = results.get('lighting-static')!;
+    expect(r.frames.filter((f) => f.detections.some((d) => d.label === 'static_change'))).toEqual([]);
     expect(r.events).toEqual([]);
   });
 
