@@ -10,7 +10,7 @@
  * thing stays, so a thing still there when the cooldown ends is a new event.
  */
 import { boxArea, iou, type Box } from '../zones/geometry.ts';
-import { inArea } from './anchor.ts';
+import { inArea, type Area } from './anchor.ts';
 import type { Track } from '../track/tracker.ts';
 import type { ZoneRule } from './zone-rules.ts';
 import type { ViolationType } from './catalogue.ts';
@@ -80,9 +80,12 @@ export class RuleEngine {
   private readonly fired = new Set<string>();
   private tracks: readonly Track[] = [];
   private lastTs = 0;
+  /** Each rule's zone as seen by people's feet (compound rules). */
+  private readonly footing = new Map<ZoneRule, Area>();
 
   constructor(rules: ZoneRule[], suppress: Suppressor, maxMissedS: number) {
     this.rules = rules;
+    for (const r of rules) this.footing.set(r, { polygon: r.polygon, mask: r.mask, anchor: 'foot' });
     this.suppress = suppress;
     this.maxMissedMs = maxMissedS * 1000;
   }
@@ -99,7 +102,7 @@ export class RuleEngine {
    */
   private qualifies(r: ZoneRule, t: Track, near: readonly Track[]): boolean {
     if (!r.classes.has(t.label) || boxArea(t.box) < r.minArea) return false;
-    return inArea(r, t.box) || near.some((p) => inArea({ ...r, anchor: 'foot' }, p.box));
+    return inArea(r, t.box) || near.some((p) => inArea(this.footing.get(r)!, p.box));
   }
 
   /** Next to a thing of the same kind that already fired here: part of its matter. */
