@@ -27,6 +27,8 @@ import { EventService, ruleKey } from './events/service.ts';
 import { resolveZoneRules, type ZoneRule } from './rules/zone-rules.ts';
 import { CameraPipeline } from './pipeline.ts';
 import type { CameraHealth } from './capture/health.ts';
+import type { Frame } from './capture/camera.ts';
+import type { Detection } from './detect/types.ts';
 import type { EventRecord } from './events/types.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
 import { dispatchConfig } from './dispatch/config.ts';
@@ -44,6 +46,8 @@ export interface GatewayOptions {
   config: LoadedSettings;
   log: Logger;
   clock?: Clock;
+  /** Sees each camera's frames with the detections the tracker gets (scenario runs, tests). */
+  onDetections?: (camera: string, frame: Frame, detections: readonly Detection[]) => void;
 }
 
 export class Gateway {
@@ -100,7 +104,7 @@ export class Gateway {
     const rules = new Map<string, ZoneRule>();
     const camRules = new Map<string, ZoneRule[]>();
     for (const cam of s.cameras) {
-      const rs = resolveZoneRules(cam, s.warnings.messages);
+      const rs = resolveZoneRules(cam, s.warnings.messages, s.gateway.timezone);
       camRules.set(cam.id, rs);
       for (const r of rs) rules.set(ruleKey(r.camera, r.zone, r.type), r);
     }
@@ -148,6 +152,7 @@ export class Gateway {
       const p = new CameraPipeline({
         ctx, camera: cam, rules: camRules.get(cam.id) ?? [], queues: d.queues, events: this.events, input: d.input,
         onHealth: (h) => this.onHealth(this.withDetector(cam, h)),
+        onDetections: this.o.onDetections ? (f, d) => this.o.onDetections!(cam.id, f, d) : undefined,
       });
       this.pipelines.set(cam.id, p);
     }

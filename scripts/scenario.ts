@@ -29,6 +29,35 @@ export interface Actor {
   crop: [number, number, number, number];
   /** Top-left position in background pixels; linear in between, hidden outside. */
   keyframes: Keyframe[];
+  /** Size relative to the background's scale (2: twice as large; a thing nearer the camera). */
+  scale?: number;
+  /** Mirror left-right (another copy of the same thing looks different). */
+  flip?: boolean;
+  /** [from, to) seconds when the actor is not drawn: a thing the detector misses for a moment. */
+  hidden?: [number, number][];
+}
+
+/** One event the scenario must give (count 1 or more), or must not give (count 0). */
+export interface ExpectedEvent {
+  type: string;
+  zone: string;
+  count: number;
+  /** Seconds into the video the (first) event is confirmed at, or each event's, give or take tolerance_s. */
+  confirm_at_s?: number | number[];
+  tolerance_s?: number;
+  /** Classes the event must name (the evidence and, for compound rules, the person). */
+  classes?: string[];
+  /** At least this many tracks in the event (non-motor parking: the bicycles). */
+  min_tracks?: number;
+}
+
+/** A zone as in the settings file (id, polygon, mask, schedule, rules with overrides). */
+export interface ScenarioZone {
+  id: string;
+  polygon: [number, number][];
+  mask?: [number, number][][];
+  schedule?: unknown;
+  rules: ({ type: string } & Record<string, unknown>)[];
 }
 
 export interface Scenario {
@@ -45,6 +74,12 @@ export interface Scenario {
   contrast?: Keyframe[];
   zone?: [number, number][];
   expect?: unknown[];
+  /** The camera's zones and rules, for running the scenario through the gateway (scripts/scenario-run.ts). */
+  zones?: ScenarioZone[];
+  /** Camera settings for the run: analysis interval (default 1 s), static-change settings, models. */
+  camera?: { interval_s?: number; static_change?: Record<string, unknown>; models?: string[] };
+  /** Tracking settings for the run (default: the gateway's). */
+  tracking?: { max_missed_s?: number; stationary_ratio?: number };
 }
 
 export const SCENARIO_DIR = join(ROOT, 'scripts', 'scenarios');
@@ -84,8 +119,12 @@ export function scenarioArgs(s: Scenario, images: string, out: string): string[]
   s.actors.forEach((a, i) => {
     const [x, y, w, h] = a.crop;
     const kf = a.keyframes.map((p) => ({ t: p.t, x: p.x * k, y: p.y * k }));
-    f.push(`[${i + 1}:v]crop=${w}:${h}:${x}:${y},scale=${px(w)}:${px(h)},setsar=1,${still}[a${i}]`);
-    f.push(`[bg${i}][a${i}]overlay=x='${piecewise(kf, 'x')}':y='${piecewise(kf, 'y')}':eval=frame:enable='between(t\\,${kf[0].t}\\,${kf[kf.length - 1].t})'[bg${i + 1}]`);
+    const size = a.scale ?? 1;
+    const flip = a.flip ? ',hflip' : '';
+    // Shown between the first and last keyframe, except in its hidden windows.
+    const shown = [`between(t\\,${kf[0].t}\\,${kf[kf.length - 1].t})`, ...(a.hidden ?? []).map(([h0, h1]) => `not(between(t\\,${h0}\\,${h1 - 0.001}))`)].join('*');
+    f.push(`[${i + 1}:v]crop=${w}:${h}:${x}:${y}${flip},scale=${px(w * size)}:${px(h * size)},setsar=1,${still}[a${i}]`);
+    f.push(`[bg${i}][a${i}]overlay=x='${piecewise(kf, 'x')}':y='${piecewise(kf, 'y')}':eval=frame:enable='${shown}'[bg${i + 1}]`);
   });
   let last = `bg${s.actors.length}`;
   if (s.lighting?.length || s.contrast?.length) {
@@ -135,6 +174,8 @@ export async function ensureScenario(name: string, opts: { out?: string; images?
   const tmp = join(outDir, `.${base}.${process.pid}.mp4`);
   await run(scenarioArgs(s, images, tmp));
   renameSync(tmp, out);
+  // The expected event timeline travels with the video.
+  if (s.expect) writeFileSync(join(outDir, `${base}.expect.json`), `${JSON.stringify({ description: s.description, zones: s.zones, expect: s.expect }, null, 2)}\n`);
   writeFileSync(stamp, hash);
   return out;
 }

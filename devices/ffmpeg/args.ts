@@ -50,6 +50,21 @@ export const preset = {
     return ['-re', '-stream_loop', '-1'];
   },
   /**
+   * A local file read as a recording (`clock: media`): as fast as the reader takes frames
+   * (the pipe's back-pressure paces it), once, no looping. Nothing to add: this preset
+   * names the absence of -re and -stream_loop.
+   */
+  fileAsRecording(): Flag[] {
+    return [];
+  },
+  /**
+   * One frame per `periodS` of video time, whatever the source's frame or key-frame rate
+   * (duplicated over gaps, dropped when denser), so frame n is at n x periodS in the video.
+   */
+  mediaClock(periodS: number): string {
+    return `fps=fps=1/${periodS}:round=near:eof_action=pass`;
+  },
+  /**
    * Decode key frames only: the decoder skips every P/B frame, which is most of the cost.
    * One decoder thread: with many cameras, threads per stream only add switching.
    */
@@ -62,9 +77,9 @@ export const preset = {
    * Scale inside ffmpeg so the JS side never resizes. `fit` keeps the aspect ratio inside
    * w x h (the detector letterboxes by placing it top-left); `stretch` fills w x h.
    */
-  scale(w: number, h: number, fit: 'fit' | 'stretch'): Flag[] {
+  scale(w: number, h: number, fit: 'fit' | 'stretch', before?: string): Flag[] {
     const size = fit === 'fit' ? `w=${w}:h=${h}:force_original_aspect_ratio=decrease` : `w=${w}:h=${h}`;
-    return ['-vf', `scale=${size}:flags=bilinear`];
+    return ['-vf', `${before ? `${before},` : ''}scale=${size}:flags=bilinear`];
   },
   /**
    * One output frame per decoded frame, with no duplication to a fixed rate; as PPM on a

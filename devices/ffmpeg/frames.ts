@@ -22,20 +22,43 @@ export interface FrameSourceOptions {
   fit: 'fit' | 'stretch';
   keyFramesOnly?: boolean;
   ffmpegPath?: string;
+  /**
+   * How frames are stamped. `wall` (default): when they arrive; a file plays in real time
+   * and loops, like a camera. `media` (local files only): the file is read once, as fast
+   * as the reader takes frames (see pause/resume), one frame per `periodS` of video, each
+   * stamped `startMs` + its position in the video. A 30-minute recording is then analysed
+   * in a fraction of that, with every duration measured as it was filmed.
+   */
+  clock?: 'wall' | 'media';
+  /** `media`: seconds of video between frames (the analysis interval). */
+  periodS?: number;
+  /** `media`: the wall-clock time the video's start stands for (default: when started). */
+  startMs?: number;
+}
+
+function isStreamUrl(url: string): boolean {
+  return /^(rtsps?|rtmp|https?|srt|udp):/.test(url);
+}
+
+/** True when frames are stamped with their time in the video rather than on arrival. */
+export function usesMediaClock(o: Pick<FrameSourceOptions, 'url' | 'clock'>): boolean {
+  return o.clock === 'media' && !isStreamUrl(o.url);
 }
 
 export function frameSourceArgs(o: FrameSourceOptions): string[] {
-  const isStream = /^(rtsps?|rtmp|https?|srt|udp):/.test(o.url);
+  const isStream = isStreamUrl(o.url);
+  const media = usesMediaClock(o);
   const url = isStream ? withCredentials(o.url, o.username, o.password) : o.url.replace(/^file:\/\//, '');
   const inputFlags = [
     ...(o.url.startsWith('rtsp') ? preset.rtsp(o.transport ?? 'tcp', o.timeoutS ?? 5) : []),
-    ...(isStream ? [] : preset.fileAsCamera()),
+    ...(isStream ? [] : media ? preset.fileAsRecording() : preset.fileAsCamera()),
     ...(o.keyFramesOnly === false ? [] : preset.keyFramesOnly()),
   ];
+  const clock = media ? preset.mediaClock(o.periodS ?? 1) : undefined;
   return new FfmpegArgs()
     .logLevel('error')
     .input(url, ...inputFlags)
-    .output('pipe:1', ...preset.scale(o.width, o.height, o.fit), ...preset.framesToPipe())
+    .output('pipe:1', ...preset.scale(o.width, o.height, o.fit, clock), ...preset.framesToPipe())
     .build();
 }
 
@@ -84,9 +107,19 @@ export class FrameSource extends EventEmitter<FrameSourceEvents> {
     const args = frameSourceArgs(this.opts);
     const child = spawn(this.opts.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    // Media clock: frame n stands for n x period after the start (the fps filter makes it so).
+    const media = usesMediaClock(this.opts);
+    const start = this.opts.startMs ?? Date.now();
+    const periodMs = (this.opts.periodS ?? 1) * 1000;
+    let n = -1;
+    let ts = 0;
     const parser = new PpmParser({
-      begin: (h) => this.pool.take(h.width * h.height * 3, Date.now()),
-      end: (h, data) => this.emit('frame', h, data, Date.now()),
+      begin: (h) => {
+        n++;
+        ts = media ? start + Math.round(n * periodMs) : Date.now();
+        return this.pool.take(h.width * h.height * 3, ts);
+      },
+      end: (h, data) => this.emit('frame', h, data, media ? ts : Date.now()),
     });
     child.stdout!.on('data', (chunk: Buffer) => {
       try {
@@ -106,6 +139,15 @@ export class FrameSource extends EventEmitter<FrameSourceEvents> {
       const fallback = this.stopping ? 'stopped' : signal ? `ffmpeg killed by ${signal}` : `ffmpeg exited with code ${code}`;
       this.emit('exit', ffmpegError(this.id, this.stderr, fallback, [this.opts.password]), code, signal);
     });
+  }
+
+  /** Stops reading frames; ffmpeg blocks on the full pipe (media clock back-pressure). */
+  pause(): void {
+    this.child?.stdout?.pause();
+  }
+
+  resume(): void {
+    this.child?.stdout?.resume();
   }
 
   /** Last lines ffmpeg printed, for diagnostics. */

@@ -3,7 +3,7 @@
  * stalls, and keeps its health. A camera's failure stays inside this object; the other
  * cameras never notice.
  */
-import { FrameSource } from '../../devices/ffmpeg/frames.ts';
+import { FrameSource, usesMediaClock } from '../../devices/ffmpeg/frames.ts';
 import { redact } from '../../devices/ffmpeg/args.ts';
 import { DeviceError, isDeviceError } from '../../devices/errors.ts';
 import { grabStill } from '../../devices/ffmpeg/still.ts';
@@ -62,9 +62,19 @@ export class CameraCapture {
   private failures = 0;
   private stopped = true;
   private readonly o: CaptureOptions;
+  /** Wall-clock time of the last frame (frame stamps may be media time). */
+  private lastFrameWall = 0;
+  /** Media clock: frames handed on and not yet released; reading pauses while one is out. */
+  private inFlight = 0;
+  /** Media clock: where the video's time continues after a restart (it never goes back). */
+  private mediaNext: number | null = null;
+  /** Media clock: the file has been played to its end. */
+  ended = false;
+  private readonly media: boolean;
 
   constructor(o: CaptureOptions) {
     this.o = o;
+    this.media = !isOnvif(o.camera.url) && usesMediaClock({ url: o.camera.url, clock: o.camera.clock });
     this.pool = new CameraFramePool(o.camera.interval_s * 1000);
     this.backoff = new Backoff(o.backoff ?? { baseMs: 1000, maxMs: 60_000 });
     this.health = {
@@ -121,16 +131,32 @@ export class CameraCapture {
     }
     if (this.stopped) return;
     const url = this.src.analytics;
-    const src = new FrameSource(c.id, { url, username: c.username, password: c.password, transport: c.transport, timeoutS: 5, width: this.o.width, height: this.o.height, fit: this.o.fit }, this.pool);
+    const media = this.media;
+    // Media clock: a restart continues the video's time, it never goes back.
+    const startMs = media ? Math.max(Date.now(), this.mediaNext ?? 0) : undefined;
+    const src = new FrameSource(c.id, {
+      url, username: c.username, password: c.password, transport: c.transport, timeoutS: 5, width: this.o.width, height: this.o.height, fit: this.o.fit,
+      clock: c.clock ?? 'wall', periodS: c.interval_s, startMs,
+    }, this.pool);
     this.source = src;
     this.startedAt = Date.now();
+    this.inFlight = 0;
     src.on('frame', (h, data, ts) => this.frame(h.width, h.height, data, ts));
-    src.once('exit', (err) => {
+    src.once('exit', (err, code) => {
       if (this.source === src) this.source = null;
-      if (!this.stopped) this.failed(err);
+      if (this.stopped) return;
+      if (media && code === 0) return this.finished();
+      this.failed(err);
     });
     src.start();
     this.o.log.debug({ camera: c.id, url: redact(url), pid: src.pid }, 'ffmpeg started');
+  }
+
+  /** Media clock: the recording has been analysed to its end; it is not played again. */
+  private finished(): void {
+    this.ended = true;
+    this.setState('offline', 'end of the video file (clock: media plays a file once)');
+    this.o.log.info({ camera: this.id, until: this.health.lastFrameAt }, 'video file analysed to its end');
   }
 
   /**
@@ -158,8 +184,17 @@ export class CameraCapture {
   }
 
   private frame(width: number, height: number, data: Buffer, ts: number): void {
-    this.rate.add(ts);
+    this.rate.add(Date.now());
+    this.lastFrameWall = Date.now();
     this.health.lastFrameAt = ts;
+    const source = this.source;
+    const media = this.media && source !== null;
+    if (media) {
+      this.mediaNext = ts + this.o.camera.interval_s * 1000;
+      // Back-pressure instead of dropping: ffmpeg waits until the detector took this frame.
+      this.inFlight++;
+      source.pause();
+    }
     this.health.width = width;
     this.health.height = height;
     if (this.health.state !== 'online') {
@@ -174,6 +209,7 @@ export class CameraCapture {
         if (!released) {
           released = true;
           this.pool.release(data);
+          if (media && --this.inFlight <= 0 && this.source === source) source.resume();
         }
       },
     });
@@ -181,7 +217,9 @@ export class CameraCapture {
 
   private checkStall(): void {
     if (!this.source || this.stopped) return;
-    const last = this.health.lastFrameAt && this.health.lastFrameAt > this.startedAt ? this.health.lastFrameAt : this.startedAt;
+    // Media clock: reading waits for the detector on purpose; that is not a stalled stream.
+    if (this.media && this.inFlight > 0) return;
+    const last = this.lastFrameWall > this.startedAt ? this.lastFrameWall : this.startedAt;
     // Before the first frame allow for connection and the first key frame.
     const limit = (this.o.camera.stall_s + (last === this.startedAt ? 5 : 0)) * 1000;
     if (Date.now() - last > limit) {

@@ -1,18 +1,25 @@
 /**
  * Evaluates one camera's zone rules over its tracks, frame by frame. A rule fires a
  * verdict when enough qualifying things have been in its zone (standing still, for the
- * static types) for the dwell time. Each thing fires at most once: the track remembers,
- * and the event stage suppresses a spot that already has an open or recent event.
+ * static types; with a person near them, for the compound ones) for the dwell time.
+ *
+ * One thing gives one event: a track that fired stays quiet while it stays, and does not
+ * count for the zone's other rules either (a cart is a mobile vendor or a stall, not
+ * both); for most types, a thing beside one that fired is part of the same matter. A spot that already has an event (asked of the event stage: open, or closed
+ * within the cooldown) holds the verdict back; it is asked again every RETRY_MS while the
+ * thing stays, so a thing still there when the cooldown ends is a new event.
  */
-import { boxArea, footPoint, pointInPolygon, iou, type Box } from '../zones/geometry.ts';
+import { boxArea, iou, type Box } from '../zones/geometry.ts';
+import { inArea, type Area } from './anchor.ts';
 import type { Track } from '../track/tracker.ts';
 import type { ZoneRule } from './zone-rules.ts';
 import type { ViolationType } from './catalogue.ts';
 
 export interface Verdict {
   rule: ZoneRule;
+  /** The evidence, then the people at it (compound rules). */
   tracks: Track[];
-  /** The union of the tracks' boxes: where the matter is. */
+  /** The union of the evidence's boxes: where the matter is. */
   box: Box;
   classes: string[];
   /** When the condition started holding. */
@@ -25,27 +32,86 @@ export type Presence = 'present' | 'absent' | 'unknown';
 /** Asked before firing: is there already an open or cooling-down event at this spot? */
 export type Suppressor = (rule: ZoneRule, box: Box, ts: number) => boolean;
 
+/** How often a held-back verdict asks the event stage again. */
+export const RETRY_MS = 15_000;
+const PERSON = 'person';
+
+/** The gap between two boxes (0 when they touch or overlap). */
+export function boxGap(a: Box, b: Box): number {
+  const dx = Math.max(0, b[0] - a[2], a[0] - b[2]);
+  const dy = Math.max(0, b[1] - a[3], a[1] - b[3]);
+  return Math.hypot(dx, dy);
+}
+
+/**
+ * A person is at a thing when the gap between their boxes is at most `within` times the
+ * thing's larger side, and the person stands no higher in the picture than the thing's
+ * middle: someone far behind it (smaller, higher up) only looks close in the picture.
+ */
+export function isNear(thing: Box, person: Box, within: number): boolean {
+  if (person[3] < (thing[1] + thing[3]) / 2) return false;
+  return boxGap(thing, person) <= within * side(thing);
+}
+
+const side = (b: Box) => Math.max(b[2] - b[0], b[3] - b[1]);
+
+/** Two things within one size of each other (the larger's). */
+export function beside(a: Box, b: Box): boolean {
+  return boxGap(a, b) <= Math.max(side(a), side(b));
+}
+
+interface Ready {
+  track: Track;
+  since: number;
+  people: Track[];
+}
+
 export class RuleEngine {
   private readonly rules: ZoneRule[];
   private readonly suppress: Suppressor;
   private readonly maxMissedMs: number;
   /** (rule index, track id) → when the track entered the zone. */
   private readonly entered = new Map<string, number>();
-  /** (rule index, track id) pairs that already fired. */
+  /** (rule index, track id) → since when a person has been near it (compound rules). */
+  private readonly attended = new Map<string, number>();
+  /** (rule index, track id) → held back by the event stage; not asked again before then. */
+  private readonly retryAt = new Map<string, number>();
+  /** (zone, track id) pairs that already fired. */
   private readonly fired = new Set<string>();
   private tracks: readonly Track[] = [];
   private lastTs = 0;
+  /** Each rule's zone as seen by people's feet (compound rules). */
+  private readonly footing = new Map<ZoneRule, Area>();
 
   constructor(rules: ZoneRule[], suppress: Suppressor, maxMissedS: number) {
     this.rules = rules;
+    for (const r of rules) this.footing.set(r, { polygon: r.polygon, mask: r.mask, anchor: 'foot' });
     this.suppress = suppress;
     this.maxMissedMs = maxMissedS * 1000;
   }
 
-  private qualifies(r: ZoneRule, t: Track): boolean {
+  /** The people within reach of a thing (compound rules). */
+  private peopleNear(r: ZoneRule, t: Track, people: readonly Track[]): Track[] {
+    return r.personWithin === null ? [] : people.filter((p) => p !== t && isNear(t.box, p.box, r.personWithin!));
+  }
+
+  /**
+   * A thing of the rule's classes, large enough, in the zone: by its anchor, or (compound
+   * rules) by the feet of the people at it: a stall's canopy hangs above the pavement its
+   * vendor stands on.
+   */
+  private qualifies(r: ZoneRule, t: Track, near: readonly Track[]): boolean {
     if (!r.classes.has(t.label) || boxArea(t.box) < r.minArea) return false;
-    const [x, y] = footPoint(t.box);
-    return pointInPolygon(x, y, r.polygon);
+    return inArea(r, t.box) || near.some((p) => inArea(this.footing.get(r)!, p.box));
+  }
+
+  /** Next to a thing of the same kind that already fired here: part of its matter. */
+  private besideReported(r: ZoneRule, t: Track, tracks: readonly Track[]): boolean {
+    return tracks.some((f) => f !== t && r.classes.has(f.label) && this.fired.has(`${r.zone}:${f.id}`) && beside(f.box, t.box));
+  }
+
+  private people(r: ZoneRule, tracks: readonly Track[], ts: number): Track[] {
+    return r.personWithin === null ? [] : tracks.filter((t) => t.label === PERSON && ts - t.lastSeen <= this.maxMissedMs);
   }
 
   evaluate(tracks: readonly Track[], ts: number): Verdict[] {
@@ -53,36 +119,55 @@ export class RuleEngine {
     this.lastTs = ts;
     const verdicts: Verdict[] = [];
     const alive = new Set<string>();
+    const aliveInZone = new Set<string>();
     this.rules.forEach((r, ri) => {
-      const ready: Track[] = [];
-      let earliest = ts;
+      // Off-schedule: nothing counts, and dwell starts afresh when the rule runs again.
+      if (!r.schedule.isActive(ts)) return;
+      const people = this.people(r, tracks, ts);
+      const ready: Ready[] = [];
       for (const t of tracks) {
+        const near = this.peopleNear(r, t, people);
+        if (!this.qualifies(r, t, near)) continue;
         const key = `${ri}:${t.id}`;
-        if (!this.qualifies(r, t)) {
-          this.entered.delete(key);
-          continue;
-        }
         alive.add(key);
-        if (!this.entered.has(key)) this.entered.set(key, ts);
-        const since = r.stationary ? Math.max(this.entered.get(key)!, t.stillSince) : this.entered.get(key)!;
+        aliveInZone.add(`${r.zone}:${t.id}`);
+        // A thing first seen here counts from its first sighting; a static-change region's
+        // detection may date it back to when the change appeared.
+        if (!this.entered.has(key)) this.entered.set(key, t.hits === 1 ? t.firstSeen : ts);
+        let since = r.stationary ? Math.max(this.entered.get(key)!, t.stillSince) : this.entered.get(key)!;
+        if (r.personWithin !== null) {
+          if (!near.length) {
+            this.attended.delete(key);
+            continue;
+          }
+          if (!this.attended.has(key)) this.attended.set(key, ts);
+          since = Math.max(since, this.attended.get(key)!);
+        }
         // Only a thing seen in this very frame can fire: a track coasting through missed
         // detections keeps its place, but its last box may be somewhere it has left.
-        if (this.fired.has(key) || !t.visible || (ts - since) / 1000 < r.dwellS) continue;
-        ready.push(t);
-        earliest = Math.min(earliest, since);
+        if (this.fired.has(`${r.zone}:${t.id}`) || !t.visible || (ts - since) / 1000 < r.dwellS) continue;
+        if ((this.retryAt.get(key) ?? 0) > ts) continue;
+        if (r.cluster && this.besideReported(r, t, tracks)) {
+          this.fired.add(`${r.zone}:${t.id}`);
+          continue;
+        }
+        ready.push({ track: t, since, people: near });
       }
       if (ready.length < r.minCount) return;
-      const box = union(ready.map((t) => t.box));
+      const box = union(ready.map((x) => x.track.box));
       if (this.suppress(r, box, ts)) {
-        // The spot already has its event: remember these tracks so they stay quiet.
-        ready.forEach((t) => this.fired.add(`${ri}:${t.id}`));
+        // The spot has its event: ask again later, the thing may outlast the cooldown.
+        ready.forEach((x) => this.retryAt.set(`${ri}:${x.track.id}`, ts + RETRY_MS));
         return;
       }
-      ready.forEach((t) => this.fired.add(`${ri}:${t.id}`));
-      verdicts.push({ rule: r, tracks: ready, box, classes: [...new Set(ready.map((t) => t.label))], since: earliest, at: ts });
+      ready.forEach((x) => this.fired.add(`${r.zone}:${x.track.id}`));
+      const evidence = ready.map((x) => x.track);
+      const helpers = [...new Set(ready.flatMap((x) => x.people))].filter((p) => p.visible || ts - p.lastSeen <= this.maxMissedMs);
+      const all = [...evidence, ...helpers];
+      verdicts.push({ rule: r, tracks: all, box, classes: [...new Set(all.map((t) => t.label))], since: Math.min(...ready.map((x) => x.since)), at: ts });
     });
-    for (const k of this.entered.keys()) if (!alive.has(k)) this.entered.delete(k);
-    for (const k of this.fired) if (!alive.has(k)) this.fired.delete(k);
+    for (const m of [this.entered, this.attended, this.retryAt]) for (const k of m.keys()) if (!alive.has(k)) m.delete(k);
+    for (const k of this.fired) if (!aliveInZone.has(k)) this.fired.delete(k);
     return verdicts;
   }
 
@@ -94,10 +179,12 @@ export class RuleEngine {
     if (now - this.lastTs > freshMs) return 'unknown';
     const r = this.rules.find((x) => x.type === type && x.zone === zone);
     if (!r) return 'absent';
-    const here = this.tracks.filter((t) => this.lastTs - t.lastSeen <= this.maxMissedMs && this.qualifies(r, t));
-    const matching = here.filter((t) => trackIds.includes(t.id) || iou(t.box, box) > 0.3);
-    const need = r.minCount > 1 ? r.minCount : 1;
-    return (r.minCount > 1 ? here.length : matching.length) >= need ? 'present' : 'absent';
+    const people = this.people(r, this.tracks, this.lastTs);
+    const here = this.tracks.filter((t) => this.lastTs - t.lastSeen <= this.maxMissedMs && this.qualifies(r, t, this.peopleNear(r, t, people)));
+    // Groups (bicycles) count anywhere in the zone, and so do things that move about (a
+    // person in a river danger zone, smoke); a thing that stands still must be on its spot.
+    if (r.minCount > 1 || !r.stationary) return here.length >= r.minCount ? 'present' : 'absent';
+    return here.some((t) => trackIds.includes(t.id) || iou(t.box, box) > 0.3) ? 'present' : 'absent';
   }
 
   zoneRules(): readonly ZoneRule[] {

@@ -8,6 +8,7 @@ import { LineCounter, parseDocument, isMap, isSeq, isScalar, type Document, type
 import { SettingsSchema, type Settings } from './schema.ts';
 import { compile, dotted, pathOf, describe } from '../validate.ts';
 import { checkSemantics } from './semantics.ts';
+import { foldCoordinateIssues } from './semantics-zones.ts';
 
 export interface ConfigIssue {
   path: (string | number)[];
@@ -148,6 +149,7 @@ export function parseSettings(text: string, file: string, env: NodeJS.ProcessEnv
       }
       issues.push({ path, message });
     }
+    issues.splice(0, issues.length, ...foldCoordinateIssues(issues, raw));
   }
   const dir = dirname(resolve(file));
   const resolvePath = (p: string) => resolve(dir, p);

@@ -4,7 +4,8 @@
  * `gateway schema`), and the defaults (ajv fills them in while validating).
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { VIOLATION_TYPES, type ViolationType } from '../rules/catalogue.ts';
+import { ANCHORS, VIOLATION_TYPES, type ViolationType } from '../rules/catalogue.ts';
+import { DAYS } from '../rules/schedule.ts';
 
 const Strict = { additionalProperties: false } as const;
 
@@ -55,6 +56,30 @@ const MessageTable = (description: string) =>
   });
 export const TimeRange = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM-HH:MM in gateway.timezone; may wrap midnight (22:00-07:00)' });
 
+const ClockTime = (def: string) =>
+  Type.String({ pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$', default: def, description: 'HH:MM, 24-hour, in gateway.timezone' });
+
+export const TimeWindow = Type.Object(
+  {
+    days: Type.Optional(Type.Array(Literals(DAYS), { minItems: 1, uniqueItems: true, description: 'weekdays (mon ... sun); default every day. A window that wraps midnight belongs to the day it starts on' })),
+    dates: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' }), {
+      minItems: 1, uniqueItems: true, description: 'calendar dates YYYY-MM-DD instead of weekdays: public holidays, make-up working days',
+    })),
+    from: ClockTime('00:00'),
+    to: ClockTime('24:00'),
+  },
+  { ...Strict, description: "a time window, e.g. { days: [mon, tue, wed, thu, fri], from: '07:00', to: '19:00' }; from > to wraps midnight" },
+);
+
+export const Schedule = Type.Object(
+  {
+    active: Type.Optional(Type.Array(TimeWindow, { minItems: 1, description: 'the rules run only inside these windows (default: always)' })),
+    inactive: Type.Optional(Type.Array(TimeWindow, { minItems: 1, description: 'the rules are off inside these windows, even within an active one (tolerated hours, holidays)' })),
+  },
+  { ...Strict, description: 'when the rules run, in gateway.timezone; e.g. vending tolerated at a night market: inactive: [{ from: "18:00", to: "22:00" }]' },
+);
+export type ScheduleSettings = Static<typeof Schedule>;
+
 export const ZoneRule = Type.Object(
   {
     type: ViolationTypeSchema,
@@ -64,6 +89,13 @@ export const ZoneRule = Type.Object(
     dwell_s: OptSeconds('how long the condition must hold before it is an event'),
     grace_s: OptSeconds('time between the warning and the recheck'),
     cooldown_s: OptSeconds('quiet time at the same spot after an event'),
+    stationary: Type.Optional(Type.Boolean({ description: 'the thing must stand still (its box hardly moves), not merely be present' })),
+    require_person_within: Type.Optional(Type.Union([
+      Type.Literal(false),
+      Type.Number({ minimum: 0, maximum: 20 }),
+    ], { description: 'a person must be this near the evidence, in multiples of its box size (0: touching); false: no person needed (street_vending 1, mobile_vendor 0.5)' })),
+    anchor: Type.Optional(Literals(ANCHORS, { description: 'which part of a thing must be in the zone: foot (bottom-centre of its box, where it stands), centre, or box (a quarter of its box or more); street_vending: box, else foot' })),
+    schedule: Type.Optional({ ...Schedule, description: "this rule's own schedule, replacing the zone's" }),
     message: Type.Optional(Template('spoken warning')),
     firm_message: Type.Optional(Template('the firmer repeat')),
     clip: Type.Optional(Type.String({ minLength: 1, description: 'recorded WAV/MP3 played instead of the message' })),
@@ -77,6 +109,8 @@ export const Zone = Type.Object(
     id: Id,
     name: Type.Optional(Type.String()),
     polygon: Polygon,
+    mask: Type.Optional(Type.Array(Polygon, { description: 'areas inside the zone to ignore (a marked parking bay, a licensed terrace): a thing standing in one does not count' })),
+    schedule: Type.Optional(Schedule),
     rules: Type.Array(ZoneRule, { minItems: 1 }),
   },
   Strict,
@@ -114,6 +148,10 @@ export const Camera = Type.Object(
     location: Location,
     place: Type.Optional(Type.String({ description: 'spoken place name, e.g. 和村镇中心街' })),
     interval_s: Type.Number({ minimum: 0.2, default: 1, description: 'analyse at most one frame per interval' }),
+    clock: Literals(['wall', 'media'], {
+      default: 'wall',
+      description: 'wall: frames are stamped when they arrive (cameras; a file plays in real time and loops). media (a video file only): the file is analysed once, as fast as the detector goes, each frame stamped with its time in the video, so dwell times are as filmed; for checking zones on recorded footage',
+    }),
     stall_s: Type.Number({ minimum: 2, default: 15, description: 'no frame for this long restarts the stream' }),
     model: Type.Optional(Type.String({ description: 'model id (manifest in models/), defaults to detector.model' })),
     models: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {

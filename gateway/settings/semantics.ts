@@ -13,6 +13,7 @@ import { CATALOGUE } from '../rules/catalogue.ts';
 import { speakerSchemes } from '../../devices/registry.ts';
 import { checkMessages } from '../alert/check.ts';
 import { checkUplinkAndDispatch } from './semantics-uplink.ts';
+import { checkZones } from './semantics-zones.ts';
 
 /** Classes that only come from model-free detectors, so no model needs to know them. */
 export const MODEL_FREE_CLASSES = new Set(['static_change']);
@@ -122,6 +123,7 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
           issues.push({ path: [...rp, 'classes'], message: `names static_change, but static_change.zones does not watch zone "${z.id}"` });
       });
     });
+    issues.push(...checkZones(cam, at, { knows: complete ? (c) => known.has(c) : null, maxMissedS: s.tracking.max_missed_s }));
   }
   issues.push(...checkUplinkAndDispatch(s, resolvePath));
   return issues;

@@ -26,6 +26,11 @@ export interface Track {
   labels: Map<string, number>;
 }
 
+/** A detection that knows when its thing appeared (the static-change detector's regions). */
+export interface Dated extends Detection {
+  since?: number;
+}
+
 export interface TrackerOptions {
   maxMissedS: number;
   /** How far the box centre may drift, as a share of the box's larger side, and still be "still". */
@@ -97,9 +102,11 @@ export class Tracker {
     this.tracks = this.tracks.filter((t) => t.visible || ts - t.lastSeen <= this.o.maxMissedS * 1000);
     dets.forEach((d, i) => {
       if (usedD.has(i)) return;
+      // A detector that only reports a thing once it has stayed (static change) says since when.
+      const since = typeof (d as Dated).since === 'number' ? Math.min((d as Dated).since!, ts) : ts;
       this.tracks.push({
-        id: this.nextId++, label: d.label, box: d.box, score: d.score, firstSeen: ts, lastSeen: ts, hits: 1,
-        stillSince: ts, anchor: d.box, visible: true, labels: new Map([[d.label, 1]]),
+        id: this.nextId++, label: d.label, box: d.box, score: d.score, firstSeen: since, lastSeen: ts, hits: 1,
+        stillSince: since, anchor: d.box, visible: true, labels: new Map([[d.label, 1]]),
       });
     });
     return this.tracks;

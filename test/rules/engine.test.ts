@@ -4,7 +4,7 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { Tracker } from '../../gateway/track/tracker.ts';
-import { RuleEngine, union, type Suppressor, type Verdict } from '../../gateway/rules/engine.ts';
+import { RETRY_MS, RuleEngine, union, type Suppressor, type Verdict } from '../../gateway/rules/engine.ts';
 import { resolveZoneRules, type ZoneRule } from '../../gateway/rules/zone-rules.ts';
 import { CATALOGUE, type ViolationType } from '../../gateway/rules/catalogue.ts';
 import type { CameraSettings, ZoneRuleSettings } from '../../gateway/settings/schema.ts';
@@ -237,12 +237,24 @@ describe('min_count and non-stationary types', () => {
 });
 
 describe('suppressor', () => {
-  it('a suppressed spot gives no verdict, and those tracks stay quiet afterwards', () => {
+  it('a held-back spot gives no verdict; it is asked again every RETRY_MS, and fires once let through', () => {
     const calls: { type: string; box: Box; ts: number }[] = [];
-    const h = new Harness(rules('illegal_parking', { dwell_s: 30 }), (r, box, ts) => (calls.push({ type: r.type, box, ts }), true));
+    let held = true;
+    const h = new Harness(rules('illegal_parking', { dwell_s: 30 }), (r, box, ts) => (calls.push({ type: r.type, box, ts }), held));
     expect(h.feed(frames(T0, T0 + 120_000, () => [det(CAR)]))).toHaveLength(0);
-    expect(calls).toHaveLength(1);
     expect(calls[0]).toEqual({ type: 'illegal_parking', box: CAR, ts: T0 + 30_000 });
+    // Not on every frame: every RETRY_MS while the thing stays.
+    expect(calls.map((c) => c.ts - T0)).toEqual([30_000, 45_000, 60_000, 75_000, 90_000, 105_000, 120_000]);
+    expect(RETRY_MS).toBe(15_000);
+    // The spot's event closed and its cooldown ended: the car still there is a new event.
+    held = false;
+    const v = h.feed(frames(T0 + 121_000, T0 + 160_000, () => [det(CAR)]));
+    expect(v).toHaveLength(1);
+    expect(v[0].at).toBe(T0 + 135_000);
+    expect(v[0].since).toBe(T0);
+    // And then it stays quiet: one thing, one event.
+    expect(h.feed(frames(T0 + 161_000, T0 + 400_000, () => [det(CAR)]))).toHaveLength(0);
+    expect(calls).toHaveLength(8);
   });
 
   it('is asked only when a verdict is due, and a false answer lets it through', () => {
