@@ -9,7 +9,7 @@
  * there, arrives and closes it. The platform then asks for the statistics.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ROOT, filesDir, mirrorDir } from '../gateway/paths.ts';
 import { fetchAll } from '../gateway/assets/fetch.ts';
@@ -42,6 +42,13 @@ for (const name of ['parking-stay', 'parking-leave']) {
 }
 
 const config = loadSettings(configFile);
+// Every demo run tells the whole story again: events left open by an earlier run would
+// otherwise hold the plaza (its spot is taken). The synthesised audio cache is kept.
+if (!process.env.GATEWAY_CONFIG) {
+  const dataDir = config.resolvePath(config.settings.gateway.data_dir);
+  for (const f of ['gateway.db', 'gateway.db-wal', 'gateway.db-shm', 'evidence', 'speakers'])
+    rmSync(join(dataDir, f), { recursive: true, force: true });
+}
 const speakers: RtpRecorder[] = [];
 for (const sp of config.settings.speakers) {
   const u = new URL(sp.url);
