@@ -38,10 +38,10 @@ mqtt: { url: '${broker.url}', prefix: h }
 http: { host: 127.0.0.1, port: 0, token: ${token} }
 stats: { interval_s: 0 }
 cameras:
-  - { id: cam, enabled: false, url: 'rtsp://127.0.0.1:9/x', location: { lat: 28.77, lon: 118.55 }, zones: [{ id: z, polygon: [[0, 0], [1, 0], [1, 1], [0, 1]], rules: [{ type: open_burning }] }] }
+  - { id: cam, enabled: false, url: 'rtsp://127.0.0.1:9/x', location: { lat: 28.77, lon: 118.55 }, zones: [{ id: z, polygon: [[0, 0], [1, 0], [1, 1], [0, 1]], rules: [{ type: illegal_parking }] }] }
 `));
-    e1 = await injectEvent(gw, 'cam', { label: 'smoke' });
-    e2 = await injectEvent(gw, 'cam', { label: 'fire' });
+    e1 = await injectEvent(gw, 'cam', { label: 'car' });
+    e2 = await injectEvent(gw, 'cam', { label: 'truck' });
     const ev = await heard.waitFor((m) => m.topic === 'h/v1/gateways/gw-h/events' && m.json?.id === e1.id, 10_000, 'event');
     link = ev.json!.evidence.url;
     sha = ev.json!.evidence.sha256;
@@ -97,7 +97,7 @@ cameras:
     expect((await get('/events?after_seq=-1', bearer)).status).toBe(400);
     const stats = (await (await get('/stats', bearer)).json()) as Record<string, any>;
     expect(stats.events.total).toBe(2);
-    expect(stats.by_type).toEqual({ open_burning: 2 });
+    expect(stats.by_type).toEqual({ illegal_parking: 2 });
     expect((await get('/stats')).status).toBe(401);
     const health = (await (await get('/health')).json()) as Record<string, any>;
     expect(health).toMatchObject({ status: 'ok', mqtt: { connected: true, error: null } });
