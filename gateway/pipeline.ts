@@ -107,6 +107,7 @@ export class CameraPipeline {
 
   /** One frame's detections, every model's merged, in the shared vocabulary. */
   private track(frame: Frame, detections: Detection[]): void {
+    this.staticChange?.modelsSaw(frame.ts, detections);
     const tracks = this.tracker.update(detections, frame.ts);
     const verdicts = this.engine.evaluate(tracks, frame.ts);
     if (!verdicts.length) return;

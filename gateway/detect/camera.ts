@@ -20,5 +20,5 @@ export function staticZones(cam: CameraSettings): StaticZone[] {
 
 export function staticSettings(cam: CameraSettings): StaticChangeSettings {
   const s = cam.static_change;
-  return { width: s.width, persistS: s.persist_s, learnS: s.learn_s, sensitivity: s.sensitivity, minArea: s.min_area, absorbS: s.absorb_s };
+  return { width: s.width, persistS: s.persist_s, learnS: s.learn_s, sensitivity: s.sensitivity, minArea: s.min_area, absorbS: s.absorb_s, occluderClasses: s.ignore_classes };
 }

@@ -4,7 +4,7 @@
  * which the rules can name like any model class (garbage, material stacking, floating
  * debris, goods outside a shop, before anyone has a model trained for them).
  */
-import type { Pt } from '../../zones/geometry.ts';
+import type { Box, Pt } from '../../zones/geometry.ts';
 import type { Detection, FrameLike } from '../types.ts';
 import { LumaFrame } from './luma.ts';
 import { ZoneWatcher, type StaticChangeOptions } from './zone.ts';
@@ -19,7 +19,12 @@ export interface StaticZone {
 export interface StaticChangeSettings extends StaticChangeOptions {
   /** Width of the grayscale copy analysed, pixels. */
   width: number;
+  /** Model labels that hide what is behind them (people, vehicles): a candidate behind one keeps its age. */
+  occluderClasses?: readonly string[];
 }
+
+/** How long what the models saw still says who stands where (they answer a frame or so late). */
+const OCCLUDERS_FRESH_MS = 5000;
 
 /** A static-change detection also says which zone and since when (for logs and tests). */
 export interface StaticDetection extends Detection {
@@ -28,15 +33,27 @@ export interface StaticDetection extends Detection {
 }
 
 const NONE: StaticDetection[] = [];
+const NO_BOXES: Box[] = [];
 
 export class StaticChangeDetector {
   private readonly luma: LumaFrame;
   private readonly zones: ZoneWatcher[];
   private last: StaticDetection[] = NONE;
+  private readonly occluderClasses: ReadonlySet<string>;
+  private occluders: Box[] = NO_BOXES;
+  private occludersTs = -Infinity;
 
   constructor(zones: readonly StaticZone[], o: StaticChangeSettings) {
     this.luma = new LumaFrame(o.width);
     this.zones = zones.map((z) => new ZoneWatcher(z.id, z.polygon, o));
+    this.occluderClasses = new Set(o.occluderClasses ?? []);
+  }
+
+  /** What the models saw in the frame of `ts`: where people and vehicles stand, for the next frames. */
+  modelsSaw(ts: number, detections: readonly Detection[]): void {
+    if (ts < this.occludersTs) return;
+    this.occludersTs = ts;
+    this.occluders = detections.filter((d) => this.occluderClasses.has(d.label)).map((d) => d.box);
   }
 
   get zoneIds(): string[] {
@@ -51,9 +68,10 @@ export class StaticChangeDetector {
   /** Analyses one frame; returns the static regions now present (a reused empty list if none). */
   process(frame: FrameLike, ts: number): StaticDetection[] {
     this.luma.update(frame.data, frame.width, frame.height);
+    const occluders = ts - this.occludersTs <= OCCLUDERS_FRESH_MS ? this.occluders : NO_BOXES;
     let out: StaticDetection[] | null = null;
     for (const z of this.zones) {
-      for (const r of z.process(this.luma, ts)) (out ??= []).push({ label: STATIC_CHANGE, score: r.score, box: r.box, zone: z.zone, since: r.since });
+      for (const r of z.process(this.luma, ts, occluders)) (out ??= []).push({ label: STATIC_CHANGE, score: r.score, box: r.box, zone: z.zone, since: r.since });
     }
     this.last = out ?? NONE;
     return this.last;

@@ -1,15 +1,15 @@
 /**
  * A small grayscale copy of each frame (128 px wide by default), made once per frame for
  * the model-free analysis. Each output pixel averages 2x2 samples spread over its block
- * of source pixels, then a 3x3 box blur takes out compression noise. Buffers are reused;
+ * of source pixels. It is not blurred here: a change of light must be undone before a
+ * blur mixes levels, so each zone blurs (boxBlur3) what it needs. Buffers are reused;
  * they are reallocated only when the frame size changes.
  */
 export class LumaFrame {
   width = 0;
   height = 0;
-  /** Blurred luma, 0..255, row-major. */
+  /** Luma, 0..255, row-major. */
   data = new Float32Array(0);
-  private raw = new Float32Array(0);
   private srcW = -1;
   private srcH = -1;
   // Byte offsets of the two sample columns (x3) and rows (x row bytes) per output pixel.
@@ -23,7 +23,7 @@ export class LumaFrame {
 
   update(rgb: Uint8Array, w: number, h: number): void {
     if (w !== this.srcW || h !== this.srcH) this.resize(w, h);
-    const W = this.width, H = this.height, raw = this.raw, xs = this.xs, ys = this.ys;
+    const W = this.width, H = this.height, out = this.data, xs = this.xs, ys = this.ys;
     for (let y = 0; y < H; y++) {
       const r0 = ys[2 * y], r1 = ys[2 * y + 1];
       for (let x = 0; x < W; x++) {
@@ -33,17 +33,7 @@ export class LumaFrame {
           const o = (k < 2 ? r0 : r1) + (k & 1 ? c1 : c0);
           sum += 0.299 * rgb[o] + 0.587 * rgb[o + 1] + 0.114 * rgb[o + 2];
         }
-        raw[y * W + x] = sum / 4;
-      }
-    }
-    // 3x3 box blur, edges clamped.
-    const out = this.data;
-    for (let y = 0; y < H; y++) {
-      const ya = y > 0 ? y - 1 : 0, yb = y < H - 1 ? y + 1 : H - 1;
-      for (let x = 0; x < W; x++) {
-        const xa = x > 0 ? x - 1 : 0, xb = x < W - 1 ? x + 1 : W - 1;
-        out[y * W + x] =
-          (raw[ya * W + xa] + raw[ya * W + x] + raw[ya * W + xb] + raw[y * W + xa] + raw[y * W + x] + raw[y * W + xb] + raw[yb * W + xa] + raw[yb * W + x] + raw[yb * W + xb]) / 9;
+        out[y * W + x] = sum / 4;
       }
     }
   }
@@ -56,7 +46,6 @@ export class LumaFrame {
     this.width = W;
     this.height = H;
     this.data = new Float32Array(W * H);
-    this.raw = new Float32Array(W * H);
     this.xs = new Int32Array(2 * W);
     this.ys = new Int32Array(2 * H);
     const bx = w / W, by = h / H;
@@ -67,6 +56,18 @@ export class LumaFrame {
     for (let y = 0; y < H; y++) {
       this.ys[2 * y] = Math.min(h - 1, Math.floor((y + 0.25) * by)) * w * 3;
       this.ys[2 * y + 1] = Math.min(h - 1, Math.floor((y + 0.75) * by)) * w * 3;
+    }
+  }
+}
+
+/** 3x3 box blur of a W x H image, edges clamped: takes out compression noise. */
+export function boxBlur3(src: Float32Array, out: Float32Array, W: number, H: number): void {
+  for (let y = 0; y < H; y++) {
+    const ya = y > 0 ? y - 1 : 0, yb = y < H - 1 ? y + 1 : H - 1;
+    for (let x = 0; x < W; x++) {
+      const xa = x > 0 ? x - 1 : 0, xb = x < W - 1 ? x + 1 : W - 1;
+      out[y * W + x] =
+        (src[ya * W + xa] + src[ya * W + x] + src[ya * W + xb] + src[y * W + xa] + src[y * W + x] + src[y * W + xb] + src[yb * W + xa] + src[yb * W + x] + src[yb * W + xb]) / 9;
     }
   }
 }

@@ -25,6 +25,8 @@ export function cellRegions(
   cellBox: (cx: number, cy: number) => Box,
   minArea: number,
   since: (c: number) => number,
+  /** A region is kept only if one of its cells passes (all do by default). */
+  structured: (c: number) => boolean = () => true,
 ): Region[] {
   const label = new Int32Array(cells).fill(-1);
   const ch = Math.ceil(cells / cw);
@@ -34,7 +36,7 @@ export function cellRegions(
     if (label[start] >= 0 || !flagged(start)) continue;
     label[start] = out.length;
     stack.push(start);
-    let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity, n = 0, sum = 0, first = Infinity;
+    let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity, n = 0, sum = 0, first = Infinity, keep = false;
     while (stack.length) {
       const c = stack.pop()!;
       const cx = c % cw, cy = (c - cx) / cw;
@@ -46,6 +48,7 @@ export function cellRegions(
       n++;
       sum += score(c);
       first = Math.min(first, since(c));
+      keep ||= structured(c);
       for (let dy = -GAP - 1; dy <= GAP + 1; dy++)
         for (let dx = -GAP - 1; dx <= GAP + 1; dx++) {
           const nx = cx + dx, ny = cy + dy;
@@ -56,7 +59,7 @@ export function cellRegions(
           stack.push(k);
         }
     }
-    if ((x2 - x1) * (y2 - y1) < minArea) continue;
+    if (!keep || (x2 - x1) * (y2 - y1) < minArea) continue;
     out.push({ box: [x1, y1, x2, y2], score: Math.min(1, sum / n), cells: n, since: first });
   }
   return out;
