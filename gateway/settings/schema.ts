@@ -126,7 +126,7 @@ export const StaticChange = obj(
     absorb_s: Seconds(0, 'a region reported this long becomes part of the reference (0: never)'),
     ignore_classes: Type.Array(Type.String({ minLength: 1 }), {
       default: ['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck'],
-      description: 'a static region mostly covered by a model detection of one of these classes is not reported (a person standing, a parked car: other rules handle them)',
+      description: 'a static region mostly covered by a model detection of one of these classes is not reported (a person standing, a parked car: other rules handle them); where they stand, the background is neither learnt nor taken as evidence that a left object went away',
     }),
     width: Type.Integer({ minimum: 64, maximum: 320, default: 128, description: 'width of the grayscale copy analysed, pixels' }),
   },
