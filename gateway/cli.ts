@@ -8,6 +8,7 @@
  * gateway discover [--timeout S]         find ONVIF cameras on the LAN, print a settings snippet
  * gateway probe URL --user U --password P one camera's profiles and stream URIs
  * gateway status --config FILE           camera and speaker health of a running gateway
+ * gateway stats --config FILE            settled-by-warning share, stage times, counts
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -31,6 +32,9 @@ const HELP = `usage: gateway <command> [options]
                                   find ONVIF cameras on every IPv4 interface; print a snippet
   probe URL --user U --password P one camera's maker, profiles, stream and snapshot URIs
   status --config FILE            what a running gateway reports (retained MQTT health)
+  stats --config FILE [--since T] [--until T] [--json]
+                                  settled-by-warning share, stage times and counts, from
+                                  this box's event history
 
 Environment: GATEWAY_MIRROR (local mirror folder), GATEWAY_MODELS_DIR (where weights go),
 GATEWAY_LOG_FORMAT=json|pretty.`;
@@ -64,6 +68,9 @@ async function main(argv: string[]): Promise<void> {
       timeout: { type: 'string' },
       user: { type: 'string', short: 'u' },
       password: { type: 'string', short: 'p' },
+      since: { type: 'string' },
+      until: { type: 'string' },
+      json: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -134,6 +141,13 @@ async function main(argv: string[]): Promise<void> {
       const config = settingsOrFail(values.config);
       const { statusCommand } = await import('./cli/status.ts');
       process.exitCode = await statusCommand(config, (l) => console.log(l));
+      return;
+    }
+    case 'stats': {
+      if (!values.config) fail('gateway stats: --config FILE is required', 2);
+      const config = settingsOrFail(values.config);
+      const { statsCommand } = await import('./cli/stats.ts');
+      process.exitCode = statsCommand(config, { since: values.since, until: values.until, json: values.json }, (l) => console.log(l));
       return;
     }
     case 'schema': {

@@ -5,12 +5,14 @@
 import { describe, expect, it } from 'vitest';
 import { openDb } from '../../gateway/store/db.ts';
 import { computeStats, quantile } from '../../gateway/stats/stats.ts';
+import { statsCommand } from '../../gateway/cli/stats.ts';
+import { settingsAt, tempDir } from '../helpers/gateway.ts';
 
 const T0 = Date.parse('2026-11-25T15:30:00Z'); // 23:30 in Jiangshan
 const s = (n: number) => n * 1000;
 
-function seed() {
-  const db = openDb(':memory:');
+function seed(path = ':memory:') {
+  const db = openDb(path);
   const ev = db.prepare(`INSERT INTO events (id, type, camera_id, zone_id, state, track_ids, classes, box, first_seen_at, confirmed_at, data, updated_at, closed_at)
     VALUES (?, ?, ?, ?, ?, '[]', '[]', '[0,0,1,1]', ?, ?, '{}', ?, ?)`);
   const tr = db.prepare('INSERT INTO event_transitions (event_id, from_state, to_state, at) VALUES (?, ?, ?, ?)');
@@ -73,5 +75,27 @@ describe('statistics', () => {
     const empty = computeStats(openDb(':memory:'), { gatewayId: 'gw', timeZone: 'Asia/Shanghai', now: T0 });
     expect(empty.settled_by_warning.share).toBeNull();
     expect(empty.durations.confirm_to_warn).toEqual({ n: 0, median_s: null, p90_s: null });
+  });
+
+  it('`gateway stats` prints them from the box\'s database, as text or JSON, and says what is wrong', () => {
+    const dir = tempDir('gw-stats-');
+    seed(`${dir}/data/gateway.db`).close();
+    const config = settingsAt(dir, `gateway: { id: gw-s, data_dir: ./data, timezone: Asia/Shanghai }\ncameras: []\n`);
+    const run = (o: Parameters<typeof statsCommand>[1]) => {
+      const lines: string[] = [];
+      const code = statsCommand(config, o, (l) => lines.push(l), T0 + s(86_400));
+      return { code, text: lines.join('\n') };
+    };
+    const all = run({});
+    expect(all.code).toBe(0);
+    expect(all.text).toContain('settled by warning 75.0 % (3 of 4 resolved by the warning alone)');
+    expect(all.text).toMatch(/warn → resolved\s+median 130 s, p90 138 s \(3\)/);
+    expect(all.text).toContain('dispatch offers    2: 1 accepted, 1 declined, 0 timed out, 1 to neighbouring towns');
+    const json = run({ json: true, since: new Date(T0 + s(3000)).toISOString(), until: new Date(T0 + s(8000)).toISOString() });
+    expect(JSON.parse(json.text).events.total).toBe(2);
+    expect(run({ since: 'last week' })).toEqual({ code: 2, text: expect.stringContaining('--since "last week" is not a time') });
+    const said: string[] = [];
+    expect(statsCommand(settingsAt(tempDir('gw-stats-'), `gateway: { id: gw-s, data_dir: ./nothing }\ncameras: []\n`), {}, (l) => said.push(l))).toBe(1);
+    expect(said[0]).toMatch(/no database at .*nothing\/gateway\.db \(gateway\.data_dir\)/);
   });
 });
