@@ -3,7 +3,10 @@
  * H.264 stream served by the GStreamer RTSP server, read three ways:
  *   gateway   the gateway's own ingest (CameraCapture: key frames only, scaled in ffmpeg,
  *             PPM on a pipe, parsed into pooled buffers), detection off
- *   bare      ffmpeg -skip_frame nokey on the same streams, output discarded
+ *   its ffmpeg  the gateway's own ffmpeg command alone, frames written to /dev/null: what
+ *             the gateway adds on top of its ffmpeg (reading the pipe, parsing, pooling)
+ *   bare      ffmpeg -skip_frame nokey on the same streams, output discarded: decoding
+ *             only, no scaling, no RGB
  *   full@5    the usual NVR way: decode every frame, keep 5 fps, scale, output raw frames
  * CPU is read from /proc for every ffmpeg child plus this process (for the gateway).
  *
@@ -119,7 +122,7 @@ for (const n of values.n!.split(',').map(Number)) {
   // Staggered phases: 134 real cameras do not send their key frames in the same instant.
   const server = await startRtspServer({ mounts, phases: Math.min(8, n), transport: 'tcp' });
   const urls = Array.from({ length: n }, (_, i) => server.url(`/cam${i + 1}`));
-  const modes = process.env.BENCH_MODES ? (process.env.BENCH_MODES.split(',') as ('gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5')[]) : (['gateway', 'bare', 'full@5'] as const);
+  const modes = process.env.BENCH_MODES ? (process.env.BENCH_MODES.split(',') as ('gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5')[]) : (['gateway', 'gateway-ffmpeg', 'bare', 'full@5'] as const);
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of modes) {
       const r = await runMode(mode, urls);
@@ -133,16 +136,17 @@ for (const n of values.n!.split(',').map(Number)) {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const pick = (n: number, mode: string, f: (r: Result) => number) => median(results.filter((r) => r.n === n && r.mode === mode).map(f));
 console.log(`\ningest cost per camera, median of ${ROUNDS} interleaved rounds (${SECONDS} s each after ${WARMUP} s warm-up; 640x360 H.264, 25 fps, 2 s GOP; % of one core)\n`);
-console.log('| cameras | gateway ingest (of which Node) | bare ffmpeg -skip_frame nokey | ratio | full decode @5 fps | frames/s per camera | frame age mean / max |');
-console.log('|---|---|---|---|---|---|---|');
+console.log('| cameras | gateway ingest (of which Node) | its ffmpeg alone | ratio | bare ffmpeg -skip_frame nokey | ratio | full decode @5 fps | frames/s per camera | frame age mean / max |');
+console.log('|---|---|---|---|---|---|---|---|---|');
 for (const n of [...new Set(results.map((r) => r.n))]) {
   const g = pick(n, 'gateway', (r) => r.cpuPerCamera);
   const b = pick(n, 'bare', (r) => r.cpuPerCamera);
+  const own = pick(n, 'gateway-ffmpeg', (r) => r.cpuPerCamera);
   const f = pick(n, 'full@5', (r) => r.cpuPerCamera);
   const node = pick(n, 'gateway', (r) => r.nodePerCamera ?? NaN);
   const fps = pick(n, 'gateway', (r) => r.framesPerCamera);
   const ageMean = pick(n, 'gateway', (r) => r.ageMeanS);
   const ageMax = pick(n, 'gateway', (r) => r.ageMaxS);
-  console.log(`| ${n} | ${g.toFixed(2)} % (${node.toFixed(2)} %) | ${b.toFixed(2)} % | ${(g / b).toFixed(2)}× | ${f.toFixed(2)} % | ${fps.toFixed(2)} | ${ageMean.toFixed(2)} s / ${ageMax.toFixed(2)} s |`);
+  console.log(`| ${n} | ${g.toFixed(2)} % (${node.toFixed(2)} %) | ${own.toFixed(2)} % | ${(g / own).toFixed(2)}× | ${b.toFixed(2)} % | ${(g / b).toFixed(2)}× | ${f.toFixed(2)} % | ${fps.toFixed(2)} | ${ageMean.toFixed(2)} s / ${ageMax.toFixed(2)} s |`);
 }
 process.exit(0);

