@@ -91,8 +91,13 @@ async function runMode(mode: 'gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5', u
     const pidsOf = () => caps.map((c) => (c as unknown as { source: { pid?: number } | null }).source?.pid).filter((p): p is number => !!p);
     const f0 = { v: 0 };
     setTimeout(() => (f0.v = frames), WARMUP * 1000);
+    const restarts = () => caps.reduce((sum, c) => sum + c.snapshot().restarts, 0);
+    const r0 = { v: 0 };
+    setTimeout(() => (r0.v = restarts()), WARMUP * 1000);
     const r = await measure(pidsOf, true, () => caps.map((c) => (Date.now() - (c.snapshot().lastFrameAt ?? Date.now())) / 1000));
     const delivered = frames - f0.v;
+    // A restart re-probes the stream, which costs more than many key frames: say so.
+    if (restarts() > r0.v) console.error(`  ${restarts() - r0.v} stream restarts while measuring (n=${n})`);
     await Promise.all(caps.map((c) => c.stop()));
     return { mode, n, cpuPerCamera: (100 * r.cpuS) / r.wall / n, nodePerCamera: (100 * r.selfS) / r.wall / n, framesPerCamera: delivered / r.wall / n, ageMeanS: mean(r.ages), ageMaxS: Math.max(...r.ages) };
   }
@@ -133,7 +138,7 @@ for (const n of values.n!.split(',').map(Number)) {
   await server.stop();
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
 const pick = (n: number, mode: string, f: (r: Result) => number) => median(results.filter((r) => r.n === n && r.mode === mode).map(f));
 console.log(`\ningest cost per camera, median of ${ROUNDS} interleaved rounds (${SECONDS} s each after ${WARMUP} s warm-up; 640x360 H.264, 25 fps, 2 s GOP; % of one core)\n`);
 console.log('| cameras | gateway ingest (of which Node) | its ffmpeg alone | ratio | bare ffmpeg -skip_frame nokey | ratio | full decode @5 fps | frames/s per camera | frame age mean / max |');
