@@ -109,6 +109,8 @@ export class Gateway {
       for (const r of rs) rules.set(ruleKey(r.camera, r.zone, r.type), r);
     }
     const repo = new EventsRepo(db);
+    const policy = warningPolicy(s, config.resolvePath);
+    policy.limiter.restore(repo.firstWarningsSince(clock.now() - policy.limiter.windowMs));
     const cameras = new Map(s.cameras.map((c) => [c.id, { id: c.id, name: c.name ?? c.id, location: c.location, place: c.place, speakers: c.speakers }]));
     this.stats = new StatsPublisher(ctx);
     const zoneName = (e: EventRecord) => rules.get(ruleKey(e.camera, e.zone, e.type))?.zoneName ?? e.zone;
@@ -123,7 +125,7 @@ export class Gateway {
       rules,
       presence: (e) => this.pipelines.get(e.camera)?.presence(e) ?? 'unknown',
       dispatch: { positionMaxAgeS: s.dispatch.position_max_age_s, deadlineS: s.dispatch.deadline_s },
-      policy: warningPolicy(s, config.resolvePath),
+      policy,
       dispatcher: this.dispatcher,
       evidenceUrl,
     });

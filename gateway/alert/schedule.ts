@@ -24,8 +24,9 @@ export function quietRange(ranges: readonly string[], at: number, timeZone: stri
 }
 
 /**
- * At most `max` warnings per zone in any `windowMs`. Kept in memory: after a restart a zone
- * may be warned once early, which is better than a warning lost.
+ * At most `max` warnings per zone in any `windowMs`. Kept in memory, and refilled at start
+ * from the warnings table (`restore`), so a restart does not let a busy zone be shouted at
+ * again early.
  */
 export class ZoneRateLimiter {
   readonly #stamps = new Map<string, number[]>();
@@ -43,6 +44,15 @@ export class ZoneRateLimiter {
     const recent = (this.#stamps.get(zone) ?? []).filter((t) => t > now - this.#windowMs);
     this.#stamps.set(zone, recent);
     return recent.length < this.#max ? null : recent[recent.length - this.#max] + this.#windowMs;
+  }
+
+  get windowMs(): number {
+    return this.#windowMs;
+  }
+
+  /** Warnings given before a restart, oldest first. */
+  restore(given: readonly { zone: string; at: number }[]): void {
+    for (const g of given) this.record(g.zone, g.at);
   }
 
   record(zone: string, at: number): void {

@@ -17,6 +17,8 @@ import { RtpRecorder } from '../../scripts/sim/rtp-speaker.ts';
 import { systemClock } from '../../gateway/clock.ts';
 import { havePeers } from '../peers/require.ts';
 import { tempDir } from '../helpers/gateway.ts';
+import { openDb } from '../../gateway/store/db.ts';
+import { EventsRepo } from '../../gateway/store/events.ts';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -44,6 +46,28 @@ describe('per-zone rate limit', () => {
     expect(l.nextAllowed('cam/a', 60_001)).toBeNull();
     l.record('cam/a', 60_001);
     expect(l.nextAllowed('cam/a', 60_002)).toBe(70_000);
+  });
+
+  it('remembers across a restart the first warnings the warnings table holds, not skips or repeats', () => {
+    const db = openDb(':memory:');
+    const ev = db.prepare(`INSERT INTO events (id, type, camera_id, zone_id, state, track_ids, classes, box, first_seen_at, confirmed_at, data, updated_at)
+      VALUES (?, 'illegal_parking', 'cam', ?, 'warned', '[]', '[]', '[0,0,1,1]', 0, 0, '{}', 0)`);
+    const w = db.prepare(`INSERT INTO warnings (event_id, speaker_id, at, outcome, text, repeat) VALUES (?, ?, ?, ?, 't', ?)`);
+    ev.run('E1', 'a');
+    w.run('E1', 'spk1', 100_000, 'played', 0);
+    w.run('E1', 'spk2', 100_200, 'failed', 0); // the same warning on a second speaker
+    w.run('E1', 'spk1', 130_000, 'played', 1); // its firmer repeat
+    ev.run('E2', 'b');
+    w.run('E2', 'spk1', 110_000, 'skipped', 0); // quiet hours: never counted
+    ev.run('E3', 'c');
+    w.run('E3', 'spk1', 10_000, 'played', 0); // outside the window
+    const repo = new EventsRepo(db);
+    expect(repo.firstWarningsSince(150_000 - 120_000)).toEqual([{ zone: 'cam/a', at: 100_000 }]);
+    const l = new ZoneRateLimiter(1, 120_000);
+    l.restore(repo.firstWarningsSince(150_000 - l.windowMs));
+    expect(l.nextAllowed('cam/a', 150_000)).toBe(220_000);
+    expect(l.nextAllowed('cam/b', 150_000)).toBeNull();
+    expect(l.nextAllowed('cam/c', 150_000)).toBeNull();
   });
 });
 
