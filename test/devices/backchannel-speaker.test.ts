@@ -81,8 +81,11 @@ describe.runIf(ok)('ONVIF backchannel speaker against GStreamer', () => {
   });
 });
 
-/** The camera's GStreamer pipeline writes what it got a moment after the session ends; on a busy machine that moment varies. */
-async function arrived(cam: { received(): Buffer }, bytes: number, timeoutMs = 5000): Promise<void> {
+/**
+ * The camera's GStreamer pipeline writes what it gets as it gets it (unbuffered), but on a
+ * busy machine the last packets may land a while after the session ended.
+ */
+async function arrived(cam: { received(): Buffer }, bytes: number, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (cam.received().length < bytes && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
 }

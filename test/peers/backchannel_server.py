@@ -41,7 +41,7 @@ def main() -> int:
     factory.set_launch(f"( audiotestsrc is-live=true wave=silence ! audio/x-raw,rate=8000,channels=1 ! {enc} ! {pay} name=pay0 pt={pt} )")
     factory.set_backchannel_launch(
         f'( capsfilter caps="application/x-rtp,media=audio,payload={pt},clock-rate=8000,encoding-name={name}" '
-        f"name=depay_backchannel ! {depay} ! filesink location={a.out} append=true async=false sync=false )")
+        f"name=depay_backchannel ! {depay} ! filesink location={a.out} append=true async=false sync=false buffer-mode=unbuffered )")
     factory.set_shared(False)
     factory.set_media_gtype(GstRtspServer.RTSPOnvifMedia)
 
