@@ -29,6 +29,7 @@ const init = workerData as WorkerInit;
 const post = (m: FromWorker) => port.postMessage(m);
 
 let model: Model | null = null;
+let turn: Promise<void> = Promise.resolve();
 try {
   model = await Model.load(init.manifest, init.filesDir, init.threads, init.options);
   post({ type: 'ready', maxBatch: model.maxBatch });
@@ -44,11 +45,16 @@ port.on('message', (m: ToWorker) => {
     });
     return;
   }
-  const t0 = performance.now();
-  const timing: RunTiming = { preMs: 0, inferMs: 0, postMs: 0 };
   if (!model) return post({ type: 'error', id: m.id, message: 'model not loaded' });
-  model.detectBatch(m.frames, timing).then(
-    (detections) => post({ type: 'result', id: m.id, detections, timing, busyMs: performance.now() - t0 }),
-    (e: Error) => post({ type: 'error', id: m.id, message: e.message }),
-  );
+  const loaded = model;
+  // One run at a time (a session is not re-entrant): requests that arrive meanwhile wait
+  // their turn here rather than fail, whoever sends them.
+  turn = turn.then(() => {
+    const t0 = performance.now();
+    const timing: RunTiming = { preMs: 0, inferMs: 0, postMs: 0 };
+    return loaded.detectBatch(m.frames, timing).then(
+      (detections) => post({ type: 'result', id: m.id, detections, timing, busyMs: performance.now() - t0 }),
+      (e: Error) => post({ type: 'error', id: m.id, message: e.message }),
+    );
+  });
 });

@@ -93,9 +93,9 @@ describe('a model worker that dies', () => {
     try {
       expect((await host.detectBatch([grey(0)]))[0].map((d) => d.label)).toEqual(['person']);
       // Twenty runs queued; the worker dies under them. None may hang; the unfinished fail.
-      const inFlight = Array.from({ length: 20 }, () => host.detectBatch([grey(0)]));
+      const inFlight = Promise.allSettled(Array.from({ length: 20 }, () => host.detectBatch([grey(0)])));
       await (host as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
-      const settled = await Promise.allSettled(inFlight);
+      const settled = await inFlight;
       const failed = settled.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
       expect(failed.length).toBeGreaterThan(0);
       for (const f of failed) expect(String(f.reason)).toMatch(/model "crash": worker exited/);

@@ -29,7 +29,13 @@ it('resolves track controls against the content base', () => {
   expect(resolveControl('rtsp://h/onvif/', 'rtsp://other/x')).toBe('rtsp://other/x');
 });
 
-describe.runIf(ok)('ONVIF backchannel speaker against GStreamer', () => {
+// Now and then, on a loaded machine, GStreamer's ONVIF server writes nothing at all for a
+// session that went through (SETUP, PLAY, every packet sent, TEARDOWN 200); seen twice in
+// CI, never reproduced alone or under a CPU hog. The likeliest cause, not proven: its
+// receive path links the backchannel pipeline when the first packet arrives, and a race
+// there stops the stream as not-linked. A test that meets it runs again, from a fresh
+// camera process; one that fails three times is a real failure.
+describe.runIf(ok)('ONVIF backchannel speaker against GStreamer', { retry: 2 }, () => {
   it('finds the µ-law backchannel, sends 2 s in real time over the RTSP connection; the camera got every byte', async () => {
     const cam = await camera({ codec: 'pcmu' });
     const speaker = new BackchannelSpeaker(cam.url);
