@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadSettings, parseSettings, type ConfigIssue } from '../../gateway/settings/load.ts';
+import { only } from '../helpers/config-issues.ts';
 import { SettingsSchema } from '../../gateway/settings/schema.ts';
 import { MODELS_DIR } from '../../gateway/paths.ts';
 
@@ -28,12 +29,6 @@ function issuesOf(text: string, env: NodeJS.ProcessEnv = {}, file = FILE): Confi
     return (e as ConfigError).issues;
   }
   throw new Error('settings were accepted, expected a ConfigError');
-}
-
-function only(issues: ConfigIssue[], re: RegExp): ConfigIssue {
-  const hits = issues.filter((i) => re.test(i.message));
-  expect(hits, JSON.stringify(issues)).toHaveLength(1);
-  return hits[0];
 }
 
 /** One camera with one zone; `zone` and `extra` replace parts of it. Line numbers are stable. */

@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseSettings, type ConfigIssue } from '../../gateway/settings/load.ts';
+import { only } from '../helpers/config-issues.ts';
 import { resolveZoneRules } from '../../gateway/rules/zone-rules.ts';
 import { CATALOGUE } from '../../gateway/rules/catalogue.ts';
 
@@ -39,12 +40,6 @@ function issuesOf(text: string): ConfigIssue[] {
     return (e as ConfigError).issues;
   }
   throw new Error('settings were accepted, expected a ConfigError');
-}
-
-function only(issues: ConfigIssue[], re: RegExp): ConfigIssue {
-  const hits = issues.filter((i) => re.test(i.message));
-  expect(hits, JSON.stringify(issues)).toHaveLength(1);
-  return hits[0];
 }
 
 describe('zone settings that are accepted', () => {
