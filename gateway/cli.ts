@@ -81,7 +81,9 @@ async function main(argv: string[]): Promise<void> {
       try {
         const s = loadSettings(values.config);
         const zones = s.settings.cameras.reduce((n, c) => n + c.zones.length, 0);
-        console.log(`${values.config}: OK (${s.settings.cameras.length} cameras, ${zones} zones, ${s.settings.speakers.length} speakers, ${s.settings.officers.length} officers)`);
+        console.log(
+          `${values.config}: OK (${s.settings.cameras.length} cameras, ${zones} zones, ${s.settings.speakers.length} speakers, ${s.settings.officers.length} officers)`,
+        );
       } catch (e) {
         fail(e instanceof ConfigError ? e.message : `${values.config}: ${(e as Error).message}`);
       }
@@ -107,7 +109,10 @@ async function main(argv: string[]): Promise<void> {
       if (sub === 'list') {
         let bad = 0;
         for (const a of listAssets()) {
-          const ok = await verify(a, join(dir, a.file)).then(() => 'ok', (e: Error) => (bad++, e.message));
+          const ok = await verify(a, join(dir, a.file)).then(
+            () => 'ok',
+            (e: Error) => (bad++, e.message),
+          );
           console.log(`${a.file.padEnd(18)} ${ok === 'ok' ? 'ok' : ok}`);
         }
         if (bad) process.exitCode = 1;
@@ -126,7 +131,10 @@ async function main(argv: string[]): Promise<void> {
     }
     case 'discover': {
       const { discoverCommand } = await import('./cli/cameras.ts');
-      process.exitCode = await discoverCommand({ timeoutS: Number(values.timeout ?? 3), user: values.user, password: values.password }, (l) => console.log(l));
+      process.exitCode = await discoverCommand(
+        { timeoutS: Number(values.timeout ?? 3), user: values.user, password: values.password },
+        (l) => console.log(l),
+      );
       return;
     }
     case 'probe': {

@@ -83,14 +83,30 @@ export class Gateway {
       this.broker = await startBroker(s.mqtt.embedded.host, s.mqtt.embedded.port);
       url = this.broker.url;
       protocolVersion = 4; // aedes speaks MQTT 3.1.1 only
-      log.info({ broker: url }, 'embedded MQTT broker started (watch: mosquitto_sub -h %s -p %d -t "#" -v)', s.mqtt.embedded.host, s.mqtt.embedded.port);
+      log.info(
+        { broker: url },
+        'embedded MQTT broker started (watch: mosquitto_sub -h %s -p %d -t "#" -v)',
+        s.mqtt.embedded.host,
+        s.mqtt.embedded.port,
+      );
     }
     const tls = s.mqtt.tls;
     const file = (f?: string) => (f ? readFileSync(config.resolvePath(f)) : undefined);
     const uplink = new Uplink({
-      url, username: s.mqtt.username, password: s.mqtt.password, protocolVersion, clientId: `gw-${s.gateway.id}`, topics,
-      outbox: new OutboxRepo(db), log, clock, version: VERSION, replayPerSecond: s.mqtt.replay_per_second, maxOutbox: s.mqtt.outbox_max_messages,
-      sessionExpiryS: s.mqtt.session_expiry_s, willDelayS: s.mqtt.will_delay_s,
+      url,
+      username: s.mqtt.username,
+      password: s.mqtt.password,
+      protocolVersion,
+      clientId: `gw-${s.gateway.id}`,
+      topics,
+      outbox: new OutboxRepo(db),
+      log,
+      clock,
+      version: VERSION,
+      replayPerSecond: s.mqtt.replay_per_second,
+      maxOutbox: s.mqtt.outbox_max_messages,
+      sessionExpiryS: s.mqtt.session_expiry_s,
+      willDelayS: s.mqtt.will_delay_s,
       tls: { ca: file(tls.ca), cert: file(tls.cert), key: file(tls.key), rejectUnauthorized: tls.reject_unauthorized },
     });
     const ctx: Context = { config, log, clock, bus: new Bus(), db, topics, uplink, dataDir, version: VERSION };
@@ -111,14 +127,38 @@ export class Gateway {
     const repo = new EventsRepo(db);
     const policy = warningPolicy(s, config.resolvePath);
     policy.limiter.restore(repo.firstWarningsSince(clock.now() - policy.limiter.windowMs));
-    const cameras = new Map(s.cameras.map((c) => [c.id, { id: c.id, name: c.name ?? c.id, location: c.location, place: c.place, speakers: c.speakers }]));
+    const cameras = new Map(
+      s.cameras.map((c) => [c.id, { id: c.id, name: c.name ?? c.id, location: c.location, place: c.place, speakers: c.speakers }]),
+    );
     this.stats = new StatsPublisher(ctx);
     const zoneName = (e: EventRecord) => rules.get(ruleKey(e.camera, e.zone, e.type))?.zoneName ?? e.zone;
     const http = (this.http = await startHttpApi({ ctx, repo, stats: this.stats, cameras, zoneName }));
     const evidenceUrl = http ? (e: { id: string }) => http.evidenceUrl(e.id) : undefined;
-    this.dispatcher = new Dispatcher({ db, repo, uplink, topics, gatewayId: s.gateway.id, log, clock, roster, cameras, evidenceUrl, zoneName, config: dispatchConfig(s) });
+    this.dispatcher = new Dispatcher({
+      db,
+      repo,
+      uplink,
+      topics,
+      gatewayId: s.gateway.id,
+      log,
+      clock,
+      roster,
+      cameras,
+      evidenceUrl,
+      zoneName,
+      config: dispatchConfig(s),
+    });
     this.events = new EventService({
-      db, repo, uplink, topics, gatewayId: s.gateway.id, log, clock, bus: ctx.bus, warner, roster,
+      db,
+      repo,
+      uplink,
+      topics,
+      gatewayId: s.gateway.id,
+      log,
+      clock,
+      bus: ctx.bus,
+      warner,
+      roster,
       evidenceDir: join(dataDir, 'evidence'),
       timeZone: s.gateway.timezone,
       cameras,
@@ -134,16 +174,24 @@ export class Gateway {
     // hand over queued commands and officers' answers at once.
     subscribeOfficers(ctx, roster, () => this.events.wake('unassigned'));
     subscribeOfficerReplies(ctx, roster, this.dispatcher);
-    this.commands = new Commands(ctx, commandActions({
-      events: this.events, repo, warner, clock, stats: this.stats,
-      speakers: () => [...drivers.keys()],
-      cameraSpeakers: (id) => cameras.get(id)?.speakers,
-      reload: () => reloadSettings(config, {
-        officers: (n) => roster.replace(n.officers),
-        dispatch: (n) => this.dispatcher.configure(dispatchConfig(n)),
-        stats: (n) => this.stats.start(n.stats.interval_s),
+    this.commands = new Commands(
+      ctx,
+      commandActions({
+        events: this.events,
+        repo,
+        warner,
+        clock,
+        stats: this.stats,
+        speakers: () => [...drivers.keys()],
+        cameraSpeakers: (id) => cameras.get(id)?.speakers,
+        reload: () =>
+          reloadSettings(config, {
+            officers: (n) => roster.replace(n.officers),
+            dispatch: (n) => this.dispatcher.configure(dispatchConfig(n)),
+            stats: (n) => this.stats.start(n.stats.interval_s),
+          }),
       }),
-    }));
+    );
     this.commands.start();
     uplink.start();
 
@@ -152,7 +200,12 @@ export class Gateway {
       if (!cam.enabled) continue;
       const d = this.runtime.forCamera(cam);
       const p = new CameraPipeline({
-        ctx, camera: cam, rules: camRules.get(cam.id) ?? [], queues: d.queues, events: this.events, input: d.input,
+        ctx,
+        camera: cam,
+        rules: camRules.get(cam.id) ?? [],
+        queues: d.queues,
+        events: this.events,
+        input: d.input,
         onHealth: (h) => this.onHealth(this.withDetector(cam, h)),
         onDetections: this.o.onDetections ? (f, d) => this.o.onDetections!(cam.id, f, d) : undefined,
       });
@@ -171,7 +224,8 @@ export class Gateway {
     const { config, log } = this.o;
     const s = config.settings;
     this.runtime = await DetectorRuntime.start({
-      settings: s, log,
+      settings: s,
+      log,
       modelsDir: s.models.dir ? config.resolvePath(s.models.dir) : MODELS_DIR,
       filesDir: s.models.files_dir ? config.resolvePath(s.models.files_dir) : filesDir(),
       routes: {
@@ -202,7 +256,10 @@ export class Gateway {
   private onHealth(h: CameraHealth): void {
     this.health.set(h.camera, h);
     this.ctx.bus.emit('camera.health', h);
-    this.ctx.uplink.publishRetained(this.ctx.topics.cameraHealth(h.camera), JSON.stringify(healthPayload(this.o.config.settings.gateway.id, h, this.ctx.clock.now())));
+    this.ctx.uplink.publishRetained(
+      this.ctx.topics.cameraHealth(h.camera),
+      JSON.stringify(healthPayload(this.o.config.settings.gateway.id, h, this.ctx.clock.now())),
+    );
   }
 
   cameraHealth(): CameraHealth[] {
@@ -217,8 +274,21 @@ export class Gateway {
     const now = this.ctx.clock.now();
     const detectors = this.runtime.stats();
     const failed = Object.fromEntries(this.runtime.failures);
-    const payload = { gateway: this.o.config.settings.gateway.id, at: new Date(now).toISOString(), detectors, detectors_failed: failed, outbox: this.ctx.uplink.pending(), rss_mb: Math.round(process.memoryUsage().rss / 1e6) };
-    this.ctx.uplink.enqueue({ topic: this.ctx.topics.telemetry(), payload: JSON.stringify(payload), qos: 0, priority: PRIORITY.telemetry, expiresAt: now + 3600_000 });
+    const payload = {
+      gateway: this.o.config.settings.gateway.id,
+      at: new Date(now).toISOString(),
+      detectors,
+      detectors_failed: failed,
+      outbox: this.ctx.uplink.pending(),
+      rss_mb: Math.round(process.memoryUsage().rss / 1e6),
+    };
+    this.ctx.uplink.enqueue({
+      topic: this.ctx.topics.telemetry(),
+      payload: JSON.stringify(payload),
+      qos: 0,
+      priority: PRIORITY.telemetry,
+      expiresAt: now + 3600_000,
+    });
     this.ctx.uplink.flush();
   }
 

@@ -33,7 +33,11 @@ export class CameraPipeline {
   detectorError: string | null = null;
 
   constructor(o: {
-    ctx: Context; camera: CameraSettings; rules: ZoneRule[]; events: EventService; onHealth: (h: CameraHealth) => void;
+    ctx: Context;
+    camera: CameraSettings;
+    rules: ZoneRule[];
+    events: EventService;
+    onHealth: (h: CameraHealth) => void;
     /** The camera's models' queues (none: static change only, or every model failed). */
     queues: DetectQueue[];
     input: { width: number; height: number; fit: 'fit' | 'stretch' };
@@ -62,7 +66,11 @@ export class CameraPipeline {
       dropped: () => this.capture.countDrop(),
     });
     this.capture = new CameraCapture({
-      camera, width: o.input.width, height: o.input.height, fit: o.input.fit, log: ctx.log,
+      camera,
+      width: o.input.width,
+      height: o.input.height,
+      fit: o.input.fit,
+      log: ctx.log,
       resolvePath: ctx.config.resolvePath,
       onHealth: o.onHealth,
       onFrame: (f: Frame) => this.onFrame(f),
@@ -114,7 +122,9 @@ export class CameraPipeline {
     // The frame buffer goes back to the pool after this call: evidence needs its own copy.
     const copy = { rgb: Buffer.from(frame.data), width: frame.width, height: frame.height, still: () => this.capture.still() };
     for (const v of verdicts) {
-      this.events.confirm(v, copy).catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e.message }, 'could not record event'));
+      this.events
+        .confirm(v, copy)
+        .catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e.message }, 'could not record event'));
     }
   }
 

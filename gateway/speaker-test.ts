@@ -24,7 +24,12 @@ const HINT: Record<string, string> = {
   unsupported: 'the device refused the codec or feature: try codec: pcmu / pcma',
 };
 
-export async function speakerTest(config: LoadedSettings, id: string, o: { text?: string; firm?: boolean }, print: (line: string) => void): Promise<number> {
+export async function speakerTest(
+  config: LoadedSettings,
+  id: string,
+  o: { text?: string; firm?: boolean },
+  print: (line: string) => void,
+): Promise<number> {
   const s = config.settings;
   const sp = s.speakers.find((x) => x.id === id);
   if (!sp) {
@@ -40,15 +45,28 @@ export async function speakerTest(config: LoadedSettings, id: string, o: { text?
   }
   print(`speaker ${id}${sp.name ? ` (${sp.name})` : ''}: ${sp.url.replace(/\/\/[^@/]*@/, '//***@')}, ${sp.codec}, gain ${sp.gain_db} dB`);
   if (driver.probe) {
-    const probed = await driver.probe(AbortSignal.timeout(10_000)).then((r) => `answers (${String(r)})`, (e: Error) => `probe failed: ${e.message}`);
+    const probed = await driver.probe(AbortSignal.timeout(10_000)).then(
+      (r) => `answers (${String(r)})`,
+      (e: Error) => `probe failed: ${e.message}`,
+    );
     print(`probe: ${probed}`);
   }
   const tts = await chooseTts(s.warnings, config.resolvePath, (r) => print(`speech: ${r}`));
   if (tts.fallback) print(`speech: ${tts.fallback}`);
   const cam = s.cameras.find((c) => c.speakers.includes(id));
-  const vars = { place: cam?.place ?? cam?.name ?? '', camera: cam?.name ?? cam?.id ?? '', zone: '', type_zh: CATALOGUE.illegal_parking.zh };
+  const vars = {
+    place: cam?.place ?? cam?.name ?? '',
+    camera: cam?.name ?? cam?.id ?? '',
+    zone: '',
+    type_zh: CATALOGUE.illegal_parking.zh,
+  };
   const text = o.text ?? render(o.firm ? CATALOGUE.illegal_parking.firm : CATALOGUE.illegal_parking.message, vars);
-  const warner = new Warner(new Map([[id, driver]]), new AudioCache(join(config.resolvePath(s.gateway.data_dir), 'audio'), tts.engine), systemClock, new Map([[id, sp.gain_db]]));
+  const warner = new Warner(
+    new Map([[id, driver]]),
+    new AudioCache(join(config.resolvePath(s.gateway.data_dir), 'audio'), tts.engine),
+    systemClock,
+    new Map([[id, sp.gain_db]]),
+  );
   print(`playing: ${text}`);
   const t0 = performance.now();
   const [r] = await warner.warn({ eventId: null, text, speakers: [id] });
@@ -62,4 +80,3 @@ export async function speakerTest(config: LoadedSettings, id: string, o: { text?
   if (r.code && HINT[r.code]) print(`hint: ${HINT[r.code]}`);
   return 1;
 }
-

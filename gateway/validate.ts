@@ -33,7 +33,10 @@ export function dotted(path: (string | number)[]): string {
 }
 
 export function pathOf(e: ErrorObject): (string | number)[] {
-  const parts = e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  const parts = e.instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
   const out: (string | number)[] = parts.map((p) => (/^\d+$/.test(p) ? Number(p) : p));
   if (e.keyword === 'additionalProperties') out.push((e.params as { additionalProperty: string }).additionalProperty);
   if (e.keyword === 'required') out.push((e.params as { missingProperty: string }).missingProperty);

@@ -22,7 +22,14 @@ import { silentLogger } from '../gateway/log.ts';
 import { cameraSettings } from '../test/capture/helpers.ts';
 import { frameSourceArgs } from '../devices/ffmpeg/frames.ts';
 
-const { values } = parseArgs({ options: { n: { type: 'string', default: '16,64,134' }, seconds: { type: 'string', default: '12' }, warmup: { type: 'string', default: '6' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: {
+    n: { type: 'string', default: '16,64,134' },
+    seconds: { type: 'string', default: '12' },
+    warmup: { type: 'string', default: '6' },
+    rounds: { type: 'string', default: '3' },
+  },
+});
 // CPU figures on a shared 2-core box drift with whatever else runs: each mode is measured
 // `rounds` times, interleaved, and the median is reported.
 const ROUNDS = Number(values.rounds);
@@ -78,15 +85,21 @@ async function runMode(mode: 'gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5', u
   const n = urls.length;
   if (mode === 'gateway') {
     let frames = 0;
-    const caps = urls.map((url, i) => new CameraCapture({
-      camera: cameraSettings({ id: `c${i}`, url, interval_s: 1, stall_s: 30 }),
-      width: 416, height: 416, fit: 'fit', log: silentLogger(),
-      onFrame: (f) => {
-        frames++;
-        f.release();
-      },
-      onHealth: () => undefined,
-    }));
+    const caps = urls.map(
+      (url, i) =>
+        new CameraCapture({
+          camera: cameraSettings({ id: `c${i}`, url, interval_s: 1, stall_s: 30 }),
+          width: 416,
+          height: 416,
+          fit: 'fit',
+          log: silentLogger(),
+          onFrame: (f) => {
+            frames++;
+            f.release();
+          },
+          onHealth: () => undefined,
+        }),
+    );
     caps.forEach((c) => c.start());
     const pidsOf = () => caps.map((c) => (c as unknown as { source: { pid?: number } | null }).source?.pid).filter((p): p is number => !!p);
     const f0 = { v: 0 };
@@ -99,7 +112,15 @@ async function runMode(mode: 'gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5', u
     // A restart re-probes the stream, which costs more than many key frames: say so.
     if (restarts() > r0.v) console.error(`  ${restarts() - r0.v} stream restarts while measuring (n=${n})`);
     await Promise.all(caps.map((c) => c.stop()));
-    return { mode, n, cpuPerCamera: (100 * r.cpuS) / r.wall / n, nodePerCamera: (100 * r.selfS) / r.wall / n, framesPerCamera: delivered / r.wall / n, ageMeanS: mean(r.ages), ageMaxS: Math.max(...r.ages) };
+    return {
+      mode,
+      n,
+      cpuPerCamera: (100 * r.cpuS) / r.wall / n,
+      nodePerCamera: (100 * r.selfS) / r.wall / n,
+      framesPerCamera: delivered / r.wall / n,
+      ageMeanS: mean(r.ages),
+      ageMaxS: Math.max(...r.ages),
+    };
   }
   // -nostats in every mode: the gateway passes it, and progress printing is not free.
   const common = ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-timeout', '10000000'];
@@ -107,8 +128,39 @@ async function runMode(mode: 'gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5', u
     mode === 'gateway-ffmpeg'
       ? ['-y', ...frameSourceArgs({ url: u, width: 416, height: 416, fit: 'fit' }).map((a) => (a === 'pipe:1' ? '/dev/null' : a))]
       : mode === 'bare'
-      ? [...common, '-skip_frame', 'nokey', '-threads', '1', '-analyzeduration', '1000000', '-i', u, '-an', '-fps_mode', 'passthrough', '-f', 'null', '-']
-      : [...common, '-threads', '1', '-i', u, '-an', '-vf', 'fps=5,scale=416:-2', '-pix_fmt', 'rgb24', '-f', 'rawvideo', '-y', '/dev/null'],
+        ? [
+            ...common,
+            '-skip_frame',
+            'nokey',
+            '-threads',
+            '1',
+            '-analyzeduration',
+            '1000000',
+            '-i',
+            u,
+            '-an',
+            '-fps_mode',
+            'passthrough',
+            '-f',
+            'null',
+            '-',
+          ]
+        : [
+            ...common,
+            '-threads',
+            '1',
+            '-i',
+            u,
+            '-an',
+            '-vf',
+            'fps=5,scale=416:-2',
+            '-pix_fmt',
+            'rgb24',
+            '-f',
+            'rawvideo',
+            '-y',
+            '/dev/null',
+          ],
   );
   const r = await measure(() => fleet.map((p) => p.pid!).filter(Boolean), false);
   fleet.forEach((p) => p.kill('SIGKILL'));
@@ -127,12 +179,16 @@ for (const n of values.n!.split(',').map(Number)) {
   // Staggered phases: 134 real cameras do not send their key frames in the same instant.
   const server = await startRtspServer({ mounts, phases: Math.min(8, n), transport: 'tcp' });
   const urls = Array.from({ length: n }, (_, i) => server.url(`/cam${i + 1}`));
-  const modes = process.env.BENCH_MODES ? (process.env.BENCH_MODES.split(',') as ('gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5')[]) : (['gateway', 'gateway-ffmpeg', 'bare', 'full@5'] as const);
+  const modes = process.env.BENCH_MODES
+    ? (process.env.BENCH_MODES.split(',') as ('gateway' | 'gateway-ffmpeg' | 'bare' | 'full@5')[])
+    : (['gateway', 'gateway-ffmpeg', 'bare', 'full@5'] as const);
   for (let round = 0; round < ROUNDS; round++) {
     for (const mode of modes) {
       const r = await runMode(mode, urls);
       results.push(r);
-      console.error(`round ${round + 1} ${mode} n=${n}: ${r.cpuPerCamera.toFixed(2)} % of a core per camera${r.nodePerCamera !== undefined ? ` (Node ${r.nodePerCamera.toFixed(3)} %)` : ''}`);
+      console.error(
+        `round ${round + 1} ${mode} n=${n}: ${r.cpuPerCamera.toFixed(2)} % of a core per camera${r.nodePerCamera !== undefined ? ` (Node ${r.nodePerCamera.toFixed(3)} %)` : ''}`,
+      );
     }
   }
   await server.stop();
@@ -140,8 +196,12 @@ for (const n of values.n!.split(',').map(Number)) {
 
 const median = (xs: number[]) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : NaN);
 const pick = (n: number, mode: string, f: (r: Result) => number) => median(results.filter((r) => r.n === n && r.mode === mode).map(f));
-console.log(`\ningest cost per camera, median of ${ROUNDS} interleaved rounds (${SECONDS} s each after ${WARMUP} s warm-up; 640x360 H.264, 25 fps, 2 s GOP; % of one core)\n`);
-console.log('| cameras | gateway ingest (of which Node) | its ffmpeg alone | ratio | bare ffmpeg -skip_frame nokey | ratio | full decode @5 fps | frames/s per camera | frame age mean / max |');
+console.log(
+  `\ningest cost per camera, median of ${ROUNDS} interleaved rounds (${SECONDS} s each after ${WARMUP} s warm-up; 640x360 H.264, 25 fps, 2 s GOP; % of one core)\n`,
+);
+console.log(
+  '| cameras | gateway ingest (of which Node) | its ffmpeg alone | ratio | bare ffmpeg -skip_frame nokey | ratio | full decode @5 fps | frames/s per camera | frame age mean / max |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const n of [...new Set(results.map((r) => r.n))]) {
   const g = pick(n, 'gateway', (r) => r.cpuPerCamera);
@@ -152,6 +212,8 @@ for (const n of [...new Set(results.map((r) => r.n))]) {
   const fps = pick(n, 'gateway', (r) => r.framesPerCamera);
   const ageMean = pick(n, 'gateway', (r) => r.ageMeanS);
   const ageMax = pick(n, 'gateway', (r) => r.ageMaxS);
-  console.log(`| ${n} | ${g.toFixed(2)} % (${node.toFixed(2)} %) | ${own.toFixed(2)} % | ${(g / own).toFixed(2)}× | ${b.toFixed(2)} % | ${(g / b).toFixed(2)}× | ${f.toFixed(2)} % | ${fps.toFixed(2)} | ${ageMean.toFixed(2)} s / ${ageMax.toFixed(2)} s |`);
+  console.log(
+    `| ${n} | ${g.toFixed(2)} % (${node.toFixed(2)} %) | ${own.toFixed(2)} % | ${(g / own).toFixed(2)}× | ${b.toFixed(2)} % | ${(g / b).toFixed(2)}× | ${f.toFixed(2)} % | ${fps.toFixed(2)} | ${ageMean.toFixed(2)} s / ${ageMax.toFixed(2)} s |`,
+  );
 }
 process.exit(0);

@@ -13,12 +13,23 @@ import type { CameraSettings } from '../gateway/settings/schema.ts';
 import type { Detection } from '../gateway/detect/types.ts';
 
 const frames = Number(process.argv[2] ?? 20_000);
-const sq = (x0: number, y0: number, x1: number, y1: number) => [[x0, y0], [x1, y0], [x1, y1], [x0, y1]];
+const sq = (x0: number, y0: number, x1: number, y1: number) => [
+  [x0, y0],
+  [x1, y0],
+  [x1, y1],
+  [x0, y1],
+];
 const cam = {
   id: 'bench',
   zones: [
     { id: 'plaza', polygon: sq(0.45, 0.7, 0.98, 0.99), rules: [{ type: 'illegal_parking' }, { type: 'street_vending' }] },
-    { id: 'pavement', polygon: sq(0, 0.55, 0.6, 0.99), mask: [sq(0, 0.55, 0.2, 0.99)], schedule: { active: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '07:00', to: '19:00' }] }, rules: [{ type: 'non_motor_parking' }, { type: 'mobile_vendor' }] },
+    {
+      id: 'pavement',
+      polygon: sq(0, 0.55, 0.6, 0.99),
+      mask: [sq(0, 0.55, 0.2, 0.99)],
+      schedule: { active: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '07:00', to: '19:00' }] },
+      rules: [{ type: 'non_motor_parking' }, { type: 'mobile_vendor' }],
+    },
     { id: 'shop', polygon: sq(0.6, 0.3, 0.99, 0.6), rules: [{ type: 'out_of_store_business' }] },
     { id: 'river', polygon: sq(0, 0, 0.4, 0.4), rules: [{ type: 'river_intrusion' }] },
   ],
@@ -33,7 +44,7 @@ function scene(i: number): Detection[] {
   const dets: Detection[] = [];
   for (let k = 0; k < 30; k++) {
     const moving = k < 24;
-    const x = moving ? ((k * 0.037 + i * 0.004 * ((k % 3) + 1)) % 0.9) : 0.05 + k * 0.03;
+    const x = moving ? (k * 0.037 + i * 0.004 * ((k % 3) + 1)) % 0.9 : 0.05 + k * 0.03;
     const y = 0.35 + ((k * 0.13) % 0.55);
     dets.push({ label: labels[k % labels.length], score: 0.7, box: [x, y, x + 0.05, y + 0.1] });
   }

@@ -15,9 +15,14 @@ export interface ClipFrame {
   data: Buffer;
 }
 
-export async function clipFrames(path: string, o: { width: number; height: number; fit?: 'fit' | 'stretch'; gopS?: number }): Promise<ClipFrame[]> {
+export async function clipFrames(
+  path: string,
+  o: { width: number; height: number; fit?: 'fit' | 'stretch'; gopS?: number },
+): Promise<ClipFrame[]> {
   // The capture's own arguments, minus real-time playback and looping.
-  const args = frameSourceArgs({ url: path, width: o.width, height: o.height, fit: o.fit ?? 'fit' }).filter((a, i, all) => !(a === '-re' || a === '-stream_loop' || all[i - 1] === '-stream_loop'));
+  const args = frameSourceArgs({ url: path, width: o.width, height: o.height, fit: o.fit ?? 'fit' }).filter(
+    (a, i, all) => !(a === '-re' || a === '-stream_loop' || all[i - 1] === '-stream_loop'),
+  );
   const frames: ClipFrame[] = [];
   const gop = (o.gopS ?? 1) * 1000;
   await new Promise<void>((ok, fail) => {

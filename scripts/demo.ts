@@ -55,7 +55,9 @@ for (const sp of config.settings.speakers) {
   if (u.protocol !== 'rtp:' || u.hostname !== '127.0.0.1') continue;
   const rec = new RtpRecorder({ port: Number(u.port), dir: join(ROOT, 'data', 'demo', 'speakers', sp.id) });
   await rec.start();
-  rec.on('talkspurt', (t) => log.info(`🔊 demo speaker ${sp.id} played ${(t.durationMs / 1000).toFixed(1)} s at ${t.dbfs.toFixed(0)} dBFS → ${t.file}`));
+  rec.on('talkspurt', (t) =>
+    log.info(`🔊 demo speaker ${sp.id} played ${(t.durationMs / 1000).toFixed(1)} s at ${t.dbfs.toFixed(0)} dBFS → ${t.file}`),
+  );
   speakers.push(rec);
 }
 
@@ -76,14 +78,19 @@ const officers = new OfficerSim({
   everyMs: 10_000,
   speedMps: 20,
   workS: 10,
-  onDispatch: (o, d) => log.info(`📱 ${o}'s phone: dispatch ${d.state}${d.state === 'offered' ? `: ${d.summary} (${d.distance_m} m away, answer by ${new Date(String(d.answer_by)).toLocaleTimeString('en-GB')})` : ''}`),
+  onDispatch: (o, d) =>
+    log.info(
+      `📱 ${o}'s phone: dispatch ${d.state}${d.state === 'offered' ? `: ${d.summary} (${d.distance_m} m away, answer by ${new Date(String(d.answer_by)).toLocaleTimeString('en-GB')})` : ''}`,
+    ),
   onAction: (o, a, d) => log.info(`📱 ${o} answers ${a}${d.reason ? `: ${d.reason}` : ''}`),
 });
 await officers.start();
 
 // The township platform: prints what it hears, and asks for statistics once a matter is closed.
 const platform = new PlatformSim({
-  broker, prefix: s.mqtt.prefix, protocolVersion: s.mqtt.url ? s.mqtt.protocol_version : 4,
+  broker,
+  prefix: s.mqtt.prefix,
+  protocolVersion: s.mqtt.url ? s.mqtt.protocol_version : 4,
   print: () => undefined,
 });
 await platform.start();
@@ -96,14 +103,21 @@ platform.client.on('message', (topic, payload) => {
   }
   if (/\/(events|state|dispatches|alerts)$/.test(topic)) log.info(`🖥  platform: ${describe(topic, m).trim()}`);
   if (topic.endsWith('/state') && m.to === 'closed') {
-    void platform.request(s.gateway.id, 'stats', {}).then((r) => {
-      const st = r.data;
-      log.info(`🖥  platform: stats command → ${st.events.total} events, settled by warning alone: ${st.settled_by_warning.share === null ? 'n/a' : `${Math.round(st.settled_by_warning.share * 100)}%`} (${st.settled_by_warning.resolved} of ${st.settled_by_warning.decided}); dispatch→accept median ${st.durations.dispatch_to_accept.median_s} s, accept→closed median ${st.durations.accept_to_closed.median_s} s`);
-    }, (e: Error) => log.warn(`platform: ${e.message}`));
+    void platform.request(s.gateway.id, 'stats', {}).then(
+      (r) => {
+        const st = r.data;
+        log.info(
+          `🖥  platform: stats command → ${st.events.total} events, settled by warning alone: ${st.settled_by_warning.share === null ? 'n/a' : `${Math.round(st.settled_by_warning.share * 100)}%`} (${st.settled_by_warning.resolved} of ${st.settled_by_warning.decided}); dispatch→accept median ${st.durations.dispatch_to_accept.median_s} s, accept→closed median ${st.durations.accept_to_closed.median_s} s`,
+        );
+      },
+      (e: Error) => log.warn(`platform: ${e.message}`),
+    );
   }
 });
 
-log.info('demo running: a taxi parks on each plaza; events confirm after 15 s, warnings play, rechecks follow 20 s later; the one that stays is dispatched. Ctrl-C to stop.');
+log.info(
+  'demo running: a taxi parks on each plaza; events confirm after 15 s, warnings play, rechecks follow 20 s later; the one that stays is dispatched. Ctrl-C to stop.',
+);
 let stopping = false;
 const stop = async () => {
   if (stopping) return;

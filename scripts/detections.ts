@@ -83,7 +83,7 @@ export interface SeenTrack {
 /** A repeatable PRNG (the same stream gives the same jitter every run). */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function boxAt(o: StreamObject, t: number): Box | null {
@@ -103,12 +103,19 @@ const clamp = (v: number) => Math.min(1, Math.max(0, v));
 export function expand(s: DetectionStream, base: number, dir: string): { ts: number; dets: Detection[] }[] {
   const frames: { ts: number; dets: Detection[] }[] = [];
   const explicit = new Map((s.frames ?? []).map((f) => [Math.round(f.t * 1000), f.d]));
-  const rec = s.recorded ? (JSON.parse(readFileSync(resolve(dir, s.recorded), 'utf8')) as { interval_s: number; frames: { t: number; d: Det[] }[] }) : null;
+  const rec = s.recorded
+    ? (JSON.parse(readFileSync(resolve(dir, s.recorded), 'utf8')) as { interval_s: number; frames: { t: number; d: Det[] }[] })
+    : null;
   const recSpan = rec ? rec.frames.length * rec.interval_s : 0;
   const recAt = new Map(rec?.frames.map((f) => [Math.round(f.t * 1000), f.d]) ?? []);
   const random = rng(7);
   const seen = new Map<StreamObject, number>();
-  const toDet = ([label, score, box, sinceS]: Det): Detection & { since?: number } => ({ label, score, box, ...(sinceS !== undefined ? { since: base + sinceS * 1000 } : {}) });
+  const toDet = ([label, score, box, sinceS]: Det): Detection & { since?: number } => ({
+    label,
+    score,
+    box,
+    ...(sinceS !== undefined ? { since: base + sinceS * 1000 } : {}),
+  });
   for (let i = 0; i * s.interval_s <= s.duration_s; i++) {
     const t = +(i * s.interval_s).toFixed(3);
     const dets: Detection[] = [];
@@ -150,7 +157,13 @@ export function replay(s: DetectionStream, dir = '.'): { base: number; events: R
   const open: { v: Verdict; e: ReplayEvent; recheckAt: number }[] = [];
   const events: ReplayEvent[] = [];
   const suppress = (r: ZoneRule, box: Box, ts: number) =>
-    events.some((e) => e.type === r.type && e.zone === r.zone && (e.closedS === null || base + e.closedS * 1000 >= ts - r.cooldownS * 1000) && (iou(e.box as Box, box) > 0.3 || r.minCount > 1));
+    events.some(
+      (e) =>
+        e.type === r.type &&
+        e.zone === r.zone &&
+        (e.closedS === null || base + e.closedS * 1000 >= ts - r.cooldownS * 1000) &&
+        (iou(e.box as Box, box) > 0.3 || r.minCount > 1),
+    );
   const engine = new RuleEngine(streamRules(s), suppress, maxMissedS);
   const frames = expand(s, base, dir);
   const seen = new Map<number, SeenTrack>();
@@ -166,8 +179,15 @@ export function replay(s: DetectionStream, dir = '.'): { base: number; events: R
     }
     for (const v of engine.evaluate(tracks, f.ts)) {
       const e: ReplayEvent = {
-        id: `${events.length + 1}`, type: v.rule.type, zone: v.rule.zone, confirmedS: (v.at - base) / 1000, firstSeenS: (v.since - base) / 1000,
-        classes: v.classes, trackIds: v.tracks.map((t) => t.id), box: v.box, closedS: null,
+        id: `${events.length + 1}`,
+        type: v.rule.type,
+        zone: v.rule.zone,
+        confirmedS: (v.at - base) / 1000,
+        firstSeenS: (v.since - base) / 1000,
+        classes: v.classes,
+        trackIds: v.tracks.map((t) => t.id),
+        box: v.box,
+        closedS: null,
       };
       events.push(e);
       open.push({ v, e, recheckAt: v.at + v.rule.graceS * 1000 });
@@ -193,7 +213,9 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
     const r = replay(s, dirname(resolve(file)));
     console.log(`\n== ${file}: ${s.description}\n${r.frames} frames`);
     for (const e of r.events)
-      console.log(`  event ${e.type} in ${e.zone}: since ${e.firstSeenS} s, confirmed ${e.confirmedS} s, ${e.classes.join('+')}, tracks ${e.trackIds.join(',')}${e.closedS !== null ? `, closed at the recheck ${e.closedS} s` : ''}`);
+      console.log(
+        `  event ${e.type} in ${e.zone}: since ${e.firstSeenS} s, confirmed ${e.confirmedS} s, ${e.classes.join('+')}, tracks ${e.trackIds.join(',')}${e.closedS !== null ? `, closed at the recheck ${e.closedS} s` : ''}`,
+      );
     const problems = compareTimeline(s.expect, r.events);
     for (const p of problems) console.log(`  MISMATCH ${p}`);
     if (!problems.length) console.log('  timeline as expected');

@@ -58,7 +58,17 @@ export function tinyDetector(o: TinyOptions): Uint8Array {
   const nodes: InstanceType<typeof onnx.NodeProto>[] = [];
   const inits: InstanceType<typeof onnx.TensorProto>[] = [];
   // mean over C, H, W: [B,1,1,1]
-  nodes.push(onnx.NodeProto.create({ opType: 'ReduceMean', input: [input], output: ['mean4'], attribute: [{ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 2, 3] }, { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 1 }] }));
+  nodes.push(
+    onnx.NodeProto.create({
+      opType: 'ReduceMean',
+      input: [input],
+      output: ['mean4'],
+      attribute: [
+        { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 2, 3] },
+        { name: 'keepdims', type: onnx.AttributeProto.AttributeType.INT, i: 1 },
+      ],
+    }),
+  );
   const outs: InstanceType<typeof onnx.ValueInfoProto>[] = [];
   for (const out of o.outputs) {
     const n = out.shape.reduce((a, b) => a * b, 1);
@@ -75,7 +85,14 @@ export function tinyDetector(o: TinyOptions): Uint8Array {
     nodes.push(onnx.NodeProto.create({ opType: 'Add', input: [`${out.name}_md`, `${out.name}_base`], output: [sum] }));
     if (type !== 'float') {
       nodes.push(onnx.NodeProto.create({ opType: 'Round', input: [sum], output: [`${out.name}_r`] }));
-      nodes.push(onnx.NodeProto.create({ opType: 'Cast', input: [`${out.name}_r`], output: [out.name], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: type === 'int64' ? DT.INT64 : DT.INT32 }] }));
+      nodes.push(
+        onnx.NodeProto.create({
+          opType: 'Cast',
+          input: [`${out.name}_r`],
+          output: [out.name],
+          attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: type === 'int64' ? DT.INT64 : DT.INT32 }],
+        }),
+      );
     }
     const elem = type === 'float' ? DT.FLOAT : type === 'int64' ? DT.INT64 : DT.INT32;
     const first = out.batchFirst === false ? out.shape[0] : batch === 'dynamic' ? 'batch' : batch;

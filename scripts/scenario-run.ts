@@ -65,7 +65,10 @@ function freePort(): Promise<number> {
 }
 
 /** The settings of a gateway with one media-clock camera per scenario. */
-export function scenarioSettings(items: { name: string; scenario: Scenario; video: string }[], o: { dataDir: string; mqttUrl?: string; embeddedPort?: number }): string {
+export function scenarioSettings(
+  items: { name: string; scenario: Scenario; video: string }[],
+  o: { dataDir: string; mqttUrl?: string; embeddedPort?: number },
+): string {
   const tracking = items.find((i) => i.scenario.tracking)?.scenario.tracking;
   const settings = {
     gateway: { id: 'gw-scenarios', data_dir: o.dataDir },
@@ -77,8 +80,13 @@ export function scenarioSettings(items: { name: string; scenario: Scenario; vide
       if (!scenario.zones?.length) throw new Error(`scenario ${name} has no zones to run`);
       const { interval_s: interval = 1, ...camera } = scenario.camera ?? {};
       return {
-        id: name, url: video, clock: 'media', interval_s: interval,
-        location: { lat: 28.7712, lon: 118.5553 }, ...camera, zones: scenario.zones,
+        id: name,
+        url: video,
+        clock: 'media',
+        interval_s: interval,
+        location: { lat: 28.7712, lon: 118.5553 },
+        ...camera,
+        zones: scenario.zones,
       };
     }),
   };
@@ -86,14 +94,21 @@ export function scenarioSettings(items: { name: string; scenario: Scenario; vide
 }
 
 /** Runs the scenarios side by side, one camera each, in one gateway, until every video has ended. */
-export async function runScenarios(names: string[], o: { mqttUrl?: string; log?: boolean; timeoutMs?: number; onGateway?: (gw: Gateway) => void } = {}): Promise<Map<string, ScenarioResult>> {
+export async function runScenarios(
+  names: string[],
+  o: { mqttUrl?: string; log?: boolean; timeoutMs?: number; onGateway?: (gw: Gateway) => void } = {},
+): Promise<Map<string, ScenarioResult>> {
   const out = join(ROOT, 'data', 'scenarios');
   const items: { name: string; scenario: Scenario; video: string }[] = [];
   // One at a time: ffmpeg already uses every core while composing.
   for (const n of names) items.push({ name: basename(n, '.json'), scenario: loadScenario(n), video: await ensureScenario(n, { out }) });
   const dir = mkdtempSync(join(tmpdir(), 'gw-scenario-'));
   const file = join(dir, 'settings.yaml');
-  const yaml = scenarioSettings(items, { dataDir: join(dir, 'data'), mqttUrl: o.mqttUrl, embeddedPort: o.mqttUrl ? undefined : await freePort() });
+  const yaml = scenarioSettings(items, {
+    dataDir: join(dir, 'data'),
+    mqttUrl: o.mqttUrl,
+    embeddedPort: o.mqttUrl ? undefined : await freePort(),
+  });
   writeFileSync(file, yaml);
   const results = new Map<string, ScenarioResult>();
   for (const { name, scenario } of items) results.set(name, { name, scenario, base: NaN, frames: [], events: [], tookS: 0 });
@@ -104,7 +119,11 @@ export async function runScenarios(names: string[], o: { mqttUrl?: string; log?:
     if (Number.isNaN(r.base)) r.base = frame.ts;
     r.frames.push({ t: (frame.ts - r.base) / 1000, detections: detections.map((x) => ({ ...x })) });
   };
-  const gw = new Gateway({ config: parseSettings(yaml, file), log: o.log ? createLogger('debug', 'pretty') : silentLogger(), onDetections });
+  const gw = new Gateway({
+    config: parseSettings(yaml, file),
+    log: o.log ? createLogger('debug', 'pretty') : silentLogger(),
+    onDetections,
+  });
   const started = Date.now();
   try {
     await gw.start();
@@ -117,7 +136,8 @@ export async function runScenarios(names: string[], o: { mqttUrl?: string; log?:
     for (;;) {
       const pending = [...gw.pipelines.values()].filter((p) => !p.capture.ended);
       if (!pending.length) break;
-      if (Date.now() > deadline) throw new Error(`scenarios still running after ${o.timeoutMs ?? 300_000} ms: ${pending.map((p) => p.camera.id).join(', ')}`);
+      if (Date.now() > deadline)
+        throw new Error(`scenarios still running after ${o.timeoutMs ?? 300_000} ms: ${pending.map((p) => p.camera.id).join(', ')}`);
       await new Promise((ok) => setTimeout(ok, 100));
     }
     // The last frames' events are being written (evidence first, then the row).
@@ -132,8 +152,14 @@ export async function runScenarios(names: string[], o: { mqttUrl?: string; log?:
 
 function seen(e: EventRecord, base: number): SeenEvent {
   return {
-    type: e.type, zone: e.zone, confirmedS: (e.confirmedAt - base) / 1000, firstSeenS: (e.firstSeenAt - base) / 1000,
-    classes: e.classes, trackIds: e.trackIds, box: e.box, id: e.id,
+    type: e.type,
+    zone: e.zone,
+    confirmedS: (e.confirmedAt - base) / 1000,
+    firstSeenS: (e.firstSeenAt - base) / 1000,
+    classes: e.classes,
+    trackIds: e.trackIds,
+    box: e.box,
+    id: e.id,
   };
 }
 
@@ -144,7 +170,9 @@ export function compareTimeline(expect: readonly ExpectedEvent[], events: readon
     const got = events.filter((e) => e.type === x.type && e.zone === x.zone).sort((a, b) => a.confirmedS - b.confirmedS);
     const what = `${x.type} in ${x.zone}`;
     if (got.length !== x.count) {
-      problems.push(`${what}: ${got.length} events, expected ${x.count}${got.length ? ` (at ${got.map((e) => `${e.confirmedS.toFixed(0)} s`).join(', ')})` : ''}`);
+      problems.push(
+        `${what}: ${got.length} events, expected ${x.count}${got.length ? ` (at ${got.map((e) => `${e.confirmedS.toFixed(0)} s`).join(', ')})` : ''}`,
+      );
       continue;
     }
     const first = got[0];
@@ -153,15 +181,18 @@ export function compareTimeline(expect: readonly ExpectedEvent[], events: readon
     const times = x.confirm_at_s === undefined ? [] : Array.isArray(x.confirm_at_s) ? x.confirm_at_s : [x.confirm_at_s];
     times.forEach((at, i) => {
       const e = got[i];
-      if (e && Math.abs(e.confirmedS - at) > (x.tolerance_s ?? 5)) problems.push(`${what}: event ${i + 1} confirmed at ${e.confirmedS.toFixed(1)} s, expected ${at} ± ${x.tolerance_s ?? 5} s`);
+      if (e && Math.abs(e.confirmedS - at) > (x.tolerance_s ?? 5))
+        problems.push(`${what}: event ${i + 1} confirmed at ${e.confirmedS.toFixed(1)} s, expected ${at} ± ${x.tolerance_s ?? 5} s`);
     });
     const missing = (x.classes ?? []).filter((c) => !first.classes.includes(c));
     if (missing.length) problems.push(`${what}: classes ${first.classes.join(', ')} lack ${missing.join(', ')}`);
-    if (x.min_tracks !== undefined && first.trackIds.length < x.min_tracks) problems.push(`${what}: ${first.trackIds.length} tracks, expected at least ${x.min_tracks}`);
+    if (x.min_tracks !== undefined && first.trackIds.length < x.min_tracks)
+      problems.push(`${what}: ${first.trackIds.length} tracks, expected at least ${x.min_tracks}`);
   }
   // Anything not expected at all is a false event.
   for (const e of events) {
-    if (!expect.some((x) => x.type === e.type && x.zone === e.zone)) problems.push(`unexpected ${e.type} in ${e.zone} at ${e.confirmedS.toFixed(1)} s`);
+    if (!expect.some((x) => x.type === e.type && x.zone === e.zone))
+      problems.push(`unexpected ${e.type} in ${e.zone} at ${e.confirmedS.toFixed(1)} s`);
   }
   return problems;
 }
@@ -172,7 +203,16 @@ function describeFrame(f: SeenFrame): string {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { frames: { type: 'boolean' }, log: { type: 'boolean' }, mqtt: { type: 'string' }, record: { type: 'string' }, until: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      frames: { type: 'boolean' },
+      log: { type: 'boolean' },
+      mqtt: { type: 'string' },
+      record: { type: 'string' },
+      until: { type: 'string' },
+    },
+  });
   if (!positionals.length) {
     console.error('usage: scripts/scenario-run.ts NAME... [--frames] [--log] [--mqtt URL]');
     process.exit(2);
@@ -185,13 +225,21 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
     if (values.record) {
       // What the model saw, as a detection stream other tests can replay (scripts/detections.ts).
       const until = Number(values.until ?? Infinity);
-      const frames = r.frames.filter((f) => f.t < until).map((f) => ({ t: +f.t.toFixed(3), d: f.detections.map((d) => [d.label, +d.score.toFixed(2), d.box.map((v) => +v.toFixed(3))]) }));
+      const frames = r.frames
+        .filter((f) => f.t < until)
+        .map((f) => ({ t: +f.t.toFixed(3), d: f.detections.map((d) => [d.label, +d.score.toFixed(2), d.box.map((v) => +v.toFixed(3))]) }));
       const interval = r.scenario.camera?.interval_s ?? 1;
-      writeFileSync(values.record, `{"source":${JSON.stringify(`scripts/scenarios/${r.name}.json, YOLOX-Nano`)},"interval_s":${interval},"frames":[\n${frames.map((f) => JSON.stringify(f)).join(',\n')}\n]}\n`);
+      writeFileSync(
+        values.record,
+        `{"source":${JSON.stringify(`scripts/scenarios/${r.name}.json, YOLOX-Nano`)},"interval_s":${interval},"frames":[\n${frames.map((f) => JSON.stringify(f)).join(',\n')}\n]}\n`,
+      );
       console.log(`recorded ${frames.length} frames of detections in ${values.record}`);
     }
     console.log(`${r.frames.length} frames analysed in ${r.tookS.toFixed(1)} s`);
-    for (const e of r.events) console.log(`  event ${e.type} in ${e.zone}: first seen ${e.firstSeenS.toFixed(1)} s, confirmed ${e.confirmedS.toFixed(1)} s, ${e.classes.join('+')}, tracks ${e.trackIds.join(',')}`);
+    for (const e of r.events)
+      console.log(
+        `  event ${e.type} in ${e.zone}: first seen ${e.firstSeenS.toFixed(1)} s, confirmed ${e.confirmedS.toFixed(1)} s, ${e.classes.join('+')}, tracks ${e.trackIds.join(',')}`,
+      );
     const problems = compareTimeline((r.scenario.expect ?? []) as ExpectedEvent[], r.events);
     for (const p of problems) console.log(`  MISMATCH ${p}`);
     if (!problems.length) console.log('  timeline as expected');

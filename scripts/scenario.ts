@@ -93,7 +93,8 @@ export function loadScenario(name: string): Scenario {
 export function piecewise(kf: readonly Keyframe[], key: 'x' | 'y'): string {
   let expr = String(kf[kf.length - 1][key]);
   for (let i = kf.length - 2; i >= 0; i--) {
-    const a = kf[i], b = kf[i + 1];
+    const a = kf[i],
+      b = kf[i + 1];
     const span = b.t - a.t || 1;
     const lerp = `${a[key]}+(t-${a.t})*${(b[key] - a[key]) / span}`;
     expr = `if(lt(t\\,${b.t})\\,${lerp}\\,${expr})`;
@@ -122,7 +123,10 @@ export function scenarioArgs(s: Scenario, images: string, out: string): string[]
     const size = a.scale ?? 1;
     const flip = a.flip ? ',hflip' : '';
     // Shown between the first and last keyframe, except in its hidden windows.
-    const shown = [`between(t\\,${kf[0].t}\\,${kf[kf.length - 1].t})`, ...(a.hidden ?? []).map(([h0, h1]) => `not(between(t\\,${h0}\\,${h1 - 0.001}))`)].join('*');
+    const shown = [
+      `between(t\\,${kf[0].t}\\,${kf[kf.length - 1].t})`,
+      ...(a.hidden ?? []).map(([h0, h1]) => `not(between(t\\,${h0}\\,${h1 - 0.001}))`),
+    ].join('*');
     f.push(`[${i + 1}:v]crop=${w}:${h}:${x}:${y}${flip},scale=${px(w * size)}:${px(h * size)},setsar=1,${still}[a${i}]`);
     f.push(`[bg${i}][a${i}]overlay=x='${piecewise(kf, 'x')}':y='${piecewise(kf, 'y')}':eval=frame:enable='${shown}'[bg${i + 1}]`);
   });
@@ -138,12 +142,37 @@ export function scenarioArgs(s: Scenario, images: string, out: string): string[]
   f.push(`[${last}]format=yuv420p[out]`);
   const gop = Math.max(1, Math.round(s.fps * s.gop_s));
   return [
-    '-hide_banner', '-loglevel', 'error', '-y', ...inputs,
-    '-filter_complex', f.join(';'), '-map', '[out]',
-    '-r', String(s.fps), '-t', String(s.duration_s),
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-y',
+    ...inputs,
+    '-filter_complex',
+    f.join(';'),
+    '-map',
+    '[out]',
+    '-r',
+    String(s.fps),
+    '-t',
+    String(s.duration_s),
     // A fixed GOP: key frames exactly every gop_s, as a camera's sub-stream sends them.
-    '-c:v', 'libx264', '-preset', 'veryfast', '-crf', '28', '-g', String(gop), '-keyint_min', String(gop), '-sc_threshold', '0',
-    '-pix_fmt', 'yuv420p', '-movflags', '+faststart', out,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'veryfast',
+    '-crf',
+    '28',
+    '-g',
+    String(gop),
+    '-keyint_min',
+    String(gop),
+    '-sc_threshold',
+    '0',
+    '-pix_fmt',
+    'yuv420p',
+    '-movflags',
+    '+faststart',
+    out,
   ];
 }
 
@@ -165,23 +194,34 @@ export async function ensureScenario(name: string, opts: { out?: string; images?
   mkdirSync(outDir, { recursive: true });
   const base = basename(name, '.json');
   // Keyed by the exact ffmpeg command, so a change to the scenario or to the generator regenerates.
-  const hash = createHash('sha256').update(JSON.stringify(scenarioArgs(s, '', 'OUT'))).digest('hex').slice(0, 12);
+  const hash = createHash('sha256')
+    .update(JSON.stringify(scenarioArgs(s, '', 'OUT')))
+    .digest('hex')
+    .slice(0, 12);
   const out = join(outDir, `${base}.mp4`);
   const stamp = `${out}.sha`;
   if (!opts.force && existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) return out;
   for (const img of [s.background.image, ...s.actors.map((a) => a.image)])
-    if (!existsSync(join(images, img))) throw new Error(`scenario ${base}: sample image ${join(images, img)} is missing; run: gateway models fetch`);
+    if (!existsSync(join(images, img)))
+      throw new Error(`scenario ${base}: sample image ${join(images, img)} is missing; run: gateway models fetch`);
   const tmp = join(outDir, `.${base}.${process.pid}.mp4`);
   await run(scenarioArgs(s, images, tmp));
   renameSync(tmp, out);
   // The expected event timeline travels with the video.
-  if (s.expect) writeFileSync(join(outDir, `${base}.expect.json`), `${JSON.stringify({ description: s.description, zones: s.zones, expect: s.expect }, null, 2)}\n`);
+  if (s.expect)
+    writeFileSync(
+      join(outDir, `${base}.expect.json`),
+      `${JSON.stringify({ description: s.description, zones: s.zones, expect: s.expect }, null, 2)}\n`,
+    );
   writeFileSync(stamp, hash);
   return out;
 }
 
 export function scenarioNames(): string[] {
-  return readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.json')).map((f) => basename(f, '.json')).sort();
+  return readdirSync(SCENARIO_DIR)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => basename(f, '.json'))
+    .sort();
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {

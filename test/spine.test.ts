@@ -23,8 +23,17 @@ import { loadContract } from './helpers/contract.ts';
 const ok = havePeers('ffmpeg', 'espeak-ng', 'mosquitto');
 const CAM = { lat: 28.7712, lon: 118.5553 };
 
-function settings(o: { dir: string; broker: string; stay: string; leave: string; portStay: number; portLeave: number; grace: number; only?: 'stay' }) {
-  const cam = (id: string, url: string, port: string) => `
+function settings(o: {
+  dir: string;
+  broker: string;
+  stay: string;
+  leave: string;
+  portStay: number;
+  portLeave: number;
+  grace: number;
+  only?: 'stay';
+}) {
+  const cam = (id: string, url: string, _port: string) => `
   - id: ${id}
     url: ${url}
     location: { lat: ${CAM.lat}, lon: ${CAM.lon} }
@@ -67,11 +76,19 @@ describe.runIf(ok)('spine: camera to warned, escalated or resolved event on MQTT
     await rec.stay.start();
     await rec.leave.start();
     officers = new OfficerSim({
-      broker: broker.url, prefix: 't', walk: false,
-      officers: [{ id: 'off-near', lat: CAM.lat + 0.001, lon: CAM.lon }, { id: 'off-far', lat: CAM.lat + 0.05, lon: CAM.lon }],
+      broker: broker.url,
+      prefix: 't',
+      walk: false,
+      officers: [
+        { id: 'off-near', lat: CAM.lat + 0.001, lon: CAM.lon },
+        { id: 'off-far', lat: CAM.lat + 0.05, lon: CAM.lon },
+      ],
     });
     await officers.start();
-    const config = settingsAt(dir, settings({ dir, broker: broker.url, stay, leave, portStay: rec.stay.port, portLeave: rec.leave.port, grace: 10 }));
+    const config = settingsAt(
+      dir,
+      settings({ dir, broker: broker.url, stay, leave, portStay: rec.stay.port, portLeave: rec.leave.port, grace: 10 }),
+    );
     gw = await startGateway(config);
   }, 120_000);
 
@@ -92,7 +109,11 @@ describe.runIf(ok)('spine: camera to warned, escalated or resolved event on MQTT
   });
 
   it('confirms a parked taxi as an illegal_parking event with evidence', async () => {
-    const ev = await heard.waitFor((m) => m.topic === 't/v1/gateways/gw-spine/events' && m.json?.camera?.id === 'stay', 40_000, 'stay event');
+    const ev = await heard.waitFor(
+      (m) => m.topic === 't/v1/gateways/gw-spine/events' && m.json?.camera?.id === 'stay',
+      40_000,
+      'stay event',
+    );
     expect(ev.json).toMatchObject({ type: 'illegal_parking', state: 'confirmed', zone: { id: 'plaza' } });
     expect(ev.json!.id).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
     expect(ev.json!.classes.some((c: string) => ['car', 'truck', 'bus'].includes(c))).toBe(true);
@@ -101,14 +122,21 @@ describe.runIf(ok)('spine: camera to warned, escalated or resolved event on MQTT
     const [x1, , x2, y2] = ev.json!.box;
     expect((x1 + x2) / 2).toBeGreaterThan(0.45);
     expect(y2).toBeGreaterThan(0.78);
-    const stored = gw!.ctx.db.prepare('SELECT evidence_path AS p, evidence_sha256 AS s FROM events WHERE id = ?').get(ev.json!.id) as { p: string; s: string };
+    const stored = gw!.ctx.db.prepare('SELECT evidence_path AS p, evidence_sha256 AS s FROM events WHERE id = ?').get(ev.json!.id) as {
+      p: string;
+      s: string;
+    };
     expect(existsSync(stored.p)).toBe(true);
     expect(createHash('sha256').update(readFileSync(stored.p)).digest('hex')).toBe(ev.json!.evidence.sha256);
   });
 
   it('plays a non-silent warning of the right length on the camera speaker', async () => {
     const spurt = await rec.stay.next(40_000);
-    const w = await heard.waitFor((m) => m.topic === 't/v1/gateways/gw-spine/warnings' && m.json?.speaker === 'spk-stay', 20_000, 'warning outcome');
+    const w = await heard.waitFor(
+      (m) => m.topic === 't/v1/gateways/gw-spine/warnings' && m.json?.speaker === 'spk-stay',
+      20_000,
+      'warning outcome',
+    );
     expect(w.json).toMatchObject({ outcome: 'played', text: '请驶离' });
     expect(spurt.codec).toBe('pcma');
     expect(spurt.dbfs).toBeGreaterThan(-40);
@@ -148,7 +176,9 @@ describe.runIf(ok)('spine: camera to warned, escalated or resolved event on MQTT
     const contract = await loadContract('t');
     // The platform's copy of the dispatch leaves right after the officer's.
     await heard.waitFor((m) => m.topic === 't/v1/gateways/gw-spine/dispatches', 5000, 'dispatch for the platform');
-    const published = heard.messages.map((m) => [m, contract.check(m.topic, m.json ?? m.text)] as const).filter(([, r]) => r !== 'incoming');
+    const published = heard.messages
+      .map((m) => [m, contract.check(m.topic, m.json ?? m.text)] as const)
+      .filter(([, r]) => r !== 'incoming');
     expect(published.flatMap(([, r]) => r)).toEqual([]);
     const kinds = new Set(published.map(([m]) => m.topic.split('/')[4]));
     for (const k of ['status', 'events', 'warnings', 'cameras', 'dispatches', 'dispatch']) expect(kinds).toContain(k);
@@ -159,7 +189,20 @@ describe.runIf(ok)('spine: camera to warned, escalated or resolved event on MQTT
     gw = null;
     heard.messages.length = 0;
     const dir2 = tempDir('gw-spine-restart-');
-    const cfg = () => settingsAt(dir2, settings({ dir: dir2, broker: broker.url, stay, leave, portStay: rec.stay.port, portLeave: rec.leave.port, grace: 15, only: 'stay' }));
+    const cfg = () =>
+      settingsAt(
+        dir2,
+        settings({
+          dir: dir2,
+          broker: broker.url,
+          stay,
+          leave,
+          portStay: rec.stay.port,
+          portLeave: rec.leave.port,
+          grace: 15,
+          only: 'stay',
+        }),
+      );
     gw = await startGateway(cfg());
     const warned = await heard.waitFor((m) => stateOf('stay')(m) && m.json!.to === 'warned', 60_000, 'warned');
     const id = warned.json!.event_id;

@@ -8,11 +8,23 @@ const PATTERNS: [RegExp, DeviceErrorCode, string][] = [
   [/401 Unauthorized|403 Forbidden|authorization failed/i, 'auth', 'auth failed (wrong user name or password)'],
   [/404 Not Found|No such file or directory|454 Session Not Found/i, 'not_found', 'not found (wrong stream path or file)'],
   [/Connection refused/i, 'refused', 'connection refused (nothing listening on that port)'],
-  [/No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution|Host is down/i, 'unreachable', 'unreachable (host down or no route)'],
+  [
+    /No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution|Host is down/i,
+    'unreachable',
+    'unreachable (host down or no route)',
+  ],
   [/timed out|Connection timed out|timeout/i, 'timeout', 'timeout (no answer from the camera)'],
-  [/Decoder \(codec [^)]+\) not found|unsupported codec|Codec .* is not supported|Unknown codec|Could not find codec parameters/i, 'unsupported', 'unsupported codec'],
+  [
+    /Decoder \(codec [^)]+\) not found|unsupported codec|Codec .* is not supported|Unknown codec|Could not find codec parameters/i,
+    'unsupported',
+    'unsupported codec',
+  ],
   [/461 Unsupported transport|Unsupported Transport/i, 'unsupported', 'unsupported transport (try transport: tcp)'],
-  [/Invalid data found when processing input|Server returned 5\d\d|method (DESCRIBE|SETUP|PLAY) failed/i, 'protocol', 'the stream could not be read'],
+  [
+    /Invalid data found when processing input|Server returned 5\d\d|method (DESCRIBE|SETUP|PLAY) failed/i,
+    'protocol',
+    'the stream could not be read',
+  ],
 ];
 
 export function classifyStderr(lines: readonly string[]): { code: DeviceErrorCode; reason: string; line: string } | null {
@@ -33,7 +45,12 @@ export function hideSecrets(line: string, secrets: readonly (string | undefined)
   return out;
 }
 
-export function ffmpegError(device: string, lines: readonly string[], fallback: string, secrets: readonly (string | undefined)[] = []): DeviceError {
+export function ffmpegError(
+  device: string,
+  lines: readonly string[],
+  fallback: string,
+  secrets: readonly (string | undefined)[] = [],
+): DeviceError {
   const c = classifyStderr(lines);
   if (c) return new DeviceError(c.code, device, `${c.reason}: ${hideSecrets(c.line, secrets)}`);
   const last = lines.filter((l) => l.trim()).at(-1);

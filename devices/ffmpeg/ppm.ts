@@ -75,7 +75,10 @@ export class PpmParser {
     if (this.header[0] !== 0x50 || this.header[1] !== 0x36) throw new Error('ffmpeg output is not a PPM stream (no P6 magic)');
     const last = this.header[len - 1];
     if (last !== 0x0a && last !== 0x20 && last !== 0x0d && last !== 0x09) return null;
-    const fields = this.header.toString('latin1', 2, len - 1).trim().split(/\s+/);
+    const fields = this.header
+      .toString('latin1', 2, len - 1)
+      .trim()
+      .split(/\s+/);
     if (fields.length < 3 || fields.some((f) => f === '')) return null;
     const [w, h, max] = fields.map(Number);
     if (max !== 255) throw new Error(`ffmpeg PPM maxval ${max} not supported`);

@@ -19,7 +19,14 @@ export function stillArgs(o: StillOptions): string[] {
   const isRtsp = o.url.startsWith('rtsp');
   return new FfmpegArgs()
     .logLevel('error')
-    .input(withCredentials(o.url, o.username, o.password), ...(isRtsp ? preset.rtsp(o.transport ?? 'tcp', o.timeoutMs / 1000) : []), '-skip_frame', 'nokey', '-analyzeduration', 1_000_000)
+    .input(
+      withCredentials(o.url, o.username, o.password),
+      ...(isRtsp ? preset.rtsp(o.transport ?? 'tcp', o.timeoutMs / 1000) : []),
+      '-skip_frame',
+      'nokey',
+      '-analyzeduration',
+      1_000_000,
+    )
     .output('pipe:1', '-an', '-frames:v', 1, '-q:v', 3, '-f', 'image2', '-c:v', 'mjpeg')
     .build();
 }

@@ -55,7 +55,10 @@ export function parseChallenges(values: readonly string[]): Challenge[] {
 }
 
 function qops(c: Challenge): string[] {
-  return (c.params.qop ?? '').split(',').map((q) => q.trim().toLowerCase()).filter(Boolean);
+  return (c.params.qop ?? '')
+    .split(',')
+    .map((q) => q.trim().toLowerCase())
+    .filter(Boolean);
 }
 
 /** The strongest challenge we can answer: Digest by hash strength (qop=auth or none), then Basic. */

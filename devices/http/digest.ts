@@ -81,7 +81,8 @@ export async function digestRequest(o: DigestRequestOptions): Promise<DigestResp
       : digestAuthorization({ user: o.user ?? '', password: o.password ?? '', method, uri, challenge: entry.challenge, nc: ++entry.nc });
   const learn = (res: DigestResponse) => {
     const challenge = pickChallenge(parseChallenges(([] as string[]).concat(res.headers['www-authenticate'] ?? [])));
-    if (!challenge) throw new DeviceError('auth', device, `HTTP 401 with no challenge we can answer (${res.headers['www-authenticate'] ?? 'none'})`);
+    if (!challenge)
+      throw new DeviceError('auth', device, `HTTP 401 with no challenge we can answer (${res.headers['www-authenticate'] ?? 'none'})`);
     return challenge;
   };
   const refused = (why: string) => new DeviceError('auth', device, `credentials refused for ${method} ${url.pathname} (${why})`);
@@ -116,7 +117,12 @@ export async function digestRequest(o: DigestRequestOptions): Promise<DigestResp
   }
 }
 
-type Attempt = Omit<DigestRequestOptions, 'url' | 'headers'> & { url: URL; method: string; device: string; headers: Record<string, string> };
+type Attempt = Omit<DigestRequestOptions, 'url' | 'headers'> & {
+  url: URL;
+  method: string;
+  device: string;
+  headers: Record<string, string>;
+};
 
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
@@ -144,7 +150,12 @@ function send(a: Attempt): Promise<DigestResponse> {
       if (!pumping) req.destroy();
     };
     const mod = a.url.protocol === 'https:' ? https : http;
-    const req = mod.request(a.url, { method: a.method, headers: a.headers, agent: false, rejectUnauthorized: a.rejectUnauthorized ?? false });
+    const req = mod.request(a.url, {
+      method: a.method,
+      headers: a.headers,
+      agent: false,
+      rejectUnauthorized: a.rejectUnauthorized ?? false,
+    });
     const onAbort = () => (finish(abortReason(a.signal!)), req.destroy());
     a.signal?.addEventListener('abort', onAbort, { once: true });
     req.on('close', () => (closed = true));

@@ -154,7 +154,12 @@ export async function probe(url: string, opts: ProbeOptions = {}): Promise<Onvif
       }
       profiles.push({ ...base, streamUri, snapshotUri });
     }
-    if (profiles.length === 0) throw new DeviceError('unsupported', deviceUrl, `no video profile with a stream URI${warnings.length ? ` (${warnings.join('; ')})` : ''}`);
+    if (profiles.length === 0)
+      throw new DeviceError(
+        'unsupported',
+        deviceUrl,
+        `no video profile with a stream URI${warnings.length ? ` (${warnings.join('; ')})` : ''}`,
+      );
 
     return {
       url: deviceUrl,

@@ -70,10 +70,14 @@ function probeMessage(messageId: string, type: 'dn:NetworkVideoTransmitter' | 't
       '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing"' +
       ' xmlns:d="http://schemas.xmlsoap.org/ws/2005/04/discovery" xmlns:dn="http://www.onvif.org/ver10/network/wsdl"' +
       ' xmlns:tds="http://www.onvif.org/ver10/device/wsdl">' +
-      '<s:Header><a:MessageID>' + messageId + '</a:MessageID>' +
+      '<s:Header><a:MessageID>' +
+      messageId +
+      '</a:MessageID>' +
       '<a:To s:mustUnderstand="1">urn:schemas-xmlsoap-org:ws:2005:04:discovery</a:To>' +
       '<a:Action s:mustUnderstand="1">http://schemas.xmlsoap.org/ws/2005/04/discovery/Probe</a:Action></s:Header>' +
-      '<s:Body><d:Probe><d:Types>' + type + '</d:Types></d:Probe></s:Body></s:Envelope>',
+      '<s:Body><d:Probe><d:Types>' +
+      type +
+      '</d:Types></d:Probe></s:Body></s:Envelope>',
   );
 }
 
@@ -184,7 +188,11 @@ export async function discover(opts: DiscoverOptions = {}): Promise<DiscoveryRes
     ),
   );
   if (sockets.length === 0)
-    throw new DeviceError('unreachable', 'ws-discovery', `no interface to probe on (${interfaces.map((i) => `${i.name}: ${i.error}`).join(', ') || 'none'})`);
+    throw new DeviceError(
+      'unreachable',
+      'ws-discovery',
+      `no interface to probe on (${interfaces.map((i) => `${i.name}: ${i.error}`).join(', ') || 'none'})`,
+    );
 
   const started = Date.now();
   const send = (sock: dgram.Socket, iface: ProbedInterface | undefined, msg: Buffer) =>
@@ -195,7 +203,12 @@ export async function discover(opts: DiscoverOptions = {}): Promise<DiscoveryRes
     if (round > 0) await new Promise((r) => setTimeout(r, intervalMs));
     for (const type of ['dn:NetworkVideoTransmitter', 'tds:Device'] as const) {
       const msg = probeMessage(`urn:uuid:${randomUUID()}`, type);
-      for (const sock of sockets) send(sock, interfaces.find((i) => i.address === sock.address().address), msg);
+      for (const sock of sockets)
+        send(
+          sock,
+          interfaces.find((i) => i.address === sock.address().address),
+          msg,
+        );
     }
   }
   await new Promise((r) => setTimeout(r, Math.max(0, timeoutMs - (Date.now() - started))));

@@ -29,7 +29,13 @@ export function readFault(body: XmlNode): SoapFault | undefined {
   return { code: localPart(textAt(code, 'Value')), subcodes, reason: texts[0] ?? '' };
 }
 
-const AUTH_SUBCODES = new Set(['NotAuthorized', 'FailedAuthentication', 'InvalidSecurity', 'InvalidSecurityToken', 'SecurityTokenUnavailable']);
+const AUTH_SUBCODES = new Set([
+  'NotAuthorized',
+  'FailedAuthentication',
+  'InvalidSecurity',
+  'InvalidSecurityToken',
+  'SecurityTokenUnavailable',
+]);
 const NOT_FOUND_SUBCODES = new Set(['NoProfile', 'NoEntity', 'NoConfig', 'NoSource', 'NoVideoSource']);
 const UNSUPPORTED_SUBCODES = new Set(['ActionNotSupported', 'ActionNotImplemented', 'OptionalActionNotImplemented', 'InvalidStreamSetup']);
 
@@ -53,7 +59,13 @@ export function faultError(device: string, action: string, f: SoapFault, status?
 
 export function statusError(device: string, action: string, status: number): DeviceError {
   const code: DeviceErrorCode =
-    status === 401 || status === 403 ? 'auth' : status === 404 ? 'not_found' : status === 405 || status === 501 ? 'unsupported' : 'rejected';
+    status === 401 || status === 403
+      ? 'auth'
+      : status === 404
+        ? 'not_found'
+        : status === 405 || status === 501
+          ? 'unsupported'
+          : 'rejected';
   return new DeviceError(code, device, `${action}: HTTP ${status} without a SOAP answer`);
 }
 
@@ -68,7 +80,8 @@ export function packageError(device: string, action: string, e: unknown): Device
   const msg = err?.message ?? String(e);
   // The package's own wording (lib/cam.js, 0.8.x).
   if (msg === 'Network timeout') return new DeviceError('timeout', device, `${action}: no answer in time`, { cause: e });
-  if (msg.startsWith('Digest authentication failed')) return new DeviceError('auth', device, `${action}: HTTP Digest credentials refused`, { cause: e });
+  if (msg.startsWith('Digest authentication failed'))
+    return new DeviceError('auth', device, `${action}: HTTP Digest credentials refused`, { cause: e });
   if (msg.startsWith('Digest authentication headers not found'))
     return new DeviceError('auth', device, `${action}: HTTP 401 without a Digest challenge (Basic-only device?)`, { cause: e });
   return new DeviceError('protocol', device, `${action}: ${msg}`, { cause: e });

@@ -96,7 +96,12 @@ export class OnvifSession {
       } catch (e2) {
         lock();
         if (e2 instanceof DeviceError && e2.code === 'auth')
-          throw new DeviceError('auth', this.device, `credentials refused with WS-UsernameToken and with HTTP Digest (${e2.message.slice(this.device.length + 2)})`, { cause: e2 });
+          throw new DeviceError(
+            'auth',
+            this.device,
+            `credentials refused with WS-UsernameToken and with HTTP Digest (${e2.message.slice(this.device.length + 2)})`,
+            { cause: e2 },
+          );
         throw e2;
       }
     }
@@ -144,13 +149,21 @@ export class OnvifSession {
    */
   async syncClock(): Promise<number> {
     const sentAt = Date.now();
-    const res = await this.call('GetSystemDateAndTime', 'GetSystemDateAndTimeResponse', (cb) =>
-      this.cam.getSystemDateAndTime(cb), { preAuth: true });
+    const res = await this.call('GetSystemDateAndTime', 'GetSystemDateAndTimeResponse', (cb) => this.cam.getSystemDateAndTime(cb), {
+      preAuth: true,
+    });
     const receivedAt = Date.now();
     const utc = child(child(res, 'SystemDateAndTime'), 'UTCDateTime');
     if (!utc) return this.clockOffsetMs; // no UTC clock given: keep ours (GWellTimes-like)
     const n = (...p: string[]) => Number(textAt(utc, ...p));
-    const device = Date.UTC(n('Date', 'Year'), n('Date', 'Month') - 1, n('Date', 'Day'), n('Time', 'Hour'), n('Time', 'Minute'), n('Time', 'Second'));
+    const device = Date.UTC(
+      n('Date', 'Year'),
+      n('Date', 'Month') - 1,
+      n('Date', 'Day'),
+      n('Time', 'Hour'),
+      n('Time', 'Minute'),
+      n('Time', 'Second'),
+    );
     if (!Number.isFinite(device)) return this.clockOffsetMs;
     // The device truncates to whole seconds; aim at the middle of that second and of our round trip.
     this.setClock(device + 500 - (sentAt + receivedAt) / 2);

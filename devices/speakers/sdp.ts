@@ -75,7 +75,14 @@ export function g711Of(media: SdpMedia, pt: string): 'pcma' | 'pcmu' | undefined
 }
 
 /** A send-only G.711 audio offer, preferred law first. */
-export function audioOffer(o: { address: string; port: number; codecs: readonly ('pcma' | 'pcmu')[]; ptimeMs: number; direction?: string; sessionId: string }): string {
+export function audioOffer(o: {
+  address: string;
+  port: number;
+  codecs: readonly ('pcma' | 'pcmu')[];
+  ptimeMs: number;
+  direction?: string;
+  sessionId: string;
+}): string {
   const pts = o.codecs.map((c) => PAYLOAD_TYPE[c]);
   return [
     'v=0',

@@ -4,7 +4,12 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export async function paced<T>(chunks: Iterable<T>, periodMs: number, send: (chunk: T, index: number) => void | Promise<void>, signal?: AbortSignal): Promise<number> {
+export async function paced<T>(
+  chunks: Iterable<T>,
+  periodMs: number,
+  send: (chunk: T, index: number) => void | Promise<void>,
+  signal?: AbortSignal,
+): Promise<number> {
   const start = performance.now();
   let i = 0;
   for (const chunk of chunks) {

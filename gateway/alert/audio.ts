@@ -30,8 +30,16 @@ function run(cmd: string, args: string[], input?: Buffer): Promise<Buffer> {
     let err = '';
     p.stdout.on('data', (d: Buffer) => out.push(d));
     p.stderr.on('data', (d) => (err += d));
-    p.on('error', (e) => fail(new Error(`cannot run ${cmd}: ${e.message}${(e as NodeJS.ErrnoException).code === 'ENOENT' ? ` (install it: bash scripts/peers.sh run)` : ''}`)));
-    p.on('close', (code) => (code === 0 ? ok(Buffer.concat(out)) : fail(new Error(`${cmd} failed (${code}): ${err.trim().split('\n').slice(-2).join(' ')}`))));
+    p.on('error', (e) =>
+      fail(
+        new Error(
+          `cannot run ${cmd}: ${e.message}${(e as NodeJS.ErrnoException).code === 'ENOENT' ? ` (install it: bash scripts/peers.sh run)` : ''}`,
+        ),
+      ),
+    );
+    p.on('close', (code) =>
+      code === 0 ? ok(Buffer.concat(out)) : fail(new Error(`${cmd} failed (${code}): ${err.trim().split('\n').slice(-2).join(' ')}`)),
+    );
     p.stdin.on('error', () => undefined);
     p.stdin.end(input);
   });
@@ -53,7 +61,22 @@ export async function transcode(input: Buffer | string, codec: AudioCodec, gainD
   const filters = [`loudnorm=I=-16:TP=-1.5:LRA=11`, `afade=t=in:d=0.02`, ...(gainDb ? [`volume=${gainDb}dB`] : []), `aresample=${f.rate}`];
   return run(
     'ffmpeg',
-    ['-hide_banner', '-loglevel', 'error', '-nostdin', ...src, '-af', filters.join(','), '-ac', '1', '-ar', String(f.rate), '-f', f.f, 'pipe:1'],
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      ...src,
+      '-af',
+      filters.join(','),
+      '-ac',
+      '1',
+      '-ar',
+      String(f.rate),
+      '-f',
+      f.f,
+      'pipe:1',
+    ],
     typeof input === 'string' ? undefined : input,
   );
 }

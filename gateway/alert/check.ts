@@ -13,7 +13,8 @@ export function checkMessages(s: Settings, resolvePath: (p: string) => string): 
       issues.push({ path, message: `unknown variable {${v}} (have: ${VARIABLES.map((x) => `{${x}}`).join(', ')})` });
   };
   const clip = (value: string | undefined, path: Path) => {
-    if (value && !existsSync(resolvePath(value))) issues.push({ path, message: `clip ${resolvePath(value)} does not exist (the text is spoken instead until it does)` });
+    if (value && !existsSync(resolvePath(value)))
+      issues.push({ path, message: `clip ${resolvePath(value)} does not exist (the text is spoken instead until it does)` });
   };
   const table = (t: Record<string, unknown> | undefined, at: Path) => {
     for (const [type, m] of Object.entries(t ?? {})) {
@@ -30,13 +31,15 @@ export function checkMessages(s: Settings, resolvePath: (p: string) => string): 
   table(s.warnings.messages, ['warnings', 'messages']);
   s.cameras.forEach((c, ci) => {
     table(c.messages, ['cameras', ci, 'messages']);
-    c.zones.forEach((z, zi) => z.rules.forEach((r, ri) => {
-      const at: Path = ['cameras', ci, 'zones', zi, 'rules', ri];
-      text(r.message, [...at, 'message']);
-      text(r.firm_message, [...at, 'firm_message']);
-      clip(r.clip, [...at, 'clip']);
-      clip(r.firm_clip, [...at, 'firm_clip']);
-    }));
+    c.zones.forEach((z, zi) =>
+      z.rules.forEach((r, ri) => {
+        const at: Path = ['cameras', ci, 'zones', zi, 'rules', ri];
+        text(r.message, [...at, 'message']);
+        text(r.firm_message, [...at, 'firm_message']);
+        clip(r.clip, [...at, 'clip']);
+        clip(r.firm_clip, [...at, 'firm_clip']);
+      }),
+    );
   });
   return issues;
 }

@@ -26,7 +26,17 @@ export class SpeakerHealthBoard {
   constructor(ids: string[], now: number, publish: (h: SpeakerHealth) => void) {
     this.#publish = publish;
     for (const id of ids)
-      this.#all.set(id, { speaker: id, state: 'unknown', code: null, reason: null, since: now, lastOutcome: null, lastPlayedAt: null, lastFailedAt: null, consecutiveFailures: 0 });
+      this.#all.set(id, {
+        speaker: id,
+        state: 'unknown',
+        code: null,
+        reason: null,
+        since: now,
+        lastOutcome: null,
+        lastPlayedAt: null,
+        lastFailedAt: null,
+        consecutiveFailures: 0,
+      });
   }
 
   get(id: string): SpeakerHealth | undefined {

@@ -43,7 +43,9 @@ export function resolveMessage(type: ViolationType, layers: Layer[]): MessageSpe
 
 /** Fills {name} variables; an empty value leaves no gap of doubled punctuation. */
 export function render(template: string, vars: Partial<Variables>): string {
-  return template.replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? (vars as Record<string, string>)[name] ?? '' : whole)).replace(/^[，,\s]+/, '');
+  return template
+    .replace(/\{(\w+)\}/g, (whole, name: string) => (name in vars ? ((vars as Record<string, string>)[name] ?? '') : whole))
+    .replace(/^[，,\s]+/, '');
 }
 
 /** Variables a template names that do not exist, for `gateway check`. */

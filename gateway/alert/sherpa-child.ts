@@ -50,7 +50,13 @@ async function main(): Promise<number> {
     const OfflineTts = sherpa.OfflineTts ?? sherpa.default?.OfflineTts;
     tts = new OfflineTts({
       model: {
-        vits: { model: join(job.modelDir, files.find((f) => f.endsWith('.onnx'))!), tokens: at('tokens.txt'), lexicon: at('lexicon.txt'), dataDir: at('espeak-ng-data'), dictDir: at('dict') },
+        vits: {
+          model: join(job.modelDir, files.find((f) => f.endsWith('.onnx'))!),
+          tokens: at('tokens.txt'),
+          lexicon: at('lexicon.txt'),
+          dataDir: at('espeak-ng-data'),
+          dictDir: at('dict'),
+        },
         numThreads: 1,
         provider: 'cpu',
       },
@@ -69,4 +75,7 @@ async function main(): Promise<number> {
   return 0;
 }
 
-main().then((code) => (process.exitCode = code), (e: Error) => (process.stderr.write(`${e.message}\n`), (process.exitCode = 1)));
+main().then(
+  (code) => (process.exitCode = code),
+  (e: Error) => (process.stderr.write(`${e.message}\n`), (process.exitCode = 1)),
+);

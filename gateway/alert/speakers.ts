@@ -27,8 +27,15 @@ export async function startSpeakers(ctx: Context): Promise<Speakers> {
   const { log, clock, config } = ctx;
   const s = config.settings;
   const drivers = new Map<string, SpeakerDriver>();
-  const health = new SpeakerHealthBoard(s.speakers.map((sp) => sp.id), clock.now(), (h) =>
-    ctx.uplink.publishRetained(ctx.topics.speakerHealth(h.speaker), JSON.stringify(speakerHealthPayload(s.gateway.id, h, s.speakers.find((x) => x.id === h.speaker)?.name))));
+  const health = new SpeakerHealthBoard(
+    s.speakers.map((sp) => sp.id),
+    clock.now(),
+    (h) =>
+      ctx.uplink.publishRetained(
+        ctx.topics.speakerHealth(h.speaker),
+        JSON.stringify(speakerHealthPayload(s.gateway.id, h, s.speakers.find((x) => x.id === h.speaker)?.name)),
+      ),
+  );
   for (const sp of s.speakers) {
     try {
       drivers.set(sp.id, createSpeaker({ id: sp.id, url: sp.url, codec: sp.codec, username: sp.username, password: sp.password }));
@@ -68,7 +75,9 @@ export async function startSpeakers(ctx: Context): Promise<Speakers> {
     timer.unref();
   }
   return {
-    drivers, warner, health,
+    drivers,
+    warner,
+    health,
     stop: async () => {
       stop.abort();
       clearInterval(timer);

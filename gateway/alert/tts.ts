@@ -46,7 +46,18 @@ export interface SherpaOptions {
 /** Runs the sherpa child once: `check` only imports the package and loads the model. */
 function runChild(o: SherpaOptions, text: string | null): Promise<Buffer> {
   return new Promise((ok, fail) => {
-    const args = ['--import', 'tsx', CHILD, JSON.stringify({ modelDir: o.modelDir, sid: o.speakerId, speed: o.speed, module: o.module ?? 'sherpa-onnx-node', check: text === null })];
+    const args = [
+      '--import',
+      'tsx',
+      CHILD,
+      JSON.stringify({
+        modelDir: o.modelDir,
+        sid: o.speakerId,
+        speed: o.speed,
+        module: o.module ?? 'sherpa-onnx-node',
+        check: text === null,
+      }),
+    ];
     const p = spawn(process.execPath, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     let err = '';
@@ -57,7 +68,9 @@ function runChild(o: SherpaOptions, text: string | null): Promise<Buffer> {
     p.on('close', (code, signal) => {
       clearTimeout(t);
       if (code === 0) return ok(Buffer.concat(out));
-      fail(new Error(signal ? `sherpa-onnx child killed (${signal})` : err.trim().split('\n').at(-1) || `sherpa-onnx child exited ${code}`));
+      fail(
+        new Error(signal ? `sherpa-onnx child killed (${signal})` : err.trim().split('\n').at(-1) || `sherpa-onnx child exited ${code}`),
+      );
     });
     p.stdin.on('error', () => undefined);
     p.stdin.end(text ?? '');
@@ -136,4 +149,3 @@ export async function chooseTts(
   // The cache key stays sherpa's: a message espeak spoke for a failed child is not cached under it.
   return { engine: new FallbackTts(sherpa, espeak, log) };
 }
-

@@ -41,7 +41,10 @@ export class Warner {
   private enqueue<T>(speaker: string, job: () => Promise<T>): Promise<T> {
     const prev = this.queues.get(speaker) ?? Promise.resolve();
     const next = prev.then(job, job);
-    this.queues.set(speaker, next.catch(() => undefined));
+    this.queues.set(
+      speaker,
+      next.catch(() => undefined),
+    );
     return next;
   }
 
@@ -63,10 +66,22 @@ export class Warner {
       // A driver that hangs must not hold this speaker's queue for ever.
       const limit = AbortSignal.timeout(Math.ceil(audio.durationMs) + 30_000);
       const r = await driver.play(audio, signal ? AbortSignal.any([signal, limit]) : limit);
-      return { ...base, outcome: 'played', code: null, reason: `${note}${r.detail ?? ''}` || null, durationMs: Math.round(audio.durationMs) };
+      return {
+        ...base,
+        outcome: 'played',
+        code: null,
+        reason: `${note}${r.detail ?? ''}` || null,
+        durationMs: Math.round(audio.durationMs),
+      };
     } catch (e) {
       const aborted = (e as Error).name === 'AbortError';
-      return { ...base, outcome: 'failed', code: isDeviceError(e) ? e.code : aborted ? 'timeout' : 'rejected', reason: `${note}${(e as Error).message}`, durationMs: 0 };
+      return {
+        ...base,
+        outcome: 'failed',
+        code: isDeviceError(e) ? e.code : aborted ? 'timeout' : 'rejected',
+        reason: `${note}${(e as Error).message}`,
+        durationMs: 0,
+      };
     }
   }
 }

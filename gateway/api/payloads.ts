@@ -47,7 +47,13 @@ export function eventPayload(gw: string, e: EventRecord, cam: CameraInfo, zoneNa
   };
 }
 
-export function transitionPayload(gw: string, e: EventRecord, from: EventState | null, at: number, note: TransitionNote): TransitionMessage {
+export function transitionPayload(
+  gw: string,
+  e: EventRecord,
+  from: EventState | null,
+  at: number,
+  note: TransitionNote,
+): TransitionMessage {
   return {
     msg_id: '',
     gateway: gw,
@@ -98,7 +104,16 @@ export function healthPayload(gw: string, h: CameraHealth, now: number): Static<
 }
 
 /** A dispatch in its current state: the offer to the officer, and every change after it. */
-export function dispatchPayload(gw: string, e: EventRecord, cam: CameraInfo, zoneName: string, d: DispatchRecord, officer: { name: string; town?: string }, evidenceUrl: string | null, at: number): DispatchMessage {
+export function dispatchPayload(
+  gw: string,
+  e: EventRecord,
+  cam: CameraInfo,
+  zoneName: string,
+  d: DispatchRecord,
+  officer: { name: string; town?: string },
+  evidenceUrl: string | null,
+  at: number,
+): DispatchMessage {
   return {
     msg_id: '',
     gateway: gw,
@@ -115,7 +130,14 @@ export function dispatchPayload(gw: string, e: EventRecord, cam: CameraInfo, zon
     type: e.type,
     type_zh: CATALOGUE[e.type].zh,
     confirmed_at: iso(e.confirmedAt),
-    place: { camera_id: cam.id, camera_name: cam.name, zone: zoneName, name: cam.place ?? null, lat: cam.location.lat, lon: cam.location.lon },
+    place: {
+      camera_id: cam.id,
+      camera_name: cam.name,
+      zone: zoneName,
+      name: cam.place ?? null,
+      lat: cam.location.lat,
+      lon: cam.location.lon,
+    },
     distance_m: Math.round(d.distanceM),
     evidence: e.evidenceSha256 ? { sha256: e.evidenceSha256, url: evidenceUrl } : null,
     answer_by: d.state === 'offered' ? iso(d.dueAt) : null,

@@ -4,7 +4,18 @@
  * against its SHA-256 before it is used; a wrong or truncated file is refused by name.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  copyFileSync,
+} from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MODELS_DIR } from '../paths.ts';
 import { loadManifest } from '../detect/manifest.ts';
@@ -48,7 +59,8 @@ export async function verify(asset: Asset, path: string, source = path): Promise
   const size = statSync(path).size;
   const got = await sha256File(path);
   if (got === asset.sha256) return;
-  const sizeNote = asset.bytes && size !== asset.bytes ? `; it has ${size} bytes, expected ${asset.bytes} (truncated or wrong file)` : `; ${size} bytes`;
+  const sizeNote =
+    asset.bytes && size !== asset.bytes ? `; it has ${size} bytes, expected ${asset.bytes} (truncated or wrong file)` : `; ${size} bytes`;
   throw new AssetError(`${asset.file}: SHA-256 mismatch for ${source}: expected ${asset.sha256}, got ${got}${sizeNote}`);
 }
 
@@ -81,7 +93,9 @@ export async function fetchAsset(asset: Asset, dir: string, mirror?: string): Pr
     } else if (asset.url) {
       from = asset.url;
       const res = await fetch(asset.url, { signal: AbortSignal.timeout(120_000) }).catch((e: Error) => {
-        throw new AssetError(`${asset.file}: download from ${asset.url} failed: ${e.message}${mirror ? ` (not in mirror ${mirror} either)` : '; set GATEWAY_MIRROR to a local mirror folder'}`);
+        throw new AssetError(
+          `${asset.file}: download from ${asset.url} failed: ${e.message}${mirror ? ` (not in mirror ${mirror} either)` : '; set GATEWAY_MIRROR to a local mirror folder'}`,
+        );
       });
       if (!res.ok) throw new AssetError(`${asset.file}: download from ${asset.url} failed: HTTP ${res.status}`);
       writeFileSync(tmp, Buffer.from(await res.arrayBuffer()));

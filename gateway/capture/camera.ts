@@ -78,8 +78,17 @@ export class CameraCapture {
     this.pool = new CameraFramePool(o.camera.interval_s * 1000);
     this.backoff = new Backoff(o.backoff ?? { baseMs: 1000, maxMs: 60_000 });
     this.health = {
-      camera: o.camera.id, state: 'starting', reason: null, code: null, since: Date.now(), lastFrameAt: null,
-      framesPerMinute: 0, restarts: 0, dropped: 0, width: null, height: null,
+      camera: o.camera.id,
+      state: 'starting',
+      reason: null,
+      code: null,
+      since: Date.now(),
+      lastFrameAt: null,
+      framesPerMinute: 0,
+      restarts: 0,
+      dropped: 0,
+      width: null,
+      height: null,
     };
   }
 
@@ -117,7 +126,9 @@ export class CameraCapture {
       if (this.stopped) return;
       // ONVIF could not tell us the stream: same handling as a stream that failed, in the
       // same words ("auth failed", "unreachable") a technician sees for RTSP.
-      const err = isDeviceError(e) ? new DeviceError(e.code, this.id, `ONVIF ${ONVIF_WORDS[e.code] ?? e.code}: ${e.message}`) : new DeviceError('protocol', this.id, String((e as Error).message ?? e));
+      const err = isDeviceError(e)
+        ? new DeviceError(e.code, this.id, `ONVIF ${ONVIF_WORDS[e.code] ?? e.code}: ${e.message}`)
+        : new DeviceError('protocol', this.id, String((e as Error).message ?? e));
       this.failed(err);
     });
   }
@@ -134,10 +145,23 @@ export class CameraCapture {
     const media = this.media;
     // Media clock: a restart continues the video's time, it never goes back.
     const startMs = media ? Math.max(Date.now(), this.mediaNext ?? 0) : undefined;
-    const src = new FrameSource(c.id, {
-      url, username: c.username, password: c.password, transport: c.transport, timeoutS: 5, width: this.o.width, height: this.o.height, fit: this.o.fit,
-      clock: c.clock ?? 'wall', periodS: c.interval_s, startMs,
-    }, this.pool);
+    const src = new FrameSource(
+      c.id,
+      {
+        url,
+        username: c.username,
+        password: c.password,
+        transport: c.transport,
+        timeoutS: 5,
+        width: this.o.width,
+        height: this.o.height,
+        fit: this.o.fit,
+        clock: c.clock ?? 'wall',
+        periodS: c.interval_s,
+        startMs,
+      },
+      this.pool,
+    );
     this.source = src;
     this.startedAt = Date.now();
     this.inFlight = 0;
@@ -175,10 +199,12 @@ export class CameraCapture {
       if (jpeg) return jpeg;
     }
     if (s.main) {
-      return grabStill({ url: s.main, username: c.username, password: c.password, transport: c.transport, timeoutMs, device: c.id }).catch((e: Error) => {
-        this.o.log.warn({ camera: c.id, err: e.message }, 'still from the main stream failed; evidence uses the analysed frame');
-        return null;
-      });
+      return grabStill({ url: s.main, username: c.username, password: c.password, transport: c.transport, timeoutMs, device: c.id }).catch(
+        (e: Error) => {
+          this.o.log.warn({ camera: c.id, err: e.message }, 'still from the main stream failed; evidence uses the analysed frame');
+          return null;
+        },
+      );
     }
     return null;
   }
@@ -204,7 +230,11 @@ export class CameraCapture {
     }
     let released = false;
     this.o.onFrame({
-      camera: this.o.camera.id, ts, width, height, data,
+      camera: this.o.camera.id,
+      ts,
+      width,
+      height,
+      data,
       release: () => {
         if (!released) {
           released = true;
@@ -219,7 +249,7 @@ export class CameraCapture {
     if (!this.source || this.stopped) return;
     // Media clock: reading waits for the detector on purpose; that is not a stalled stream.
     if (this.media && this.inFlight > 0) return;
-    const last = this.lastFrameWall > this.startedAt ? this.lastFrameWall : this.startedAt;
+    const last = Math.max(this.lastFrameWall, this.startedAt);
     // Before the first frame allow for connection and the first key frame.
     const limit = (this.o.camera.stall_s + (last === this.startedAt ? 5 : 0)) * 1000;
     if (Date.now() - last > limit) {

@@ -11,7 +11,9 @@ function profilesTable(d: OnvifDevice, out: Out): void {
   const s = d.profiles.length ? chooseStreams(d) : null;
   for (const p of d.profiles) {
     const role = s?.analytics.token === p.token ? ' ← analytics' : s?.main.token === p.token ? ' ← main (evidence)' : '';
-    out(`    ${p.token.padEnd(22)} ${`${p.width}x${p.height}`.padEnd(10)} ${p.encoding.padEnd(5)} ${String(p.fps ?? '').padEnd(3)} ${p.streamUri}${role}`);
+    out(
+      `    ${p.token.padEnd(22)} ${`${p.width}x${p.height}`.padEnd(10)} ${p.encoding.padEnd(5)} ${String(p.fps ?? '').padEnd(3)} ${p.streamUri}${role}`,
+    );
   }
   if (s?.snapshotUri) out(`    snapshot: ${s.snapshotUri}`);
 }
@@ -40,7 +42,9 @@ export async function discoverCommand(o: { timeoutS: number; user?: string; pass
   out(`found ${r.devices.length} camera(s):`);
   const snippets: string[] = [];
   for (const [i, d] of r.devices.entries()) {
-    out(`  ${d.address.padEnd(15)} ${[d.maker, d.model ?? d.hardware].filter(Boolean).join(' ') || '(unknown maker)'}  ${d.name ?? ''}  ${d.url}`);
+    out(
+      `  ${d.address.padEnd(15)} ${[d.maker, d.model ?? d.hardware].filter(Boolean).join(' ') || '(unknown maker)'}  ${d.name ?? ''}  ${d.url}`,
+    );
     const host = new URL(d.url).host;
     const url = `onvif://${host}`;
     if (o.user) {
@@ -52,7 +56,7 @@ export async function discoverCommand(o: { timeoutS: number; user?: string; pass
     }
     snippets.push(snippet(`cam-${String(i + 1).padStart(2, '0')}`, url, o.user, d.name ?? d.location));
   }
-  if (!o.user) out('  (add --user U --password P to list each camera\'s profiles and streams)');
+  if (!o.user) out("  (add --user U --password P to list each camera's profiles and streams)");
   out('\n# paste under cameras: in your settings file');
   out(['cameras:', ...snippets].join('\n'));
   return 0;

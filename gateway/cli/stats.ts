@@ -31,7 +31,10 @@ const secs = (d: { n: number; median_s: number | null; p90_s: number | null }) =
   d.n ? `median ${d.median_s} s, p90 ${d.p90_s} s (${d.n})` : '-';
 
 const counts = (m: Record<string, number>) =>
-  Object.entries(m).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ') || '-';
+  Object.entries(m)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ') || '-';
 
 export function formatStats(r: StatsMessage): string[] {
   const share = r.settled_by_warning.share;

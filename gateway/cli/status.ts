@@ -9,7 +9,8 @@ import { Topics } from '../api/topics.ts';
 
 type Out = (line: string) => void;
 
-const age = (iso: string | null | undefined, now: number) => (iso ? `${Math.max(0, Math.round((now - Date.parse(iso)) / 1000))} s ago` : '-');
+const age = (iso: string | null | undefined, now: number) =>
+  iso ? `${Math.max(0, Math.round((now - Date.parse(iso)) / 1000))} s ago` : '-';
 
 export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1500): Promise<number> {
   const s = config.settings;
@@ -18,8 +19,12 @@ export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1
   let client;
   try {
     client = await mqtt.connectAsync(url, {
-      username: s.mqtt.username, password: s.mqtt.password, protocolVersion: s.mqtt.url ? s.mqtt.protocol_version : 4,
-      connectTimeout: 5000, reconnectPeriod: 0, clientId: `gateway-status-${process.pid}`,
+      username: s.mqtt.username,
+      password: s.mqtt.password,
+      protocolVersion: s.mqtt.url ? s.mqtt.protocol_version : 4,
+      connectTimeout: 5000,
+      reconnectPeriod: 0,
+      clientId: `gateway-status-${process.pid}`,
     });
   } catch (e) {
     out(`cannot reach the broker ${url}: ${(e as Error).message}`);
@@ -39,7 +44,9 @@ export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1
   await client.endAsync();
   const now = Date.now();
   const status = retained.get(topics.status());
-  out(`gateway ${s.gateway.id} on ${url}: ${status ? `${status.state}${status.reason ? ` (${status.reason})` : ''}, version ${status.version}` : 'no status (never connected to this broker?)'}`);
+  out(
+    `gateway ${s.gateway.id} on ${url}: ${status ? `${status.state}${status.reason ? ` (${status.reason})` : ''}, version ${status.version}` : 'no status (never connected to this broker?)'}`,
+  );
   out('\ncameras');
   let bad = 0;
   for (const cam of s.cameras) {
@@ -50,12 +57,16 @@ export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1
     }
     if (h.state !== 'online') bad++;
     const reason = h.reason ? `  ${h.reason}` : '';
-    out(`  ${cam.id.padEnd(16)} ${String(h.state).padEnd(12)} ${String(h.frames_per_minute ?? 0).padStart(3)} frames/min, last frame ${age(h.last_frame_at as string, now)}, ${h.restarts} restarts, ${h.dropped} dropped${reason}`);
+    out(
+      `  ${cam.id.padEnd(16)} ${String(h.state).padEnd(12)} ${String(h.frames_per_minute ?? 0).padStart(3)} frames/min, last frame ${age(h.last_frame_at as string, now)}, ${h.restarts} restarts, ${h.dropped} dropped${reason}`,
+    );
   }
   if (s.speakers.length) out('\nspeakers');
   for (const sp of s.speakers) {
     const h = retained.get(topics.speakerHealth(sp.id));
-    out(`  ${sp.id.padEnd(16)} ${h ? `${String(h.state).padEnd(12)} last ${h.last_outcome ?? '-'}${h.reason ? `  ${h.reason}` : ''}` : 'unknown (no health published)'}`);
+    out(
+      `  ${sp.id.padEnd(16)} ${h ? `${String(h.state).padEnd(12)} last ${h.last_outcome ?? '-'}${h.reason ? `  ${h.reason}` : ''}` : 'unknown (no health published)'}`,
+    );
   }
   return status?.state === 'online' && bad === 0 ? 0 : 1;
 }

@@ -20,7 +20,13 @@ export interface ActionDeps {
   clock: { now(): number };
 }
 
-const outcome = (o: WarningOutcome) => ({ speaker: o.speaker, outcome: o.outcome, code: o.code, reason: o.reason, duration_s: Math.round(o.durationMs / 100) / 10 });
+const outcome = (o: WarningOutcome) => ({
+  speaker: o.speaker,
+  outcome: o.outcome,
+  code: o.code,
+  reason: o.reason,
+  duration_s: Math.round(o.durationMs / 100) / 10,
+});
 
 export function commandActions(d: ActionDeps): CommandActions {
   const open = (id: string) => {
@@ -60,7 +66,11 @@ export function commandActions(d: ActionDeps): CommandActions {
       return outcome(o);
     },
     shout: async (p, meta) => {
-      if (meta.expiresAt === null) throw new CommandError('invalid', 'a shout needs an expiry, so that a stale one never plays: MQTT 5 message expiry, or expires_at in the payload');
+      if (meta.expiresAt === null)
+        throw new CommandError(
+          'invalid',
+          'a shout needs an expiry, so that a stale one never plays: MQTT 5 message expiry, or expires_at in the payload',
+        );
       if (!p.speakers && !p.cameras) throw new CommandError('invalid', 'name speakers or cameras to play on');
       const targets = new Set(p.speakers ?? []);
       for (const c of p.cameras ?? []) {
@@ -73,7 +83,8 @@ export function commandActions(d: ActionDeps): CommandActions {
       // Checked again right before playing: time may have passed in validation and lookups.
       if (meta.expiresAt <= d.clock.now()) throw new CommandError('expired', 'expired before it could play');
       const outcomes = await play(p.text, [...targets]);
-      if (!outcomes.some((o) => o.outcome === 'played')) throw new CommandError('speaker_failed', outcomes.map((o) => `${o.speaker}: ${o.reason ?? o.code}`).join('; '));
+      if (!outcomes.some((o) => o.outcome === 'played'))
+        throw new CommandError('speaker_failed', outcomes.map((o) => `${o.speaker}: ${o.reason ?? o.code}`).join('; '));
       return { outcomes: outcomes.map(outcome) };
     },
     stats: (p) => {

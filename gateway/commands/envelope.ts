@@ -32,7 +32,13 @@ export function replyTarget(packet: IPublishPacket, fallback: string): ReplyTarg
   return { topic: fallback, correlationData: p?.correlationData, requested: false };
 }
 
-export function envelope(command: string, gateway: string, at: number, transaction: unknown, result: { data: unknown } | { error: CommandError }): ReplyEnvelope {
+export function envelope(
+  command: string,
+  gateway: string,
+  at: number,
+  transaction: unknown,
+  result: { data: unknown } | { error: CommandError },
+): ReplyEnvelope {
   const tx = typeof transaction === 'string' || (typeof transaction === 'number' && Number.isInteger(transaction)) ? transaction : null;
   const base = { command, gateway, at: new Date(at).toISOString(), transaction: tx };
   if ('error' in result) {
@@ -44,6 +50,8 @@ export function envelope(command: string, gateway: string, at: number, transacti
 
 /** Publishes a reply at once (QoS 1, not retained). Replies are not kept in the outbox: a stale reply helps nobody. */
 export function sendReply(uplink: Uplink, target: ReplyTarget, reply: ReplyEnvelope, v5: boolean): void {
-  const properties = v5 ? { contentType: 'application/json', ...(target.correlationData ? { correlationData: target.correlationData } : {}) } : undefined;
+  const properties = v5
+    ? { contentType: 'application/json', ...(target.correlationData ? { correlationData: target.correlationData } : {}) }
+    : undefined;
   uplink.publishNow(target.topic, JSON.stringify(reply), { qos: 1, retain: false, ...(properties ? { properties } : {}) });
 }

@@ -39,7 +39,9 @@ export class Commands {
 
   /** Subscribes to this gateway's command topics only. */
   start(): void {
-    this.ctx.uplink.on(this.ctx.topics.commandsAll(), (topic, payload, packet) => void this.handle(topic, payload, packet), { retainAsPublished: true });
+    this.ctx.uplink.on(this.ctx.topics.commandsAll(), (topic, payload, packet) => void this.handle(topic, payload, packet), {
+      retainAsPublished: true,
+    });
   }
 
   async handle(topic: string, payload: Buffer, packet: IPublishPacket): Promise<ReplyEnvelope | null> {
@@ -69,8 +71,15 @@ export class Commands {
       return refuse(new CommandError('bad_json', `payload is not JSON: ${(e as Error).message}`));
     }
     if (msg && typeof msg === 'object' && !Array.isArray(msg)) tx = (msg as { transaction?: unknown }).transaction ?? null;
-    if (packet.retain) return refuse(new CommandError('retained', 'retained commands are never run (they would run again on every reconnect); publish without retain, and clear the retained message'));
-    if (!Object.hasOwn(COMMANDS, name)) return refuse(new CommandError('unknown_command', `unknown command "${name}"; known: ${Object.keys(COMMANDS).join(', ')}`));
+    if (packet.retain)
+      return refuse(
+        new CommandError(
+          'retained',
+          'retained commands are never run (they would run again on every reconnect); publish without retain, and clear the retained message',
+        ),
+      );
+    if (!Object.hasOwn(COMMANDS, name))
+      return refuse(new CommandError('unknown_command', `unknown command "${name}"; known: ${Object.keys(COMMANDS).join(', ')}`));
     const cmd = name as CommandName;
     const validate = compile(COMMANDS[cmd]);
     if (!validate(msg)) {
@@ -80,9 +89,17 @@ export class Commands {
     const params = msg as CommandParams<typeof cmd>;
     const expiry = packet.properties?.messageExpiryInterval;
     const expiresAt = params.expires_at ? Date.parse(params.expires_at) : expiry !== undefined ? now + expiry * 1000 : null;
-    if (expiresAt !== null && expiresAt <= now) return refuse(new CommandError('expired', `arrived ${Math.round((now - expiresAt) / 1000)} s after it expired (expires_at ${params.expires_at})`));
+    if (expiresAt !== null && expiresAt <= now)
+      return refuse(
+        new CommandError('expired', `arrived ${Math.round((now - expiresAt) / 1000)} s after it expired (expires_at ${params.expires_at})`),
+      );
 
-    const key = tx !== null ? `${name}\n${JSON.stringify(tx)}` : packet.properties?.correlationData ? `${name}\n${packet.properties.correlationData.toString('hex')}` : null;
+    const key =
+      tx !== null
+        ? `${name}\n${JSON.stringify(tx)}`
+        : packet.properties?.correlationData
+          ? `${name}\n${packet.properties.correlationData.toString('hex')}`
+          : null;
     this.forget(now);
     const earlier = key ? this.seen.get(key) : undefined;
     if (earlier) {
@@ -92,7 +109,8 @@ export class Commands {
     const reply = this.run(cmd, params, { expiresAt, receivedAt: now }, tx);
     if (key) this.seen.set(key, { at: now, reply });
     const r = await reply;
-    if (r.status === 'error') ctx.log.warn({ command: name, code: r.error?.code, transaction: tx ?? undefined, err: r.error?.message }, 'command failed');
+    if (r.status === 'error')
+      ctx.log.warn({ command: name, code: r.error?.code, transaction: tx ?? undefined, err: r.error?.message }, 'command failed');
     else ctx.log.info({ command: name, transaction: tx ?? undefined }, 'command done');
     return finish(r);
   }

@@ -17,7 +17,11 @@ export function reloadSettings(current: LoadedSettings, appliers: Appliers): Rep
     next = loadSettings(current.file);
   } catch (e) {
     if (e instanceof ConfigError)
-      throw new CommandError('invalid_config', `${current.file} has errors; nothing changed`, e.issues.map((i) => ({ path: dotted(i.path), message: formatIssue(e.file, i) })));
+      throw new CommandError(
+        'invalid_config',
+        `${current.file} has errors; nothing changed`,
+        e.issues.map((i) => ({ path: dotted(i.path), message: formatIssue(e.file, i) })),
+      );
     throw new CommandError('invalid_config', `${current.file}: ${(e as Error).message}; nothing changed`);
   }
   const keys = [...new Set([...Object.keys(current.settings), ...Object.keys(next.settings)])] as (keyof Settings)[];

@@ -14,11 +14,23 @@ export function staticZones(cam: CameraSettings): StaticZone[] {
   const listed = cam.static_change?.zones;
   const wanted = listed
     ? new Set(listed)
-    : new Set(resolveZoneRules(cam).filter((r) => r.classes.has(STATIC_CHANGE)).map((r) => r.zone));
+    : new Set(
+        resolveZoneRules(cam)
+          .filter((r) => r.classes.has(STATIC_CHANGE))
+          .map((r) => r.zone),
+      );
   return cam.zones.filter((z) => wanted.has(z.id)).map((z) => ({ id: z.id, polygon: z.polygon as Pt[] }));
 }
 
 export function staticSettings(cam: CameraSettings): StaticChangeSettings {
   const s = cam.static_change;
-  return { width: s.width, persistS: s.persist_s, learnS: s.learn_s, sensitivity: s.sensitivity, minArea: s.min_area, absorbS: s.absorb_s, occluderClasses: s.ignore_classes };
+  return {
+    width: s.width,
+    persistS: s.persist_s,
+    learnS: s.learn_s,
+    sensitivity: s.sensitivity,
+    minArea: s.min_area,
+    absorbS: s.absorb_s,
+    occluderClasses: s.ignore_classes,
+  };
 }

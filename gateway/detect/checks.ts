@@ -15,7 +15,7 @@ const known = (d: number | string | undefined): d is number => typeof d === 'num
 export function checkInput(m: Manifest, session: ort.InferenceSession, name: string, fail: Fail): number | 'dynamic' {
   if (!session.inputNames.includes(name)) throw fail(`input "${name}" not in the model (it has ${session.inputNames.join(', ')})`);
   const meta = session.inputMetadata.find((x) => x.name === name);
-  if (!meta || !meta.isTensor) return 1;
+  if (!meta?.isTensor) return 1;
   const shape = (meta as TensorMeta).shape;
   const { width, height } = m.input;
   const want = [3, height, width];
@@ -40,7 +40,8 @@ export function checkOutputMetadata(m: Manifest, session: ort.InferenceSession, 
       break;
     case 'nanodet':
       if (known(last) && last !== C) throw bad(`score outputs have ${last} classes`);
-      if (outs.length !== 2 * m.output.strides.length) throw fail(`NanoDet with strides [${m.output.strides}] has ${2 * m.output.strides.length} outputs, the model has ${outs.length}`);
+      if (outs.length !== 2 * m.output.strides.length)
+        throw fail(`NanoDet with strides [${m.output.strides}] has ${2 * m.output.strides.length} outputs, the model has ${outs.length}`);
       break;
     case 'yolov5':
     case 'yolov8': {

@@ -41,7 +41,13 @@ export class ModelHost implements Detector {
   }
 
   /** Starts the worker and waits until the model is loaded and checked (or failed). */
-  static async load(manifest: Manifest, filesDir: string, threads: number, options: ModelOptions = {}, onDown: (reason: string | null) => void = () => {}): Promise<ModelHost> {
+  static async load(
+    manifest: Manifest,
+    filesDir: string,
+    threads: number,
+    options: ModelOptions = {},
+    onDown: (reason: string | null) => void = () => {},
+  ): Promise<ModelHost> {
     const host = new ModelHost({ manifest, filesDir, threads, options }, onDown);
     await host.spawn();
     return host;

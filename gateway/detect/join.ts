@@ -113,7 +113,11 @@ function coverage(a: Box, b: Box): number {
 export function shareFrame(f: Frame, n: number): Frame {
   let left = n;
   return {
-    camera: f.camera, ts: f.ts, width: f.width, height: f.height, data: f.data,
+    camera: f.camera,
+    ts: f.ts,
+    width: f.width,
+    height: f.height,
+    data: f.data,
     release() {
       if (--left === 0) f.release();
     },

@@ -25,7 +25,10 @@ export const ManifestSchema = Type.Object(
     labels: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String(), { minItems: 1 })], {
       description: 'a labels file next to the manifest (one class per line, in output order), or the list itself',
     }),
-    label_map: Type.Record(Type.String(), Type.String(), { default: {}, description: "rename model classes into the shared vocabulary, e.g. {'trash': 'garbage'}; an empty name drops the class" }),
+    label_map: Type.Record(Type.String(), Type.String(), {
+      default: {},
+      description: "rename model classes into the shared vocabulary, e.g. {'trash': 'garbage'}; an empty name drops the class",
+    }),
     input: Type.Object(
       {
         name: Type.Optional(Type.String()),
@@ -33,29 +36,59 @@ export const ManifestSchema = Type.Object(
         height: Type.Integer({ minimum: 16 }),
         channels: Literals(['rgb', 'bgr'], { default: 'rgb' }),
         mean: Type.Tuple([Type.Number(), Type.Number(), Type.Number()], { default: [0, 0, 0] }),
-        std: Type.Tuple([Type.Number(), Type.Number(), Type.Number()], { default: [1, 1, 1], description: 'pixel = (value - mean) / std, value in 0..255' }),
+        std: Type.Tuple([Type.Number(), Type.Number(), Type.Number()], {
+          default: [1, 1, 1],
+          description: 'pixel = (value - mean) / std, value in 0..255',
+        }),
         resize: Literals(['letterbox', 'stretch'], { default: 'letterbox' }),
         pad: Type.Integer({ minimum: 0, maximum: 255, default: 114 }),
-        max_batch: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'largest batch to send (default: detector.batch when the batch dimension is dynamic, else the fixed batch)' })),
+        max_batch: Type.Optional(
+          Type.Integer({
+            minimum: 1,
+            maximum: 64,
+            description: 'largest batch to send (default: detector.batch when the batch dimension is dynamic, else the fixed batch)',
+          }),
+        ),
       },
       { additionalProperties: false },
     ),
     output: Type.Object(
       {
         decoder: Literals(DECODERS, {
-          description: 'yolox: [1,N,5+C] raw YOLOX head; nanodet: GFL scores+distributions per stride; yolov5: [1,N,5+C] decoded boxes with objectness (also YOLOv7, YOLOX exported with decode); yolov8: [1,4+C,N] Ultralytics YOLOv8/YOLO11 (no objectness); e2e: boxes, scores and classes with NMS done inside (SSD-style, YOLOv10, Ultralytics nms=True)',
+          description:
+            'yolox: [1,N,5+C] raw YOLOX head; nanodet: GFL scores+distributions per stride; yolov5: [1,N,5+C] decoded boxes with objectness (also YOLOv7, YOLOX exported with decode); yolov8: [1,4+C,N] Ultralytics YOLOv8/YOLO11 (no objectness); e2e: boxes, scores and classes with NMS done inside (SSD-style, YOLOv10, Ultralytics nms=True)',
         }),
         strides: Type.Array(Type.Integer({ minimum: 1 }), { default: [8, 16, 32] }),
         reg_max: Type.Integer({ minimum: 1, default: 7 }),
-        anchor_offset: Type.Number({ minimum: 0, maximum: 1, default: 0, description: 'yolox, nanodet: anchor point = (cell + offset) * stride; 0.5 for NanoDet-m (cell centres), 0 for YOLOX and NanoDet-Plus' }),
-        layout: Literals(['auto', 'rows', 'columns'], { default: 'auto', description: 'yolov5, yolov8: rows [1,N,K] or columns [1,K,N]; auto picks by the label count' }),
+        anchor_offset: Type.Number({
+          minimum: 0,
+          maximum: 1,
+          default: 0,
+          description:
+            'yolox, nanodet: anchor point = (cell + offset) * stride; 0.5 for NanoDet-m (cell centres), 0 for YOLOX and NanoDet-Plus',
+        }),
+        layout: Literals(['auto', 'rows', 'columns'], {
+          default: 'auto',
+          description: 'yolov5, yolov8: rows [1,N,K] or columns [1,K,N]; auto picks by the label count',
+        }),
         boxes: Literals(['xyxy', 'yxyx', 'cxcywh', 'xywh'], { default: 'xyxy', description: 'e2e: box layout of the boxes tensor' }),
         normalised: Type.Boolean({ default: false, description: 'e2e: boxes in 0..1 rather than input pixels' }),
-        columns: Type.Optional(Type.Array(Literals(E2E_COLUMNS), { minItems: 5, description: 'e2e: what each column of a combined detections tensor holds, e.g. ["x1","y1","x2","y2","score","class"]' })),
-        class_offset: Type.Integer({ minimum: 0, default: 0, description: 'e2e: subtracted from class ids (1 for TF/SSD exports where 0 is the background)' }),
+        columns: Type.Optional(
+          Type.Array(Literals(E2E_COLUMNS), {
+            minItems: 5,
+            description: 'e2e: what each column of a combined detections tensor holds, e.g. ["x1","y1","x2","y2","score","class"]',
+          }),
+        ),
+        class_offset: Type.Integer({
+          minimum: 0,
+          default: 0,
+          description: 'e2e: subtracted from class ids (1 for TF/SSD exports where 0 is the background)',
+        }),
         tensors: Type.Object(
           {
-            detections: Type.Optional(Type.String({ description: 'the output to decode (yolox/yolov5/yolov8), or an e2e combined [1,N,columns] tensor' })),
+            detections: Type.Optional(
+              Type.String({ description: 'the output to decode (yolox/yolov5/yolov8), or an e2e combined [1,N,columns] tensor' }),
+            ),
             boxes: Type.Optional(Type.String()),
             scores: Type.Optional(Type.String()),
             classes: Type.Optional(Type.String()),
@@ -68,7 +101,10 @@ export const ManifestSchema = Type.Object(
       { additionalProperties: false },
     ),
     score_threshold: Type.Number({ minimum: 0, maximum: 1, default: 0.35 }),
-    class_thresholds: Type.Record(Type.String(), Type.Number({ minimum: 0, maximum: 1 }), { default: {}, description: 'per class score threshold, by the model\'s or the mapped name' }),
+    class_thresholds: Type.Record(Type.String(), Type.Number({ minimum: 0, maximum: 1 }), {
+      default: {},
+      description: "per class score threshold, by the model's or the mapped name",
+    }),
     nms_iou: Type.Number({ minimum: 0, maximum: 1, default: 0.45 }),
   },
   { additionalProperties: false },
@@ -109,7 +145,10 @@ export function loadManifest(idOrPath: string, dir = MODELS_DIR): Manifest {
   else {
     const lp = resolve(dirname(path), m.labels);
     if (!existsSync(lp)) throw new ManifestError(`${path}: labels file ${lp} does not exist`);
-    labelList = readFileSync(lp, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+    labelList = readFileSync(lp, 'utf8')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter(Boolean);
   }
   for (const from of Object.keys(m.label_map))
     if (!labelList.includes(from)) throw new ManifestError(`${path}: label_map renames "${from}", which is not one of the model's labels`);

@@ -75,8 +75,16 @@ export class Model implements Detector {
     for (const t of thresholds) minThreshold = Math.min(minThreshold, t);
     try {
       this.decoder = DECODER_FACTORIES[output.decoder]({
-        width: input.width, height: input.height, numClasses: C, strides: output.strides, regMax: output.reg_max,
-        anchorOffset: output.anchor_offset, thresholds, minThreshold, output, outputNames: session.outputNames,
+        width: input.width,
+        height: input.height,
+        numClasses: C,
+        strides: output.strides,
+        regMax: output.reg_max,
+        anchorOffset: output.anchor_offset,
+        thresholds,
+        minThreshold,
+        output,
+        outputNames: session.outputNames,
       });
     } catch (e) {
       throw fail((e as Error).message);
@@ -150,7 +158,8 @@ export class Model implements Detector {
   /** Several frames (cameras) in one session.run; one list of detections per frame. */
   async detectBatch(frames: readonly FrameLike[], timing?: RunTiming): Promise<Detection[][]> {
     if (this.busy) throw new Error(`model "${this.manifest.id}": detect() called while busy`);
-    if (frames.length > this.maxBatch) throw new Error(`model "${this.manifest.id}": ${frames.length} frames, the batch is at most ${this.maxBatch}`);
+    if (frames.length > this.maxBatch)
+      throw new Error(`model "${this.manifest.id}": ${frames.length} frames, the batch is at most ${this.maxBatch}`);
     this.busy = true;
     try {
       const t0 = performance.now();
@@ -188,7 +197,11 @@ export class Model implements Detector {
     for (let k = 0; k < keep.length; k++) {
       const i = keep[k];
       const b = c.boxes;
-      dets.push({ label: labels[c.classes[i]], score: c.scores[i], box: [clamp(b[i * 4] / sx), clamp(b[i * 4 + 1] / sy), clamp(b[i * 4 + 2] / sx), clamp(b[i * 4 + 3] / sy)] });
+      dets.push({
+        label: labels[c.classes[i]],
+        score: c.scores[i],
+        box: [clamp(b[i * 4] / sx), clamp(b[i * 4 + 1] / sy), clamp(b[i * 4 + 2] / sx), clamp(b[i * 4 + 3] / sy)],
+      });
     }
     return dets;
   }
@@ -199,5 +212,5 @@ export class Model implements Detector {
 }
 
 function clamp(v: number): number {
-  return v < 0 ? 0 : v > 1 ? 1 : v;
+  return v < 0 ? 0 : Math.min(v, 1);
 }

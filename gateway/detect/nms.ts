@@ -30,7 +30,10 @@ export class Nms {
       const i = order[oi];
       let keep = true;
       if (iouThreshold < 1) {
-        const ax1 = b[i * 4], ay1 = b[i * 4 + 1], ax2 = b[i * 4 + 2], ay2 = b[i * 4 + 3];
+        const ax1 = b[i * 4],
+          ay1 = b[i * 4 + 1],
+          ax2 = b[i * 4 + 2],
+          ay2 = b[i * 4 + 3];
         const areaA = (ax2 - ax1) * (ay2 - ay1);
         for (let j = 0; j < k; j++) {
           const q = kept[j];

@@ -62,9 +62,11 @@ export class Preprocessor {
     const stretch = this.spec.resize === 'stretch';
     const direct = stretch ? w === W && h === H : w <= W && h <= H;
     if (!direct && !this.resample) {
-      throw new Error(stretch
-        ? `frame ${w}x${h} is not the model input ${W}x${H}; the capture must stretch it`
-        : `frame ${w}x${h} is larger than the model input ${W}x${H}; the capture must scale it`);
+      throw new Error(
+        stretch
+          ? `frame ${w}x${h} is not the model input ${W}x${H}; the capture must stretch it`
+          : `frame ${w}x${h} is larger than the model input ${W}x${H}; the capture must scale it`,
+      );
     }
     const rs = direct ? null : this.resampler(w, h);
     const pw = rs ? rs.pw : w;
@@ -72,7 +74,8 @@ export class Preprocessor {
     const plane = W * H;
     const base = slot * 3 * plane;
     const d = this.data;
-    const ow = this.pictureW[slot], oh = this.pictureH[slot];
+    const ow = this.pictureW[slot],
+      oh = this.pictureH[slot];
     if (pw !== ow || ph !== oh) {
       // Pad only what the last picture covered and this one does not (cameras of different
       // shapes sharing a model alternate sizes; the rest of the padding is still there).
@@ -90,10 +93,18 @@ export class Preprocessor {
       this.pictureH[slot] = ph;
     }
     if (rs) return this.fillResampled(rgb, rs, base, plane);
-    const s0 = this.scale[0], s1 = this.scale[1], s2 = this.scale[2];
-    const o0 = this.offset[0], o1 = this.offset[1], o2 = this.offset[2];
-    const c0 = this.srcChannel[0], c1 = this.srcChannel[1], c2 = this.srcChannel[2];
-    const p0 = base, p1 = base + plane, p2 = base + 2 * plane;
+    const s0 = this.scale[0],
+      s1 = this.scale[1],
+      s2 = this.scale[2];
+    const o0 = this.offset[0],
+      o1 = this.offset[1],
+      o2 = this.offset[2];
+    const c0 = this.srcChannel[0],
+      c1 = this.srcChannel[1],
+      c2 = this.srcChannel[2];
+    const p0 = base,
+      p1 = base + plane,
+      p2 = base + 2 * plane;
     for (let y = 0; y < h; y++) {
       let src = y * w * 3;
       let dst = y * W;
@@ -139,13 +150,23 @@ export class Preprocessor {
     if (rs) return rs;
     const W = this.spec.width;
     const H = this.spec.height;
-    let pw = W, ph = H;
+    let pw = W,
+      ph = H;
     if (this.spec.resize !== 'stretch') {
       const r = Math.min(W / w, H / h);
       pw = Math.max(1, Math.min(W, Math.round(w * r)));
       ph = Math.max(1, Math.min(H, Math.round(h * r)));
     }
-    rs = { pw, ph, x0: new Int32Array(pw), dx: new Int32Array(pw), fx: new Float32Array(pw), y0: new Int32Array(ph), dy: new Int32Array(ph), fy: new Float32Array(ph) };
+    rs = {
+      pw,
+      ph,
+      x0: new Int32Array(pw),
+      dx: new Int32Array(pw),
+      fx: new Float32Array(pw),
+      y0: new Int32Array(ph),
+      dy: new Int32Array(ph),
+      fy: new Float32Array(ph),
+    };
     // Pixel centres map to pixel centres (as ffmpeg and OpenCV do).
     for (let x = 0; x < pw; x++) {
       const sx = Math.min(Math.max((x + 0.5) * (w / pw) - 0.5, 0), w - 1);

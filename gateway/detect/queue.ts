@@ -37,7 +37,19 @@ export interface QueueStats {
 export class DetectQueue {
   private readonly waiting: Frame[] = [];
   private running = false;
-  private readonly stats: QueueStats = { processed: 0, dropped: 0, errors: 0, waiting: 0, runs: 0, meanBatch: 0, preMs: 0, inferMs: 0, postMs: 0, ipcMs: 0, droppedByCamera: {} };
+  private readonly stats: QueueStats = {
+    processed: 0,
+    dropped: 0,
+    errors: 0,
+    waiting: 0,
+    runs: 0,
+    meanBatch: 0,
+    preMs: 0,
+    inferMs: 0,
+    postMs: 0,
+    ipcMs: 0,
+    droppedByCamera: {},
+  };
   private readonly model: Detector;
   private readonly capacity: number;
   private readonly onResult: (r: Detected) => void;
@@ -46,7 +58,13 @@ export class DetectQueue {
   private readonly batch: Frame[] = [];
   private idle: (() => void)[] = [];
 
-  constructor(o: { model: Detector; capacity: number; onResult: (r: Detected) => void; onDrop: (f: Frame) => void; onError: (f: Frame, e: Error) => void }) {
+  constructor(o: {
+    model: Detector;
+    capacity: number;
+    onResult: (r: Detected) => void;
+    onDrop: (f: Frame) => void;
+    onError: (f: Frame, e: Error) => void;
+  }) {
     this.model = o.model;
     this.capacity = o.capacity;
     this.onResult = o.onResult;

@@ -40,28 +40,45 @@ export class DetectorRuntime {
     this.settings = settings;
   }
 
-  static async start(o: { settings: Settings; modelsDir: string; filesDir: string; log: Logger; routes: RuntimeRoutes }): Promise<DetectorRuntime> {
+  static async start(o: {
+    settings: Settings;
+    modelsDir: string;
+    filesDir: string;
+    log: Logger;
+    routes: RuntimeRoutes;
+  }): Promise<DetectorRuntime> {
     const s = o.settings;
     const rt = new DetectorRuntime(s);
     const ids = new Set(s.cameras.filter((c) => c.enabled).flatMap((c) => cameraModelIds(c, s.detector.model)));
     // Loaded side by side: each load is mostly file hashing and graph optimisation.
-    await Promise.all([...ids].map(async (id) => {
-      try {
-        const manifest = loadManifest(id, o.modelsDir);
-        const detector = await rt.load(manifest, o.filesDir, o.routes);
-        const queue = new DetectQueue({
-          model: detector, capacity: s.detector.queue,
-          onResult: o.routes.onResult,
-          onDrop: (f) => o.routes.onDrop(f, id),
-          onError: (f, e) => o.routes.onError(f, id, e),
-        });
-        rt.models.set(id, { detector, queue });
-        o.log.info({ model: id, input: `${manifest.input.width}x${manifest.input.height}`, decoder: manifest.output.decoder, batch: detector.maxBatch }, 'model loaded');
-      } catch (e) {
-        rt.failures.set(id, (e as Error).message);
-        o.log.error({ model: id, err: (e as Error).message }, 'model failed to load; its cameras are marked detector-failed');
-      }
-    }));
+    await Promise.all(
+      [...ids].map(async (id) => {
+        try {
+          const manifest = loadManifest(id, o.modelsDir);
+          const detector = await rt.load(manifest, o.filesDir, o.routes);
+          const queue = new DetectQueue({
+            model: detector,
+            capacity: s.detector.queue,
+            onResult: o.routes.onResult,
+            onDrop: (f) => o.routes.onDrop(f, id),
+            onError: (f, e) => o.routes.onError(f, id, e),
+          });
+          rt.models.set(id, { detector, queue });
+          o.log.info(
+            {
+              model: id,
+              input: `${manifest.input.width}x${manifest.input.height}`,
+              decoder: manifest.output.decoder,
+              batch: detector.maxBatch,
+            },
+            'model loaded',
+          );
+        } catch (e) {
+          rt.failures.set(id, (e as Error).message);
+          o.log.error({ model: id, err: (e as Error).message }, 'model failed to load; its cameras are marked detector-failed');
+        }
+      }),
+    );
     return rt;
   }
 
@@ -93,7 +110,9 @@ export class DetectorRuntime {
 
   /** Why the camera's detection is impaired now (load failures and workers that are down). */
   failureOf(cam: CameraSettings): { model: string; reason: string }[] {
-    return cameraModelIds(cam, this.settings.detector.model).flatMap((id) => (this.failures.has(id) ? [{ model: id, reason: this.failures.get(id)! }] : []));
+    return cameraModelIds(cam, this.settings.detector.model).flatMap((id) =>
+      this.failures.has(id) ? [{ model: id, reason: this.failures.get(id)! }] : [],
+    );
   }
 
   stats(): Record<string, QueueStats> {
@@ -102,10 +121,12 @@ export class DetectorRuntime {
 
   async stop(): Promise<void> {
     for (const { queue } of this.models.values()) queue.clear();
-    await Promise.all([...this.models.values()].map(async ({ queue, detector }) => {
-      await queue.settled();
-      await detector.release().catch(() => undefined);
-    }));
+    await Promise.all(
+      [...this.models.values()].map(async ({ queue, detector }) => {
+        await queue.settled();
+        await detector.release().catch(() => undefined);
+      }),
+    );
   }
 }
 

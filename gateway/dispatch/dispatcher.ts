@@ -80,9 +80,22 @@ export class Dispatcher {
     const pick = choose(roster.candidates(cam.location.lat, cam.location.lon, now, c.positionMaxAgeS, exclude), c);
     if (!pick) return this.unassigned(e, cam, [...tried], now);
     const rec: DispatchRecord = {
-      id: ulid(now), eventId: e.id, officerId: pick.officer.id, state: 'offered', distanceM: pick.distanceM, town: pick.officer.town ?? null,
-      tier: pick.tier, attempt: this.dispatches.attempts(e.id) + 1, reason: null, createdAt: now, updatedAt: now,
-      dueAt: now + c.ackTimeoutS * 1000, deadlineAt: now + c.deadlineS * 1000, acceptedAt: null, arrivedAt: null, closedAt: null,
+      id: ulid(now),
+      eventId: e.id,
+      officerId: pick.officer.id,
+      state: 'offered',
+      distanceM: pick.distanceM,
+      town: pick.officer.town ?? null,
+      tier: pick.tier,
+      attempt: this.dispatches.attempts(e.id) + 1,
+      reason: null,
+      createdAt: now,
+      updatedAt: now,
+      dueAt: now + c.ackTimeoutS * 1000,
+      deadlineAt: now + c.deadlineS * 1000,
+      acceptedAt: null,
+      arrivedAt: null,
+      closedAt: null,
     };
     this.d.repo.tx(() => {
       this.dispatches.insert(rec);
@@ -90,7 +103,10 @@ export class Dispatcher {
       const moved = this.life.transition(e, 'dispatched', { officerId: rec.officerId, reason: null, dueAt: rec.dueAt }, note);
       this.publish(moved, rec, now);
     });
-    this.d.log.info({ event: e.id, officer: rec.officerId, distance_m: Math.round(rec.distanceM), tier: rec.tier, attempt: rec.attempt }, rec.tier === 'local' ? 'dispatched to the nearest officer' : 'dispatched to a neighbouring town\'s officer (1+3)');
+    this.d.log.info(
+      { event: e.id, officer: rec.officerId, distance_m: Math.round(rec.distanceM), tier: rec.tier, attempt: rec.attempt },
+      rec.tier === 'local' ? 'dispatched to the nearest officer' : "dispatched to a neighbouring town's officer (1+3)",
+    );
   }
 
   private unassigned(e: EventRecord, cam: CameraInfo, tried: string[], now: number): void {
@@ -104,7 +120,11 @@ export class Dispatcher {
     this.d.repo.tx(() => {
       this.life.transition(e, 'unassigned', { reason, dueAt, officerId: null });
       const message = `no available officer for event ${e.id} (${e.type}) at ${cam.name}: ${reason}; trying again every ${this.d.config.retryS} s`;
-      this.enqueue(this.d.topics.alerts(), alertPayload(this.d.gatewayId, { kind: 'no_officer', event_id: e.id, tried, message }, now), e.id);
+      this.enqueue(
+        this.d.topics.alerts(),
+        alertPayload(this.d.gatewayId, { kind: 'no_officer', event_id: e.id, tried, message }, now),
+        e.id,
+      );
     });
     this.d.log.warn({ event: e.id, tried }, 'no officer available; platform alerted');
   }
@@ -112,12 +132,18 @@ export class Dispatcher {
   /** The offer's answer time has passed without an answer. */
   expire(e: EventRecord): void {
     const cur = this.dispatches.current(e.id);
-    if (!cur || cur.state !== 'offered') {
+    if (cur?.state !== 'offered') {
       this.d.log.warn({ event: e.id, dispatch: cur?.id, state: cur?.state }, 'dispatched event without an open offer; asking again');
       return this.assign(this.life.transition(e, 'escalated', { reason: 'offer lost', officerId: null }, {}, false));
     }
     const who = this.officerName(cur.officerId);
-    this.refuse(e, cur, 'timed_out', `no answer within ${this.d.config.ackTimeoutS} s`, `no answer from ${who} within ${this.d.config.ackTimeoutS} s`);
+    this.refuse(
+      e,
+      cur,
+      'timed_out',
+      `no answer within ${this.d.config.ackTimeoutS} s`,
+      `no answer from ${who} within ${this.d.config.ackTimeoutS} s`,
+    );
   }
 
   /** An accepted matter is past its deadline: tell the platform, once. */
@@ -128,7 +154,11 @@ export class Dispatcher {
     this.d.repo.tx(() => {
       this.d.repo.update({ ...e, dueAt: null, updatedAt: now, data: { ...e.data, overdue_alerted: true } }, e.state, now);
       const message = `event ${e.id} (${e.type}) with ${cur ? this.officerName(cur.officerId) : 'an officer'} is past its deadline`;
-      this.enqueue(this.d.topics.alerts(), alertPayload(this.d.gatewayId, { kind: 'overdue', event_id: e.id, officer_id: cur?.officerId ?? e.officerId, message }, now), e.id);
+      this.enqueue(
+        this.d.topics.alerts(),
+        alertPayload(this.d.gatewayId, { kind: 'overdue', event_id: e.id, officer_id: cur?.officerId ?? e.officerId, message }, now),
+        e.id,
+      );
     });
     this.d.log.warn({ event: e.id, officer: cur?.officerId }, 'dispatched matter is past its deadline; platform alerted');
   }
@@ -137,7 +167,13 @@ export class Dispatcher {
   answer(officerId: string, r: OfficerReply): AnswerResult {
     const cur = this.dispatches.get(r.dispatch_id);
     if (!cur) return { known: false };
-    if (cur.officerId !== officerId) return { known: true, changed: false, state: cur.state, error: `dispatch ${cur.id} was offered to ${cur.officerId}, not ${officerId}` };
+    if (cur.officerId !== officerId)
+      return {
+        known: true,
+        changed: false,
+        state: cur.state,
+        error: `dispatch ${cur.id} was offered to ${cur.officerId}, not ${officerId}`,
+      };
     const e = this.d.repo.get(cur.eventId);
     const expected: Partial<Record<DispatchState, EventState>> = { offered: 'dispatched', accepted: 'acknowledged', arrived: 'arrived' };
     if (!e || TERMINAL.has(e.state) || expected[cur.state] !== e.state) {
@@ -217,7 +253,12 @@ export class Dispatcher {
       if (to === 'closed') {
         next.closedAt = now;
         next.reason = note ?? null;
-        ev = this.life.transition(ev, 'closed', { reason: `closed by ${this.officerName(cur.officerId)}`, dueAt: null }, { ...base, by: 'officer', ...(note ? { note } : {}) });
+        ev = this.life.transition(
+          ev,
+          'closed',
+          { reason: `closed by ${this.officerName(cur.officerId)}`, dueAt: null },
+          { ...base, by: 'officer', ...(note ? { note } : {}) },
+        );
       }
       this.dispatches.update(next);
       this.publish(ev, next, now);
@@ -229,7 +270,16 @@ export class Dispatcher {
   /** The dispatch's state to the officer's phone and to the platform. */
   private publish(e: EventRecord, rec: DispatchRecord, at: number, officerOnly = false): void {
     const o = this.d.roster.get(rec.officerId);
-    const payload = dispatchPayload(this.d.gatewayId, e, this.camera(e.camera), this.d.zoneName(e), rec, { name: o?.name ?? rec.officerId, town: o?.town }, this.d.evidenceUrl?.(e) ?? null, at);
+    const payload = dispatchPayload(
+      this.d.gatewayId,
+      e,
+      this.camera(e.camera),
+      this.d.zoneName(e),
+      rec,
+      { name: o?.name ?? rec.officerId, town: o?.town },
+      this.d.evidenceUrl?.(e) ?? null,
+      at,
+    );
     // An offer nobody can answer any more is worth nothing: it expires with its answer time.
     this.enqueue(this.d.topics.officerDispatch(rec.officerId), payload, e.id, rec.state === 'offered' ? rec.dueAt : null);
     if (!officerOnly || rec.state === 'withdrawn') this.enqueue(this.d.topics.dispatches(), { ...payload }, e.id);

@@ -5,7 +5,10 @@
 import type { Context } from '../context.ts';
 import type { Roster } from './roster.ts';
 
-export function parseOfficerState(payload: Buffer, now: number): { lat: number | null; lon: number | null; onDuty: boolean; busy: boolean; reportedAt: number } | string {
+export function parseOfficerState(
+  payload: Buffer,
+  now: number,
+): { lat: number | null; lon: number | null; onDuty: boolean; busy: boolean; reportedAt: number } | string {
   let m: Record<string, unknown>;
   try {
     m = JSON.parse(payload.toString('utf8'));
@@ -14,8 +17,13 @@ export function parseOfficerState(payload: Buffer, now: number): { lat: number |
   }
   if (!m || typeof m !== 'object') return 'not an object';
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-  const lat = num(m.lat), lon = num(m.lon);
-  if ((m.lat !== undefined && (lat === null || lat < -90 || lat > 90)) || (m.lon !== undefined && (lon === null || lon < -180 || lon > 180))) return 'lat/lon out of range';
+  const lat = num(m.lat),
+    lon = num(m.lon);
+  if (
+    (m.lat !== undefined && (lat === null || lat < -90 || lat > 90)) ||
+    (m.lon !== undefined && (lon === null || lon < -180 || lon > 180))
+  )
+    return 'lat/lon out of range';
   if ((lat === null) !== (lon === null)) return 'lat and lon must come together';
   const at = typeof m.at === 'string' ? Date.parse(m.at) : num(m.at);
   if (m.at !== undefined && (at === null || Number.isNaN(at))) return 'at is not a time';

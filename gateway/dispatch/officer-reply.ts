@@ -20,7 +20,12 @@ export function subscribeOfficerReplies(ctx: Context, roster: Roster, dispatcher
     const respond = (result: { data: unknown } | { error: CommandError }, tx?: unknown) => {
       if (target.requested) sendReply(ctx.uplink, target, envelope('officer_reply', gw, ctx.clock.now(), tx, result), true);
     };
-    const reject = (code: 'bad_json' | 'invalid' | 'not_found' | 'conflict', message: string, tx?: unknown, details?: { path: string; message: string }[]) => {
+    const reject = (
+      code: 'bad_json' | 'invalid' | 'not_found' | 'conflict',
+      message: string,
+      tx?: unknown,
+      details?: { path: string; message: string }[],
+    ) => {
       ctx.log.warn({ topic, err: message }, 'officer answer rejected');
       respond({ error: new CommandError(code, message, details) }, tx);
     };
@@ -39,7 +44,10 @@ export function subscribeOfficerReplies(ctx: Context, roster: Roster, dispatcher
     const r = dispatcher.answer(id, msg);
     if (!r.known) return ctx.log.debug({ officer: id, dispatch: msg.dispatch_id }, 'answer to a dispatch of another gateway; ignored');
     if (r.error) {
-      ctx.log.info({ officer: id, dispatch: msg.dispatch_id, action: msg.action, state: r.state }, `officer answer not applied: ${r.error}`);
+      ctx.log.info(
+        { officer: id, dispatch: msg.dispatch_id, action: msg.action, state: r.state },
+        `officer answer not applied: ${r.error}`,
+      );
       return respond({ error: new CommandError('conflict', r.error) }, tx);
     }
     respond({ data: { dispatch_id: msg.dispatch_id, state: r.state, changed: r.changed } }, tx);

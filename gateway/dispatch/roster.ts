@@ -29,7 +29,8 @@ export class Roster {
   constructor(db: Db, officers: OfficerSettings[]) {
     this.officers = new Map(officers.map((o) => [o.id, o]));
     this.q = {
-      upsert: db.prepare(`INSERT INTO officer_state (officer_id, lat, lon, on_duty, busy, reported_at) VALUES (@id, @lat, @lon, @onDuty, @busy, @reportedAt)
+      upsert:
+        db.prepare(`INSERT INTO officer_state (officer_id, lat, lon, on_duty, busy, reported_at) VALUES (@id, @lat, @lon, @onDuty, @busy, @reportedAt)
         ON CONFLICT (officer_id) DO UPDATE SET lat = coalesce(@lat, lat), lon = coalesce(@lon, lon), on_duty = @onDuty, busy = @busy, reported_at = @reportedAt
         WHERE @reportedAt >= reported_at`),
       all: db.prepare('SELECT * FROM officer_state'),
@@ -55,8 +56,22 @@ export class Roster {
   }
 
   states(): OfficerState[] {
-    return (this.q.all.all() as { officer_id: string; lat: number | null; lon: number | null; on_duty: number; busy: number; reported_at: number }[]).map((r) => ({
-      id: r.officer_id, lat: r.lat, lon: r.lon, onDuty: r.on_duty === 1, busy: r.busy === 1, reportedAt: r.reported_at,
+    return (
+      this.q.all.all() as {
+        officer_id: string;
+        lat: number | null;
+        lon: number | null;
+        on_duty: number;
+        busy: number;
+        reported_at: number;
+      }[]
+    ).map((r) => ({
+      id: r.officer_id,
+      lat: r.lat,
+      lon: r.lon,
+      onDuty: r.on_duty === 1,
+      busy: r.busy === 1,
+      reportedAt: r.reported_at,
     }));
   }
 

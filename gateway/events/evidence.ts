@@ -42,17 +42,24 @@ export function overlaySvg(e: Omit<EvidenceInput, 'rgb' | 'eventId' | 'still'>):
   const poly = e.polygon.map(([x, y]) => `${(x * W).toFixed(1)},${(y * H).toFixed(1)}`).join(' ');
   const boxes = e.boxes
     .map(({ box: [x1, y1, x2, y2], label }) => {
-      const x = x1 * W, y = y1 * H, w = (x2 - x1) * W, h = (y2 - y1) * H;
+      const x = x1 * W,
+        y = y1 * H,
+        w = (x2 - x1) * W,
+        h = (y2 - y1) * H;
       const ty = y > fs + 2 ? y - 3 : y + h + fs;
-      return `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="none" stroke="#ff3b30" stroke-width="2"/>` +
-        `<text x="${(x + 2).toFixed(1)}" y="${ty.toFixed(1)}" font-family="DejaVu Sans, WenQuanYi Micro Hei, sans-serif" font-size="${fs}" fill="#ff3b30" stroke="#000" stroke-width="0.4">${esc(label)}</text>`;
+      return (
+        `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="none" stroke="#ff3b30" stroke-width="2"/>` +
+        `<text x="${(x + 2).toFixed(1)}" y="${ty.toFixed(1)}" font-family="DejaVu Sans, WenQuanYi Micro Hei, sans-serif" font-size="${fs}" fill="#ff3b30" stroke="#000" stroke-width="0.4">${esc(label)}</text>`
+      );
     })
     .join('');
   const line = `${stamp(e.at, e.timeZone)}  ${e.title}`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">` +
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">` +
     `<polygon points="${poly}" fill="#ffcc00" fill-opacity="0.12" stroke="#ffcc00" stroke-width="2"/>${boxes}` +
     `<rect x="0" y="0" width="${W}" height="${fs + 8}" fill="#000" fill-opacity="0.55"/>` +
-    `<text x="4" y="${fs + 2}" font-family="DejaVu Sans, WenQuanYi Micro Hei, sans-serif" font-size="${fs}" fill="#fff">${esc(line)}</text></svg>`;
+    `<text x="4" y="${fs + 2}" font-family="DejaVu Sans, WenQuanYi Micro Hei, sans-serif" font-size="${fs}" fill="#fff">${esc(line)}</text></svg>`
+  );
 }
 
 /** Draws the overlay on the full-resolution still when there is one, else on the analysed frame. */
@@ -61,7 +68,11 @@ async function annotate(e: EvidenceInput): Promise<Buffer> {
     try {
       const img = sharp(e.still).rotate();
       const { width, height } = await img.metadata();
-      if (width && height) return await img.composite([{ input: Buffer.from(overlaySvg({ ...e, width, height })) }]).jpeg({ quality: 85 }).toBuffer();
+      if (width && height)
+        return await img
+          .composite([{ input: Buffer.from(overlaySvg({ ...e, width, height })) }])
+          .jpeg({ quality: 85 })
+          .toBuffer();
     } catch {
       // A broken still must not cost the evidence: fall back to the analysed frame.
     }

@@ -74,9 +74,13 @@ export class EventService implements Lifecycle {
 
   constructor(d: EventServiceDeps) {
     this.d = d;
-    this.dispatcher = d.dispatcher ?? new Dispatcher({
-      ...d, zoneName: (e) => d.rules.get(ruleKey(e.camera, e.zone, e.type))?.zoneName ?? e.zone, config: { ...DEFAULT_DISPATCH, ...d.dispatch },
-    });
+    this.dispatcher =
+      d.dispatcher ??
+      new Dispatcher({
+        ...d,
+        zoneName: (e) => d.rules.get(ruleKey(e.camera, e.zone, e.type))?.zoneName ?? e.zone,
+        config: { ...DEFAULT_DISPATCH, ...d.dispatch },
+      });
     this.dispatcher.attach(this);
   }
 
@@ -90,7 +94,13 @@ export class EventService implements Lifecycle {
   confirm(v: Verdict, frame: FrameCopy): Promise<EventRecord> {
     const p = this.record(v, frame);
     const key = `confirm:${v.rule.camera}:${v.at}:${v.tracks[0]?.id}`;
-    this.busy.set(key, p.then(() => undefined, () => undefined));
+    this.busy.set(
+      key,
+      p.then(
+        () => undefined,
+        () => undefined,
+      ),
+    );
     return p.finally(() => this.busy.delete(key));
   }
 
@@ -100,9 +110,16 @@ export class EventService implements Lifecycle {
     const r = v.rule;
     const still = frame.still ? await frame.still().catch(() => null) : null;
     const ev = await writeEvidence(this.d.evidenceDir, {
-      eventId: id, rgb: frame.rgb, width: frame.width, height: frame.height, polygon: r.polygon, still,
+      eventId: id,
+      rgb: frame.rgb,
+      width: frame.width,
+      height: frame.height,
+      polygon: r.polygon,
+      still,
       boxes: v.tracks.map((t) => ({ box: t.box, label: `${t.label} #${t.id}` })),
-      title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera}/${r.zone}`, at: v.at, timeZone: this.d.timeZone,
+      title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera}/${r.zone}`,
+      at: v.at,
+      timeZone: this.d.timeZone,
     }).catch((e: Error) => {
       // A full disk must not lose the event: record it without a picture and say why.
       this.d.log.error({ camera: r.camera, err: e.message }, 'evidence could not be written; recording the event without it');
@@ -111,17 +128,40 @@ export class EventService implements Lifecycle {
     const now = clock.now();
     const event = repo.tx(() => {
       const e = repo.insert({
-        id, type: r.type, camera: r.camera, zone: r.zone, state: 'confirmed', trackIds: v.tracks.map((t) => t.id), classes: v.classes,
-        box: v.box, firstSeenAt: v.since, confirmedAt: v.at, dueAt: null, evidencePath: ev?.path ?? null, evidenceSha256: ev?.sha256 ?? null,
-        officerId: null, reason: null, data: ev ? {} : { evidence_error: 'not written' }, updatedAt: now, closedAt: null,
+        id,
+        type: r.type,
+        camera: r.camera,
+        zone: r.zone,
+        state: 'confirmed',
+        trackIds: v.tracks.map((t) => t.id),
+        classes: v.classes,
+        box: v.box,
+        firstSeenAt: v.since,
+        confirmedAt: v.at,
+        dueAt: null,
+        evidencePath: ev?.path ?? null,
+        evidenceSha256: ev?.sha256 ?? null,
+        officerId: null,
+        reason: null,
+        data: ev ? {} : { evidence_error: 'not written' },
+        updatedAt: now,
+        closedAt: null,
       });
       const cam = this.camera(e.camera);
-      this.publish(topics.events(), eventPayload(this.d.gatewayId, e, cam, r.zoneName, this.d.evidenceUrl?.(e) ?? null), PRIORITY.event, e.id);
+      this.publish(
+        topics.events(),
+        eventPayload(this.d.gatewayId, e, cam, r.zoneName, this.d.evidenceUrl?.(e) ?? null),
+        PRIORITY.event,
+        e.id,
+      );
       this.publish(topics.eventState(e.id), transitionPayload(this.d.gatewayId, e, null, v.at, {}), PRIORITY.event, e.id);
       return e;
     });
     this.d.uplink.flush();
-    this.d.log.info({ event: id, type: r.type, camera: r.camera, zone: r.zone, dwell_s: Math.round((v.at - v.since) / 1000), classes: v.classes }, 'event confirmed');
+    this.d.log.info(
+      { event: id, type: r.type, camera: r.camera, zone: r.zone, dwell_s: Math.round((v.at - v.since) / 1000), classes: v.classes },
+      'event confirmed',
+    );
     this.d.bus.emit('event.transition', { event, from: null, to: 'confirmed', at: v.at });
     void this.step(event.id);
     return event;
@@ -141,10 +181,13 @@ export class EventService implements Lifecycle {
     this.timers.delete(e.id);
     if (this.stopped || TERMINAL.has(e.state)) return;
     const delay = e.dueAt === null ? 0 : Math.max(0, e.dueAt - this.d.clock.now());
-    const t = setTimeout(() => {
-      this.timers.delete(e.id);
-      void this.step(e.id);
-    }, Math.min(delay, 2 ** 31 - 1));
+    const t = setTimeout(
+      () => {
+        this.timers.delete(e.id);
+        void this.step(e.id);
+      },
+      Math.min(delay, 2 ** 31 - 1),
+    );
     this.timers.set(e.id, t);
   }
 
@@ -198,10 +241,17 @@ export class EventService implements Lifecycle {
     }
     const policy = this.d.policy;
     const now = this.d.clock.now();
-    const vars = policy?.variables(e.camera, rule.zoneName, e.type) ?? { place: cam?.place ?? cam?.name ?? '', camera: cam?.name ?? e.camera, zone: rule.zoneName, type_zh: CATALOGUE[e.type].zh };
+    const vars = policy?.variables(e.camera, rule.zoneName, e.type) ?? {
+      place: cam?.place ?? cam?.name ?? '',
+      camera: cam?.name ?? e.camera,
+      zone: rule.zoneName,
+      type_zh: CATALOGUE[e.type].zh,
+    };
     const text = render(rule.messages?.text ?? rule.message, vars);
     const skip = (code: 'quiet_hours' | 'rate_limited', reason: string) =>
-      this.recordWarnings(speakers.map((speaker) => ({ eventId: e.id, speaker, outcome: 'skipped', code, reason, text, durationMs: 0, at: now })));
+      this.recordWarnings(
+        speakers.map((speaker) => ({ eventId: e.id, speaker, outcome: 'skipped', code, reason, text, durationMs: 0, at: now })),
+      );
     const quiet = policy ? quietRange(policy.quietHours(e.camera), now, policy.timeZone) : null;
     if (quiet) {
       skip('quiet_hours', `quiet hours ${quiet}`);
@@ -216,7 +266,10 @@ export class EventService implements Lifecycle {
         e.dueAt = allowedAt;
         e.data = { ...e.data, rate_limited_until: allowedAt };
         this.d.repo.update(e, e.state, now);
-        this.d.log.info({ event: e.id, zone: zoneKey, wait_s: Math.round((allowedAt - now) / 1000) }, 'warning waits for the zone rate limit');
+        this.d.log.info(
+          { event: e.id, zone: zoneKey, wait_s: Math.round((allowedAt - now) / 1000) },
+          'warning waits for the zone rate limit',
+        );
         return this.schedule(e);
       }
       skip('rate_limited', `zone ${zoneKey} was warned recently`);
@@ -228,15 +281,25 @@ export class EventService implements Lifecycle {
     this.recordWarnings(outcomes);
     const played = outcomes.filter((o) => o.outcome === 'played');
     const current = this.d.repo.get(e.id);
-    if (!current || current.state !== 'confirmed') return; // cancelled meanwhile
+    if (current?.state !== 'confirmed') return; // cancelled meanwhile
     if (!played.length) {
-      const why = outcomes.map((o) => { const r = o.reason ?? String(o.code); return r.startsWith(`${o.speaker}: `) ? r : `${o.speaker}: ${r}`; }).join('; ');
+      const why = outcomes
+        .map((o) => {
+          const r = o.reason ?? String(o.code);
+          return r.startsWith(`${o.speaker}: `) ? r : `${o.speaker}: ${r}`;
+        })
+        .join('; ');
       this.transition(current, 'escalated', { reason: `warning failed (${why})` });
       return;
     }
     const warnedAt = this.d.clock.now();
     current.data = { ...current.data, warned_at: warnedAt, repeats: 0 };
-    this.transition(current, 'warned', { dueAt: this.nextWarnedStep(warnedAt, 0, rule.graceS) }, { speakers: played.map((o) => o.speaker), text });
+    this.transition(
+      current,
+      'warned',
+      { dueAt: this.nextWarnedStep(warnedAt, 0, rule.graceS) },
+      { speakers: played.map((o) => o.speaker), text },
+    );
   }
 
   /** In the grace period: the next repeat, or the recheck when no repeat is left. */
@@ -245,7 +308,7 @@ export class EventService implements Lifecycle {
     const p = this.d.policy;
     if (!p || repeats >= p.repeatCount) return recheck;
     const next = warnedAt + (repeats + 1) * p.repeatIntervalMs;
-    return next < recheck ? next : recheck;
+    return Math.min(next, recheck);
   }
 
   private repeatDue(e: EventRecord): boolean {
@@ -267,11 +330,17 @@ export class EventService implements Lifecycle {
     const quiet = quietRange(p.quietHours(e.camera), now, p.timeZone);
     if (this.d.presence(e) !== 'absent' && !quiet && cam?.speakers.length) {
       const text = render(rule.messages.firm, p.variables(e.camera, rule.zoneName, e.type));
-      const outcomes = await this.d.warner.warn({ eventId: e.id, text, speakers: cam.speakers, file: p.resolveClip(rule.messages.firmClip), repeat: repeats });
+      const outcomes = await this.d.warner.warn({
+        eventId: e.id,
+        text,
+        speakers: cam.speakers,
+        file: p.resolveClip(rule.messages.firmClip),
+        repeat: repeats,
+      });
       this.recordWarnings(outcomes);
     }
     const current = this.d.repo.get(e.id);
-    if (!current || current.state !== 'warned') return;
+    if (current?.state !== 'warned') return;
     // Gone already, or quiet now: no more repeats; the recheck comes at its time.
     const left = quiet || this.d.presence(e) === 'absent' ? p.repeatCount : repeats;
     current.data = { ...current.data, repeats: left };
@@ -281,7 +350,9 @@ export class EventService implements Lifecycle {
   }
 
   recordWarnings(outcomes: WarningOutcome[]): void {
-    const ins = this.d.db.prepare('INSERT INTO warnings (event_id, speaker_id, at, outcome, reason, duration_ms, text, code, repeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const ins = this.d.db.prepare(
+      'INSERT INTO warnings (event_id, speaker_id, at, outcome, reason, duration_ms, text, code, repeat) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    );
     this.d.repo.tx(() => {
       for (const o of outcomes) {
         ins.run(o.eventId, o.speaker, o.at, o.outcome, o.reason, o.durationMs, o.text, o.code, o.repeat ?? 0);
@@ -292,7 +363,10 @@ export class EventService implements Lifecycle {
     for (const o of outcomes) {
       this.d.bus.emit('warning.outcome', o);
       const level = o.outcome === 'played' ? 'info' : 'warn';
-      this.d.log[level]({ event: o.eventId, speaker: o.speaker, outcome: o.outcome, reason: o.reason, duration_s: o.durationMs / 1000 }, `warning ${o.outcome}`);
+      this.d.log[level](
+        { event: o.eventId, speaker: o.speaker, outcome: o.outcome, reason: o.reason, duration_s: o.durationMs / 1000 },
+        `warning ${o.outcome}`,
+      );
     }
   }
 
@@ -317,14 +391,32 @@ export class EventService implements Lifecycle {
   }
 
   /** Moves an event to `to`, in one transaction with its message; schedules what comes next. */
-  transition(e: EventRecord, to: EventState, patch: Partial<Pick<EventRecord, 'dueAt' | 'reason' | 'officerId'>> = {}, note: TransitionNote = {}, proceed = true): EventRecord {
+  transition(
+    e: EventRecord,
+    to: EventState,
+    patch: Partial<Pick<EventRecord, 'dueAt' | 'reason' | 'officerId'>> = {},
+    note: TransitionNote = {},
+    proceed = true,
+  ): EventRecord {
     const now = this.d.clock.now();
     const from = e.state;
-    const next: EventRecord = { ...e, ...patch, state: to, updatedAt: now, dueAt: patch.dueAt !== undefined ? patch.dueAt : null, closedAt: TERMINAL.has(to) ? now : null };
+    const next: EventRecord = {
+      ...e,
+      ...patch,
+      state: to,
+      updatedAt: now,
+      dueAt: patch.dueAt !== undefined ? patch.dueAt : null,
+      closedAt: TERMINAL.has(to) ? now : null,
+    };
     const write = () => {
       // The stored transition keeps its reason and officer: the event row holds only the latest.
       this.d.repo.update(next, from, now, { ...note, reason: next.reason, officer_id: next.officerId });
-      this.publish(this.d.topics.eventState(e.id), transitionPayload(this.d.gatewayId, next, from, now, note), to === 'escalated' ? PRIORITY.dispatch : PRIORITY.event, e.id);
+      this.publish(
+        this.d.topics.eventState(e.id),
+        transitionPayload(this.d.gatewayId, next, from, now, note),
+        to === 'escalated' ? PRIORITY.dispatch : PRIORITY.event,
+        e.id,
+      );
     };
     if (this.d.db.inTransaction) write();
     else this.d.repo.tx(write);

@@ -9,8 +9,17 @@ import type { Box } from '../zones/geometry.ts';
  * any open state → cancelled
  */
 export const EVENT_STATES = [
-  'confirmed', 'warned', 'rechecked', 'resolved_by_warning', 'escalated', 'dispatched', 'unassigned',
-  'acknowledged', 'arrived', 'closed', 'cancelled',
+  'confirmed',
+  'warned',
+  'rechecked',
+  'resolved_by_warning',
+  'escalated',
+  'dispatched',
+  'unassigned',
+  'acknowledged',
+  'arrived',
+  'closed',
+  'cancelled',
 ] as const;
 export type EventState = (typeof EVENT_STATES)[number];
 

@@ -32,7 +32,10 @@ export interface HttpApiOptions {
   /** An event as the MQTT event message shows it (with its evidence link). */
   eventJson: (e: EventRecord) => Record<string, unknown>;
   /** A stored transition as the MQTT transition message shows it. */
-  transitionJson: (e: EventRecord, t: { from: EventRecord['state'] | null; to: EventRecord['state']; at: number; data: Record<string, unknown> }) => Record<string, unknown>;
+  transitionJson: (
+    e: EventRecord,
+    t: { from: EventRecord['state'] | null; to: EventRecord['state']; at: number; data: Record<string, unknown> },
+  ) => Record<string, unknown>;
   health: () => { version: string; mqtt: UplinkStatus };
 }
 
@@ -57,7 +60,15 @@ export class HttpApi {
     server.keepAliveTimeout = 65_000;
     server.headersTimeout = 66_000;
     await new Promise<void>((ok, fail) => {
-      server.once('error', (e: NodeJS.ErrnoException) => fail(new Error(e.code === 'EADDRINUSE' ? `HTTP API: ${this.o.host}:${this.o.port} is already in use (set http.port)` : `HTTP API: ${e.message}`)));
+      server.once('error', (e: NodeJS.ErrnoException) =>
+        fail(
+          new Error(
+            e.code === 'EADDRINUSE'
+              ? `HTTP API: ${this.o.host}:${this.o.port} is already in use (set http.port)`
+              : `HTTP API: ${e.message}`,
+          ),
+        ),
+      );
       server.listen(this.o.port, this.o.host, () => ok());
     });
     this.server = server;
@@ -75,13 +86,23 @@ export class HttpApi {
     const url = new URL(req.url ?? '/', 'http://x');
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       const text = JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(text),
+        'cache-control': 'no-store',
+        ...headers,
+      });
       res.end(req.method === 'HEAD' ? undefined : text);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'only GET and HEAD' }, { allow: 'GET, HEAD' });
     const given = (req.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1] ?? url.searchParams.get('token') ?? '').trim();
     const master = given !== '' && sameSecret(given, this.o.token);
-    const denied = () => send(given ? 403 : 401, { error: given ? 'wrong token' : 'token required: Authorization: Bearer TOKEN, or ?token=TOKEN' }, given ? {} : { 'www-authenticate': 'Bearer' });
+    const denied = () =>
+      send(
+        given ? 403 : 401,
+        { error: given ? 'wrong token' : 'token required: Authorization: Bearer TOKEN, or ?token=TOKEN' },
+        given ? {} : { 'www-authenticate': 'Bearer' },
+      );
     try {
       if (url.pathname === '/health') return send(200, { status: this.o.health().mqtt.connected ? 'ok' : 'degraded', ...this.o.health() });
       const ev = EVIDENCE.exec(url.pathname);
@@ -89,7 +110,8 @@ export class HttpApi {
         if (!master && !(given && sameSecret(given, pictureToken(this.o.token, ev[1])))) return denied();
         return this.picture(ev[1], req, res, send);
       }
-      if (!master) return EVENT.test(url.pathname) || ['/stats', '/events'].includes(url.pathname) ? denied() : send(404, { error: 'not found' });
+      if (!master)
+        return EVENT.test(url.pathname) || ['/stats', '/events'].includes(url.pathname) ? denied() : send(404, { error: 'not found' });
       const m = EVENT.exec(url.pathname);
       if (m) {
         const e = this.o.events.get(m[1]);
@@ -98,15 +120,27 @@ export class HttpApi {
           ...this.summary(e),
           transitions: this.o.events.transitions(e.id).map((t) => this.o.transitionJson(e, t)),
           dispatches: this.o.dispatches.forEvent(e.id).map((d) => ({
-            dispatch_id: d.id, officer_id: d.officerId, state: d.state, reason: d.reason, tier: d.tier, town: d.town, attempt: d.attempt, distance_m: Math.round(d.distanceM),
-            offered_at: iso(d.createdAt), accepted_at: iso(d.acceptedAt), arrived_at: iso(d.arrivedAt), closed_at: iso(d.closedAt), deadline: iso(d.deadlineAt),
+            dispatch_id: d.id,
+            officer_id: d.officerId,
+            state: d.state,
+            reason: d.reason,
+            tier: d.tier,
+            town: d.town,
+            attempt: d.attempt,
+            distance_m: Math.round(d.distanceM),
+            offered_at: iso(d.createdAt),
+            accepted_at: iso(d.acceptedAt),
+            arrived_at: iso(d.arrivedAt),
+            closed_at: iso(d.closedAt),
+            deadline: iso(d.deadlineAt),
           })),
         });
       }
       if (url.pathname === '/events') {
         const after = Number(url.searchParams.get('after_seq') ?? 0);
         const limit = Math.min(1000, Number(url.searchParams.get('limit') ?? 100));
-        if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit < 1) return send(400, { error: 'after_seq and limit are whole numbers' });
+        if (!Number.isInteger(after) || after < 0 || !Number.isInteger(limit) || limit < 1)
+          return send(400, { error: 'after_seq and limit are whole numbers' });
         return send(200, { events: this.o.events.afterSeq(after, limit).map((e) => this.summary(e)) });
       }
       if (url.pathname === '/stats') {
@@ -127,7 +161,12 @@ export class HttpApi {
     return { event, state: e.state, reason: e.reason, officer_id: e.officerId, updated_at: iso(e.updatedAt), closed_at: iso(e.closedAt) };
   }
 
-  private picture(id: string, req: IncomingMessage, res: ServerResponse, send: (s: number, b: unknown, h?: Record<string, string>) => void): void {
+  private picture(
+    id: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    send: (s: number, b: unknown, h?: Record<string, string>) => void,
+  ): void {
     const e = this.o.events.get(id);
     if (!e?.evidencePath || !e.evidenceSha256) return send(404, { error: e ? 'this event has no picture' : `no event ${id}` });
     let size: number;
@@ -137,14 +176,21 @@ export class HttpApi {
       return send(410, { error: 'the picture is no longer on this gateway' });
     }
     const etag = `"${e.evidenceSha256}"`;
-    const headers = { 'content-type': 'image/jpeg', etag, 'x-evidence-sha256': e.evidenceSha256, 'cache-control': 'private, max-age=31536000, immutable' };
+    const headers = {
+      'content-type': 'image/jpeg',
+      etag,
+      'x-evidence-sha256': e.evidenceSha256,
+      'cache-control': 'private, max-age=31536000, immutable',
+    };
     if (req.headers['if-none-match'] === etag) {
       res.writeHead(304, headers);
       return void res.end();
     }
     res.writeHead(200, { ...headers, 'content-length': String(size) });
     if (req.method === 'HEAD') return void res.end();
-    createReadStream(e.evidencePath).on('error', () => res.destroy()).pipe(res);
+    createReadStream(e.evidencePath)
+      .on('error', () => res.destroy())
+      .pipe(res);
   }
 
   async stop(): Promise<void> {
@@ -161,6 +207,7 @@ const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString()
 /** A host name others can reach us at: the listen address, or the first LAN address. */
 function linkHost(host: string): string {
   if (host !== '0.0.0.0' && host !== '::') return host.includes(':') ? `[${host}]` : host;
-  for (const list of Object.values(networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  for (const list of Object.values(networkInterfaces()))
+    for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   return '127.0.0.1';
 }

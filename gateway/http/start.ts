@@ -9,7 +9,13 @@ import type { EventRecord } from '../events/types.ts';
 import { HttpApi } from './server.ts';
 import { loadToken } from './tokens.ts';
 
-export async function startHttpApi(o: { ctx: Context; repo: EventsRepo; stats: StatsPublisher; cameras: Map<string, CameraInfo>; zoneName: (e: EventRecord) => string }): Promise<HttpApi | null> {
+export async function startHttpApi(o: {
+  ctx: Context;
+  repo: EventsRepo;
+  stats: StatsPublisher;
+  cameras: Map<string, CameraInfo>;
+  zoneName: (e: EventRecord) => string;
+}): Promise<HttpApi | null> {
   const { ctx } = o;
   const s = ctx.config.settings;
   if (!s.http.enabled) return null;
@@ -18,7 +24,13 @@ export async function startHttpApi(o: { ctx: Context; repo: EventsRepo; stats: S
   if (generated) ctx.log.info({ file }, 'HTTP API token generated');
   const gw = s.gateway.id;
   const api: HttpApi = new HttpApi({
-    host: s.http.host, port: s.http.port, token, publicUrl: s.http.public_url, log: ctx.log, events: o.repo, dispatches: new DispatchesRepo(ctx.db),
+    host: s.http.host,
+    port: s.http.port,
+    token,
+    publicUrl: s.http.public_url,
+    log: ctx.log,
+    events: o.repo,
+    dispatches: new DispatchesRepo(ctx.db),
     stats: (since, until) => o.stats.compute({ since, until }),
     eventJson: (e) => {
       const cam = o.cameras.get(e.camera) ?? { id: e.camera, name: e.camera, location: { lat: 0, lon: 0 } };

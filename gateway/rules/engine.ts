@@ -164,7 +164,14 @@ export class RuleEngine {
       const evidence = ready.map((x) => x.track);
       const helpers = [...new Set(ready.flatMap((x) => x.people))].filter((p) => p.visible || ts - p.lastSeen <= this.maxMissedMs);
       const all = [...evidence, ...helpers];
-      verdicts.push({ rule: r, tracks: all, box, classes: [...new Set(all.map((t) => t.label))], since: Math.min(...ready.map((x) => x.since)), at: ts });
+      verdicts.push({
+        rule: r,
+        tracks: all,
+        box,
+        classes: [...new Set(all.map((t) => t.label))],
+        since: Math.min(...ready.map((x) => x.since)),
+        at: ts,
+      });
     });
     for (const m of [this.entered, this.attended, this.retryAt]) for (const k of m.keys()) if (!alive.has(k)) m.delete(k);
     for (const k of this.fired) if (!aliveInZone.has(k)) this.fired.delete(k);
@@ -180,7 +187,9 @@ export class RuleEngine {
     const r = this.rules.find((x) => x.type === type && x.zone === zone);
     if (!r) return 'absent';
     const people = this.people(r, this.tracks, this.lastTs);
-    const here = this.tracks.filter((t) => this.lastTs - t.lastSeen <= this.maxMissedMs && this.qualifies(r, t, this.peopleNear(r, t, people)));
+    const here = this.tracks.filter(
+      (t) => this.lastTs - t.lastSeen <= this.maxMissedMs && this.qualifies(r, t, this.peopleNear(r, t, people)),
+    );
     // Groups (bicycles) count anywhere in the zone, and so do things that move about (a
     // person in a river danger zone, smoke); a thing that stands still must be on its spot.
     if (r.minCount > 1 || !r.stationary) return here.length >= r.minCount ? 'present' : 'absent';
@@ -193,7 +202,10 @@ export class RuleEngine {
 }
 
 export function union(boxes: readonly Box[]): Box {
-  let x1 = 1, y1 = 1, x2 = 0, y2 = 0;
+  let x1 = 1,
+    y1 = 1,
+    x2 = 0,
+    y2 = 0;
   for (const b of boxes) {
     x1 = Math.min(x1, b[0]);
     y1 = Math.min(y1, b[1]);

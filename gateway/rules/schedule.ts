@@ -75,7 +75,14 @@ export class Schedule {
     this.active = spec.active ? spec.active.map(compile) : null;
     this.inactive = (spec.inactive ?? []).map(compile);
     this.fmt = new Intl.DateTimeFormat('en-GB', {
-      timeZone, year: 'numeric', month: '2-digit', day: '2-digit', weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23',
+      timeZone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      weekday: 'short',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
     });
   }
 
@@ -91,7 +98,11 @@ export class Schedule {
 
   private parts(at: number): { date: string; day: Day; minutes: number } {
     const p = Object.fromEntries(this.fmt.formatToParts(new Date(at)).map((x) => [x.type, x.value]));
-    return { date: `${p.year}-${p.month}-${p.day}`, day: p.weekday.slice(0, 3).toLowerCase() as Day, minutes: Number(p.hour) * 60 + Number(p.minute) };
+    return {
+      date: `${p.year}-${p.month}-${p.day}`,
+      day: p.weekday.slice(0, 3).toLowerCase() as Day,
+      minutes: Number(p.hour) * 60 + Number(p.minute),
+    };
   }
 
   private local(at: number): LocalTime {

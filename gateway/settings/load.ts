@@ -114,7 +114,8 @@ function closest(word: string, options: string[]): string | undefined {
     const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
     for (let j = 1; j <= b.length; j++) d[0][j] = j;
     for (let i = 1; i <= a.length; i++)
-      for (let j = 1; j <= b.length; j++) d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      for (let j = 1; j <= b.length; j++)
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     return d[a.length][b.length];
   };
   let best: string | undefined;
@@ -132,7 +133,12 @@ export function parseSettings(text: string, file: string, env: NodeJS.ProcessEnv
   if (doc.errors.length) {
     throw new ConfigError(
       file,
-      doc.errors.map((e) => ({ path: [], message: `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`, line: e.linePos?.[0].line, col: e.linePos?.[0].col })),
+      doc.errors.map((e) => ({
+        path: [],
+        message: `YAML: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`,
+        line: e.linePos?.[0].line,
+        col: e.linePos?.[0].col,
+      })),
     );
   }
   const issues: ConfigIssue[] = [];
@@ -162,7 +168,10 @@ export function parseSettings(text: string, file: string, env: NodeJS.ProcessEnv
   }
   const deferred = opts.contain && issues.every((i) => i.containable) ? issues.splice(0) : [];
   if (issues.length) {
-    throw new ConfigError(file, issues.map((i) => locate(doc, lc, i, i.message.startsWith('unknown key'))));
+    throw new ConfigError(
+      file,
+      issues.map((i) => locate(doc, lc, i, i.message.startsWith('unknown key'))),
+    );
   }
   const warnings = deferred.map((i) => formatIssue(file, locate(doc, lc, i, false)));
   return { settings: raw as Settings, file: resolve(file), dir, resolvePath, ...(warnings.length ? { warnings } : {}) };
@@ -173,7 +182,9 @@ export function loadSettings(file: string, env: NodeJS.ProcessEnv = process.env,
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, [{ path: [], message: `cannot read the settings file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }]);
+    throw new ConfigError(file, [
+      { path: [], message: `cannot read the settings file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` },
+    ]);
   }
   return parseSettings(text, file, env, opts);
 }

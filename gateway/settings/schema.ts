@@ -32,7 +32,8 @@ export const Location = Type.Object(
 
 export const ViolationTypeSchema = Literals(VIOLATION_TYPES);
 
-const Template = (what: string) => Type.String({ minLength: 1, description: `${what}; {place}, {camera}, {zone} and {type_zh} are replaced` });
+const Template = (what: string) =>
+  Type.String({ minLength: 1, description: `${what}; {place}, {camera}, {zone} and {type_zh} are replaced` });
 
 /** One type's warning: the text, or text, firmer repeat and recorded clips (WAV/MP3, preferred). */
 export const MessageOverride = Type.Union([
@@ -50,33 +51,61 @@ export const MessageOverride = Type.Union([
 export type MessageOverrideT = Static<typeof MessageOverride>;
 const MessageTable = (description: string) =>
   Type.Unsafe<Partial<Record<ViolationType, MessageOverrideT>>>({
-    type: 'object', additionalProperties: false,
+    type: 'object',
+    additionalProperties: false,
     properties: Object.fromEntries(VIOLATION_TYPES.map((t) => [t, MessageOverride])),
     description,
   });
-export const TimeRange = Type.String({ pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$', description: 'HH:MM-HH:MM in gateway.timezone; may wrap midnight (22:00-07:00)' });
+export const TimeRange = Type.String({
+  pattern: '^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$',
+  description: 'HH:MM-HH:MM in gateway.timezone; may wrap midnight (22:00-07:00)',
+});
 
 const ClockTime = (def: string) =>
   Type.String({ pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$', default: def, description: 'HH:MM, 24-hour, in gateway.timezone' });
 
 export const TimeWindow = Type.Object(
   {
-    days: Type.Optional(Type.Array(Literals(DAYS), { minItems: 1, uniqueItems: true, description: 'weekdays (mon ... sun); default every day. A window that wraps midnight belongs to the day it starts on' })),
-    dates: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' }), {
-      minItems: 1, uniqueItems: true, description: 'calendar dates YYYY-MM-DD instead of weekdays: public holidays, make-up working days',
-    })),
+    days: Type.Optional(
+      Type.Array(Literals(DAYS), {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'weekdays (mon ... sun); default every day. A window that wraps midnight belongs to the day it starts on',
+      }),
+    ),
+    dates: Type.Optional(
+      Type.Array(Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' }), {
+        minItems: 1,
+        uniqueItems: true,
+        description: 'calendar dates YYYY-MM-DD instead of weekdays: public holidays, make-up working days',
+      }),
+    ),
     from: ClockTime('00:00'),
     to: ClockTime('24:00'),
   },
-  { ...Strict, description: "a time window, e.g. { days: [mon, tue, wed, thu, fri], from: '07:00', to: '19:00' }; from > to wraps midnight" },
+  {
+    ...Strict,
+    description: "a time window, e.g. { days: [mon, tue, wed, thu, fri], from: '07:00', to: '19:00' }; from > to wraps midnight",
+  },
 );
 
 export const Schedule = Type.Object(
   {
-    active: Type.Optional(Type.Array(TimeWindow, { minItems: 1, description: 'the rules run only inside these windows (default: always)' })),
-    inactive: Type.Optional(Type.Array(TimeWindow, { minItems: 1, description: 'the rules are off inside these windows, even within an active one (tolerated hours, holidays)' })),
+    active: Type.Optional(
+      Type.Array(TimeWindow, { minItems: 1, description: 'the rules run only inside these windows (default: always)' }),
+    ),
+    inactive: Type.Optional(
+      Type.Array(TimeWindow, {
+        minItems: 1,
+        description: 'the rules are off inside these windows, even within an active one (tolerated hours, holidays)',
+      }),
+    ),
   },
-  { ...Strict, description: 'when the rules run, in gateway.timezone; e.g. vending tolerated at a night market: inactive: [{ from: "18:00", to: "22:00" }]' },
+  {
+    ...Strict,
+    description:
+      'when the rules run, in gateway.timezone; e.g. vending tolerated at a night market: inactive: [{ from: "18:00", to: "22:00" }]',
+  },
 );
 export type ScheduleSettings = Static<typeof Schedule>;
 
@@ -90,11 +119,18 @@ export const ZoneRule = Type.Object(
     grace_s: OptSeconds('time between the warning and the recheck'),
     cooldown_s: OptSeconds('quiet time at the same spot after an event'),
     stationary: Type.Optional(Type.Boolean({ description: 'the thing must stand still (its box hardly moves), not merely be present' })),
-    require_person_within: Type.Optional(Type.Union([
-      Type.Literal(false),
-      Type.Number({ minimum: 0, maximum: 20 }),
-    ], { description: 'a person must be this near the evidence, in multiples of its box size (0: touching); false: no person needed (street_vending 1, mobile_vendor 0.5)' })),
-    anchor: Type.Optional(Literals(ANCHORS, { description: 'which part of a thing must be in the zone: foot (bottom-centre of its box, where it stands), centre, or box (a quarter of its box or more); street_vending: box, else foot' })),
+    require_person_within: Type.Optional(
+      Type.Union([Type.Literal(false), Type.Number({ minimum: 0, maximum: 20 })], {
+        description:
+          'a person must be this near the evidence, in multiples of its box size (0: touching); false: no person needed (street_vending 1, mobile_vendor 0.5)',
+      }),
+    ),
+    anchor: Type.Optional(
+      Literals(ANCHORS, {
+        description:
+          'which part of a thing must be in the zone: foot (bottom-centre of its box, where it stands), centre, or box (a quarter of its box or more); street_vending: box, else foot',
+      }),
+    ),
     schedule: Type.Optional({ ...Schedule, description: "this rule's own schedule, replacing the zone's" }),
     message: Type.Optional(Template('spoken warning')),
     firm_message: Type.Optional(Template('the firmer repeat')),
@@ -109,7 +145,11 @@ export const Zone = Type.Object(
     id: Id,
     name: Type.Optional(Type.String()),
     polygon: Polygon,
-    mask: Type.Optional(Type.Array(Polygon, { description: 'areas inside the zone to ignore (a marked parking bay, a licensed terrace): a thing standing in one does not count' })),
+    mask: Type.Optional(
+      Type.Array(Polygon, {
+        description: 'areas inside the zone to ignore (a marked parking bay, a licensed terrace): a thing standing in one does not count',
+      }),
+    ),
     schedule: Type.Optional(Schedule),
     rules: Type.Array(ZoneRule, { minItems: 1 }),
   },
@@ -118,15 +158,18 @@ export const Zone = Type.Object(
 
 export const StaticChange = obj(
   {
-    zones: Type.Optional(Type.Array(Id, { description: 'zones to watch for things left behind; default: the zones whose rules name the class static_change' })),
+    zones: Type.Optional(
+      Type.Array(Id, { description: 'zones to watch for things left behind; default: the zones whose rules name the class static_change' }),
+    ),
     persist_s: Seconds(30, 'a change must stay, looking the same, this long before it is reported as static_change', 1),
-    learn_s: Seconds(300, 'time constant of the clean reference\'s slow update where nothing is flagged', 1),
+    learn_s: Seconds(300, "time constant of the clean reference's slow update where nothing is flagged", 1),
     sensitivity: Type.Number({ minimum: 0, maximum: 1, default: 0.5, description: 'higher flags fainter changes (and more false ones)' }),
     min_area: Type.Number({ minimum: 0, maximum: 1, default: 0.002, description: 'smallest region reported, as a share of the frame' }),
     absorb_s: Seconds(0, 'a region reported this long becomes part of the reference (0: never)'),
     ignore_classes: Type.Array(Type.String({ minLength: 1 }), {
       default: ['person', 'bicycle', 'car', 'motorcycle', 'bus', 'truck'],
-      description: 'a static region mostly covered by a model detection of one of these classes is not reported (a person standing, a parked car: other rules handle them); where they stand, the background is neither learnt nor taken as evidence that a left object went away',
+      description:
+        'a static region mostly covered by a model detection of one of these classes is not reported (a person standing, a parked car: other rules handle them); where they stand, the background is neither learnt nor taken as evidence that a left object went away',
     }),
     width: Type.Integer({ minimum: 64, maximum: 320, default: 128, description: 'width of the grayscale copy analysed, pixels' }),
   },
@@ -138,10 +181,22 @@ export const Camera = Type.Object(
     id: Id,
     name: Type.Optional(Type.String()),
     enabled: Type.Boolean({ default: true }),
-    url: Type.String({ minLength: 1, description: 'onvif://host[:port] (streams found over ONVIF), rtsp:// or rtsps:// (the sub-stream), or a local video file played in real time and looped' }),
-    main_url: Type.Optional(Type.String({ description: 'full-resolution stream for evidence stills (found over ONVIF when the url is onvif://)' })),
-    snapshot_url: Type.Optional(Type.String({ description: 'HTTP JPEG snapshot for evidence (Digest or Basic with the camera credentials)' })),
-    min_width: Type.Integer({ minimum: 64, default: 320, description: 'ONVIF: the analytics stream is the smallest profile at least this wide' }),
+    url: Type.String({
+      minLength: 1,
+      description:
+        'onvif://host[:port] (streams found over ONVIF), rtsp:// or rtsps:// (the sub-stream), or a local video file played in real time and looped',
+    }),
+    main_url: Type.Optional(
+      Type.String({ description: 'full-resolution stream for evidence stills (found over ONVIF when the url is onvif://)' }),
+    ),
+    snapshot_url: Type.Optional(
+      Type.String({ description: 'HTTP JPEG snapshot for evidence (Digest or Basic with the camera credentials)' }),
+    ),
+    min_width: Type.Integer({
+      minimum: 64,
+      default: 320,
+      description: 'ONVIF: the analytics stream is the smallest profile at least this wide',
+    }),
     username: Type.Optional(Type.String()),
     password: Type.Optional(Type.String()),
     transport: Literals(['tcp', 'udp'], { default: 'tcp' }),
@@ -150,14 +205,18 @@ export const Camera = Type.Object(
     interval_s: Type.Number({ minimum: 0.2, default: 1, description: 'analyse at most one frame per interval' }),
     clock: Literals(['wall', 'media'], {
       default: 'wall',
-      description: 'wall: frames are stamped when they arrive (cameras; a file plays in real time and loops). media (a video file only): the file is analysed once, as fast as the detector goes, each frame stamped with its time in the video, so dwell times are as filmed; for checking zones on recorded footage',
+      description:
+        'wall: frames are stamped when they arrive (cameras; a file plays in real time and loops). media (a video file only): the file is analysed once, as fast as the detector goes, each frame stamped with its time in the video, so dwell times are as filmed; for checking zones on recorded footage',
     }),
     stall_s: Type.Number({ minimum: 2, default: 15, description: 'no frame for this long restarts the stream' }),
     model: Type.Optional(Type.String({ description: 'model id (manifest in models/), defaults to detector.model' })),
-    models: Type.Optional(Type.Array(Type.String({ minLength: 1 }), {
-      uniqueItems: true,
-      description: 'several models on every frame, detections merged into one vocabulary (e.g. [yolox_nano, garbage_v2]); [] runs none (static change only); replaces model',
-    })),
+    models: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        uniqueItems: true,
+        description:
+          'several models on every frame, detections merged into one vocabulary (e.g. [yolox_nano, garbage_v2]); [] runs none (static change only); replaces model',
+      }),
+    ),
     static_change: StaticChange,
     speakers: Type.Array(Id, { default: [] }),
     messages: Type.Optional(MessageTable('warnings at this camera, per violation type (over warnings.messages)')),
@@ -173,10 +232,16 @@ export const Speaker = Type.Object(
     name: Type.Optional(Type.String()),
     url: Type.String({
       minLength: 1,
-      description: 'sip:ext@host (SIP speaker), rtp://host:port (RTP paging, unicast or multicast), rtsp://host/path (ONVIF backchannel), isapi://host (Hikvision), dahua://host (Dahua)',
+      description:
+        'sip:ext@host (SIP speaker), rtp://host:port (RTP paging, unicast or multicast), rtsp://host/path (ONVIF backchannel), isapi://host (Hikvision), dahua://host (Dahua)',
     }),
     codec: Literals(['pcma', 'pcmu'], { default: 'pcma', description: 'G.711 law to prepare (A-law or µ-law)' }),
-    gain_db: Type.Number({ minimum: -30, maximum: 20, default: 0, description: 'volume change for this speaker, after loudness normalisation' }),
+    gain_db: Type.Number({
+      minimum: -30,
+      maximum: 20,
+      default: 0,
+      description: 'volume change for this speaker, after loudness normalisation',
+    }),
     username: Type.Optional(Type.String({ description: 'for SIP registrars and RTSP cameras; may be ${ENV}' })),
     password: Type.Optional(Type.String()),
   },
@@ -201,11 +266,16 @@ export const SettingsSchema = Type.Object(
       name: Type.Optional(Type.String()),
       town: Type.Optional(Type.String({ description: 'the town this box serves (dispatch prefers its officers)' })),
       data_dir: Type.String({ default: './data', description: 'database, evidence and audio cache; relative to this file' }),
-      timezone: Type.String({ default: 'Asia/Shanghai', description: 'IANA time zone of the site: evidence stamps, quiet hours, schedules' }),
+      timezone: Type.String({
+        default: 'Asia/Shanghai',
+        description: 'IANA time zone of the site: evidence stamps, quiet hours, schedules',
+      }),
       log_level: Literals(['trace', 'debug', 'info', 'warn', 'error'], { default: 'info' }),
     }),
     mqtt: obj({
-      url: Type.Optional(Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://', description: 'external broker; without it an embedded broker is started' })),
+      url: Type.Optional(
+        Type.String({ pattern: '^(mqtts?|wss?|tcp|tls)://', description: 'external broker; without it an embedded broker is started' }),
+      ),
       username: Type.Optional(Type.String()),
       password: Type.Optional(Type.String()),
       prefix: Type.String({ pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', default: 'township' }),
@@ -214,16 +284,36 @@ export const SettingsSchema = Type.Object(
         host: Type.String({ default: '127.0.0.1' }),
         port: Type.Integer({ minimum: 1, maximum: 65535, default: 1883 }),
       }),
-      tls: obj({
-        ca: Type.Optional(Type.String({ description: 'PEM file of the CA that signed the broker\'s certificate (for a private CA)' })),
-        cert: Type.Optional(Type.String({ description: 'PEM client certificate, when the broker asks for one' })),
-        key: Type.Optional(Type.String({ description: 'PEM private key of the client certificate' })),
-        reject_unauthorized: Type.Boolean({ default: true, description: 'refuse a broker whose certificate does not verify; false only for tests' }),
-      }, 'TLS for mqtts:// and wss:// URLs'),
-      session_expiry_s: Seconds(86400, 'the broker keeps commands and officer replies for the gateway this long while it is away (persistent session)'),
-      will_delay_s: Seconds(15, 'MQTT 5: the offline status is published only if the gateway stays away this long, so brief drops do not flap'),
-      replay_per_second: Type.Integer({ minimum: 1, default: 200, description: 'outbox replay rate after a reconnect, messages per second' }),
-      outbox_max_messages: Type.Integer({ minimum: 1000, default: 100000, description: 'beyond this, the oldest telemetry is dropped (never events or dispatches)' }),
+      tls: obj(
+        {
+          ca: Type.Optional(Type.String({ description: "PEM file of the CA that signed the broker's certificate (for a private CA)" })),
+          cert: Type.Optional(Type.String({ description: 'PEM client certificate, when the broker asks for one' })),
+          key: Type.Optional(Type.String({ description: 'PEM private key of the client certificate' })),
+          reject_unauthorized: Type.Boolean({
+            default: true,
+            description: 'refuse a broker whose certificate does not verify; false only for tests',
+          }),
+        },
+        'TLS for mqtts:// and wss:// URLs',
+      ),
+      session_expiry_s: Seconds(
+        86400,
+        'the broker keeps commands and officer replies for the gateway this long while it is away (persistent session)',
+      ),
+      will_delay_s: Seconds(
+        15,
+        'MQTT 5: the offline status is published only if the gateway stays away this long, so brief drops do not flap',
+      ),
+      replay_per_second: Type.Integer({
+        minimum: 1,
+        default: 200,
+        description: 'outbox replay rate after a reconnect, messages per second',
+      }),
+      outbox_max_messages: Type.Integer({
+        minimum: 1000,
+        default: 100000,
+        description: 'beyond this, the oldest telemetry is dropped (never events or dispatches)',
+      }),
     }),
     models: obj({
       dir: Type.Optional(Type.String({ description: 'folder of model manifests (default: the models/ folder shipped with the gateway)' })),
@@ -234,27 +324,58 @@ export const SettingsSchema = Type.Object(
       model: Type.String({ default: 'yolox_nano' }),
       threads: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
       queue: Type.Integer({ minimum: 1, maximum: 1000, default: 8, description: 'frames waiting per model before the oldest are dropped' }),
-      batch: Type.Integer({ minimum: 1, maximum: 64, default: 4, description: 'frames of different cameras per inference, for models with a dynamic batch dimension' }),
-      worker_threads: Type.Boolean({ default: true, description: 'run each model in its own worker thread (inference blocks the thread it runs on)' }),
-      spin: Type.Boolean({ default: true, description: 'inference threads spin between runs: about 25% faster per frame, about 30% more CPU; turn off on a box shared with many cameras' }),
+      batch: Type.Integer({
+        minimum: 1,
+        maximum: 64,
+        default: 4,
+        description: 'frames of different cameras per inference, for models with a dynamic batch dimension',
+      }),
+      worker_threads: Type.Boolean({
+        default: true,
+        description: 'run each model in its own worker thread (inference blocks the thread it runs on)',
+      }),
+      spin: Type.Boolean({
+        default: true,
+        description:
+          'inference threads spin between runs: about 25% faster per frame, about 30% more CPU; turn off on a box shared with many cameras',
+      }),
     }),
     tracking: obj({
       max_missed_s: Seconds(8, 'a track survives missed detections for this long'),
-      stationary_ratio: Type.Number({ minimum: 0, maximum: 1, default: 0.15, description: 'max drift of the box centre, as a share of its size' }),
+      stationary_ratio: Type.Number({
+        minimum: 0,
+        maximum: 1,
+        default: 0.15,
+        description: 'max drift of the box centre, as a share of its size',
+      }),
     }),
     warnings: obj({
       voice: Type.String({ default: 'cmn', description: 'espeak-ng voice' }),
       speed: Type.Integer({ minimum: 80, maximum: 400, default: 150, description: 'words per minute' }),
-      messages: Type.Unsafe<Partial<Record<ViolationType, MessageOverrideT>>>({ ...MessageTable('warning per violation type: text, firm repeat, clips'), default: {} }),
-      tts: Literals(['espeak', 'sherpa'], { default: 'espeak', description: 'speech engine; sherpa needs sherpa-onnx-node and warnings.sherpa.model_dir, else espeak-ng' }),
+      messages: Type.Unsafe<Partial<Record<ViolationType, MessageOverrideT>>>({
+        ...MessageTable('warning per violation type: text, firm repeat, clips'),
+        default: {},
+      }),
+      tts: Literals(['espeak', 'sherpa'], {
+        default: 'espeak',
+        description: 'speech engine; sherpa needs sherpa-onnx-node and warnings.sherpa.model_dir, else espeak-ng',
+      }),
       sherpa: obj({
         model_dir: Type.Optional(Type.String({ description: 'a sherpa-onnx VITS model folder (model.onnx, tokens.txt, lexicon.txt)' })),
         speaker_id: Type.Integer({ minimum: 0, default: 0 }),
         speed: Type.Number({ minimum: 0.5, maximum: 2, default: 1 }),
       }),
-      quiet_hours: Type.Array(TimeRange, { default: [], description: 'no audio in these hours (gateway.timezone); the event escalates instead' }),
+      quiet_hours: Type.Array(TimeRange, {
+        default: [],
+        description: 'no audio in these hours (gateway.timezone); the event escalates instead',
+      }),
       repeat: obj({
-        count: Type.Integer({ minimum: 0, maximum: 5, default: 1, description: 'repeats with the firmer wording while the matter is still there' }),
+        count: Type.Integer({
+          minimum: 0,
+          maximum: 5,
+          default: 1,
+          description: 'repeats with the firmer wording while the matter is still there',
+        }),
         interval_s: Seconds(30, 'time from one warning to its repeat', 5),
       }),
       rate_limit: obj({
@@ -268,18 +389,46 @@ export const SettingsSchema = Type.Object(
       position_max_age_s: Seconds(300, 'positions older than this are ignored'),
       deadline_s: Seconds(1800, 'time the officer has to close the matter'),
       ack_timeout_s: Seconds(120, 'time an officer has to accept or decline; then the next-nearest is asked', 1),
-      local_radius_m: Type.Number({ minimum: 0, default: 3000, description: 'officers of this town farther away than this are out of range; then neighbouring towns\' officers are asked too ("1+3")' }),
-      neighbour_towns: Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'towns whose officers may be sent here when nobody of this town is in range ("1+3"); needs gateway.town' }),
-      max_jobs_per_officer: Type.Integer({ minimum: 1, maximum: 20, default: 1, description: 'open dispatches one officer may hold at once; 1: never double-booked' }),
+      local_radius_m: Type.Number({
+        minimum: 0,
+        default: 3000,
+        description:
+          'officers of this town farther away than this are out of range; then neighbouring towns\' officers are asked too ("1+3")',
+      }),
+      neighbour_towns: Type.Array(Type.String({ minLength: 1 }), {
+        default: [],
+        description: 'towns whose officers may be sent here when nobody of this town is in range ("1+3"); needs gateway.town',
+      }),
+      max_jobs_per_officer: Type.Integer({
+        minimum: 1,
+        maximum: 20,
+        default: 1,
+        description: 'open dispatches one officer may hold at once; 1: never double-booked',
+      }),
       retry_s: Seconds(30, 'when nobody is available, look again this often', 1),
       reask_after_s: Seconds(900, 'an officer who declined or did not answer is not asked again for the same event within this time'),
     }),
     http: obj({
-      enabled: Type.Boolean({ default: true, description: 'the HTTP API: evidence pictures (/evidence/{event}.jpg), /events/{id}, /stats, /health' }),
+      enabled: Type.Boolean({
+        default: true,
+        description: 'the HTTP API: evidence pictures (/evidence/{event}.jpg), /events/{id}, /stats, /health',
+      }),
       host: Type.String({ default: '0.0.0.0', description: 'address to listen on' }),
       port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080, description: '0 picks a free port' }),
-      token: Type.Optional(Type.String({ minLength: 16, description: 'secret for the HTTP API ("Authorization: Bearer TOKEN" or ?token=TOKEN); default: a random one kept in {data_dir}/http-token' })),
-      public_url: Type.Optional(Type.String({ pattern: '^https?://', description: 'base URL the platform and officers reach this box at, for evidence links; default http://{first LAN address}:{port}' })),
+      token: Type.Optional(
+        Type.String({
+          minLength: 16,
+          description:
+            'secret for the HTTP API ("Authorization: Bearer TOKEN" or ?token=TOKEN); default: a random one kept in {data_dir}/http-token',
+        }),
+      ),
+      public_url: Type.Optional(
+        Type.String({
+          pattern: '^https?://',
+          description:
+            'base URL the platform and officers reach this box at, for evidence links; default http://{first LAN address}:{port}',
+        }),
+      ),
     }),
     stats: obj({
       interval_s: Seconds(300, 'statistics are published (retained) this often; 0: only on request'),

@@ -10,14 +10,16 @@ export function checkUplinkAndDispatch(s: Settings, resolvePath: (p: string) => 
     const f = tls[k];
     if (f && !existsSync(resolvePath(f))) issues.push({ path: ['mqtt', 'tls', k], message: `file not found: ${resolvePath(f)}` });
   }
-  if (!!tls.cert !== !!tls.key) issues.push({ path: ['mqtt', 'tls', tls.cert ? 'key' : 'cert'], message: 'a client certificate needs both cert and key' });
+  if (!!tls.cert !== !!tls.key)
+    issues.push({ path: ['mqtt', 'tls', tls.cert ? 'key' : 'cert'], message: 'a client certificate needs both cert and key' });
   if ((tls.ca || tls.cert) && s.mqtt.url && !/^(mqtts|wss|tls):/.test(s.mqtt.url))
     issues.push({ path: ['mqtt', 'url'], message: `mqtt.tls is set but the URL "${s.mqtt.url}" is not TLS; use mqtts://host:8883` });
   const towns = s.dispatch.neighbour_towns;
   if (towns.length && !s.gateway.town)
     issues.push({ path: ['dispatch', 'neighbour_towns'], message: 'neighbouring towns need gateway.town: which town is this box in?' });
   towns.forEach((t, i) => {
-    if (t === s.gateway.town) issues.push({ path: ['dispatch', 'neighbour_towns', i], message: `"${t}" is this box's own town (gateway.town)` });
+    if (t === s.gateway.town)
+      issues.push({ path: ['dispatch', 'neighbour_towns', i], message: `"${t}" is this box's own town (gateway.town)` });
   });
   return issues;
 }

@@ -18,8 +18,7 @@ const MODEL_FREE = new Set([STATIC_CHANGE]);
 function overlaps(a: readonly Pt[], b: readonly Pt[]): boolean {
   if (a.some(([x, y]) => pointInPolygon(x, y, b)) || b.some(([x, y]) => pointInPolygon(x, y, a))) return true;
   for (let i = 0; i < a.length; i++)
-    for (let j = 0; j < b.length; j++)
-      if (segmentsIntersect(a[i], a[(i + 1) % a.length], b[j], b[(j + 1) % b.length])) return true;
+    for (let j = 0; j < b.length; j++) if (segmentsIntersect(a[i], a[(i + 1) % a.length], b[j], b[(j + 1) % b.length])) return true;
   return false;
 }
 
@@ -28,7 +27,8 @@ function checkSchedule(sc: ScheduleSettings | undefined, at: Path, issues: Confi
   for (const list of ['active', 'inactive'] as const) {
     sc[list]?.forEach((w, i) => {
       const p = [...at, list, i];
-      if (w.days && w.dates) issues.push({ path: [...p, 'dates'], message: 'give either days or dates in one window; use two windows for both' });
+      if (w.days && w.dates)
+        issues.push({ path: [...p, 'dates'], message: 'give either days or dates in one window; use two windows for both' });
       if (w.from && w.to && clockMinutes(w.from) === clockMinutes(w.to))
         issues.push({ path: [...p, 'to'], message: `the window ${w.from}-${w.to} is empty; for the whole day leave out from and to` });
     });
@@ -51,7 +51,10 @@ export function checkZones(cam: CameraSettings, at: Path, ctx: ZoneCheckContext)
       message: `one frame every ${cam.interval_s} s, but tracking.max_missed_s is ${ctx.maxMissedS} s: a single missed detection would lose every track; set tracking.max_missed_s to at least ${2 * cam.interval_s}`,
     });
   if (cam.clock === 'media' && /^[a-z]+:\/\//i.test(cam.url) && !cam.url.startsWith('file:'))
-    issues.push({ path: [...at, 'clock'], message: 'clock: media is for video files (it stamps frames with their time in the video); a live stream needs clock: wall' });
+    issues.push({
+      path: [...at, 'clock'],
+      message: 'clock: media is for video files (it stamps frames with their time in the video); a live stream needs clock: wall',
+    });
   cam.zones.forEach((z, zi) => {
     const zp = [...at, 'zones', zi];
     const zone = z.polygon as Pt[];
@@ -59,7 +62,11 @@ export function checkZones(cam: CameraSettings, at: Path, ctx: ZoneCheckContext)
       const poly = m as Pt[];
       const mp = [...zp, 'mask', mi];
       const crossing = selfIntersection(poly);
-      if (crossing) issues.push({ path: mp, message: `mask polygon crosses itself (edge ${crossing[0] + 1} crosses edge ${crossing[1] + 1}); list the points in order around the area` });
+      if (crossing)
+        issues.push({
+          path: mp,
+          message: `mask polygon crosses itself (edge ${crossing[0] + 1} crosses edge ${crossing[1] + 1}); list the points in order around the area`,
+        });
       else if (polygonArea(poly) < 1e-4) issues.push({ path: mp, message: 'mask polygon has (almost) no area' });
       else if (!overlaps(poly, zone)) issues.push({ path: mp, message: `mask lies outside zone "${z.id}": it would ignore nothing` });
     });
@@ -68,7 +75,11 @@ export function checkZones(cam: CameraSettings, at: Path, ctx: ZoneCheckContext)
     z.rules.forEach((r, ri) => {
       const rp = [...zp, 'rules', ri];
       if (!CATALOGUE[r.type]) return; // the schema has said so
-      if (seen.has(r.type)) issues.push({ path: [...rp, 'type'], message: `zone "${z.id}" already has a ${r.type} rule (rules[${seen.get(r.type)}]); one rule per type and zone, use another zone for other settings` });
+      if (seen.has(r.type))
+        issues.push({
+          path: [...rp, 'type'],
+          message: `zone "${z.id}" already has a ${r.type} rule (rules[${seen.get(r.type)}]); one rule per type and zone, use another zone for other settings`,
+        });
       seen.set(r.type, ri);
       checkSchedule(r.schedule, [...rp, 'schedule'], issues);
       // Explicit classes are checked one by one elsewhere; here the defaults of types whose
@@ -118,7 +129,10 @@ export function foldCoordinateIssues(issues: ConfigIssue[], raw: unknown): Confi
     let poly: unknown = raw;
     for (const x of f.path) poly = (poly as Record<string | number, unknown> | undefined)?.[x];
     const pts = Array.isArray(poly) ? (poly as number[][]) : [];
-    const shown = f.points.slice(0, 3).map((n) => `point ${n + 1} is ${JSON.stringify(pts[n])}`).join(', ');
+    const shown = f.points
+      .slice(0, 3)
+      .map((n) => `point ${n + 1} is ${JSON.stringify(pts[n])}`)
+      .join(', ');
     const pixels = f.points.some((n) => (pts[n] ?? []).some((v) => v > 2));
     const hint = pixels ? '; these look like pixels: divide x by the picture width and y by its height' : '';
     const target = out.find((i) => i.message === '' && JSON.stringify(i.path) === JSON.stringify(f.path))!;

@@ -42,7 +42,11 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
   const schemes = speakerSchemes();
   s.speakers.forEach((sp, i) => {
     const scheme = sp.url.split(':')[0];
-    if (!schemes.includes(scheme)) issues.push({ path: ['speakers', i, 'url'], message: `unsupported speaker scheme "${scheme}:" (supported: ${schemes.map((x) => `${x}:`).join(', ')})` });
+    if (!schemes.includes(scheme))
+      issues.push({
+        path: ['speakers', i, 'url'],
+        message: `unsupported speaker scheme "${scheme}:" (supported: ${schemes.map((x) => `${x}:`).join(', ')})`,
+      });
   });
 
   issues.push(...checkMessages(s, resolvePath));
@@ -56,8 +60,14 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
         const m = loadManifest(id, modelsDir);
         const w = join(weightsDir, m.file);
         // Model problems are containable: at run time they fail only the cameras using the model.
-        if (!existsSync(w)) issues.push({ path, message: `model "${id}": weights ${w} are missing; run: gateway models fetch`, containable: true });
-        else if (m.bytes && statSync(w).size !== m.bytes) issues.push({ path, message: `model "${id}": weights ${w} have ${statSync(w).size} bytes, expected ${m.bytes}; run: gateway models fetch`, containable: true });
+        if (!existsSync(w))
+          issues.push({ path, message: `model "${id}": weights ${w} are missing; run: gateway models fetch`, containable: true });
+        else if (m.bytes && statSync(w).size !== m.bytes)
+          issues.push({
+            path,
+            message: `model "${id}": weights ${w} have ${statSync(w).size} bytes, expected ${m.bytes}; run: gateway models fetch`,
+            containable: true,
+          });
         manifests.set(id, m);
       } catch (e) {
         issues.push({ path, message: (e as Error).message, containable: true });
@@ -80,29 +90,38 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
   function checkCamera(cam: Settings['cameras'][number], ci: number): void {
     const at = ['cameras', ci];
     if (!/^(rtsps?|rtmp|https?|file|onvif):/.test(cam.url) && !existsSync(resolvePath(cam.url)))
-      issues.push({ path: [...at, 'url'], message: `"${cam.url}" is neither an onvif:// or rtsp:// URL nor an existing video file (looked for ${resolvePath(cam.url)})` });
+      issues.push({
+        path: [...at, 'url'],
+        message: `"${cam.url}" is neither an onvif:// or rtsp:// URL nor an existing video file (looked for ${resolvePath(cam.url)})`,
+      });
     cam.speakers.forEach((id, k) => {
       if (!speakerIds.has(id)) issues.push({ path: [...at, 'speakers', k], message: `no speaker with id "${id}" in speakers` });
     });
     if (cam.model !== undefined && cam.models !== undefined)
       issues.push({ path: [...at, 'models'], message: 'give either model or models, not both (models: [a, b] runs several)' });
-    const models = (cam.models
-      ? cam.models.map((id, k) => manifestFor(id, [...at, 'models', k]))
-      : [cam.model ? manifestFor(cam.model, [...at, 'model']) : manifestFor(s.detector.model, ['detector', 'model'])]
+    const models = (
+      cam.models
+        ? cam.models.map((id, k) => manifestFor(id, [...at, 'models', k]))
+        : [cam.model ? manifestFor(cam.model, [...at, 'model']) : manifestFor(s.detector.model, ['detector', 'model'])]
     ).filter((m): m is Manifest => m !== null);
     // Every model on the camera feeds one vocabulary: a rule may name any of their classes.
     const known = new Set(models.flatMap((m) => m.labelList).filter(Boolean));
     const complete = models.length === (cam.models ?? [0]).length;
     const zoneIds = new Set(cam.zones.map((z) => z.id));
     cam.static_change?.zones?.forEach((id, k) => {
-      if (!zoneIds.has(id)) issues.push({ path: [...at, 'static_change', 'zones', k], message: `no zone with id "${id}" in this camera's zones` });
+      if (!zoneIds.has(id))
+        issues.push({ path: [...at, 'static_change', 'zones', k], message: `no zone with id "${id}" in this camera's zones` });
     });
     duplicates(cam.zones, [...at, 'zones'], 'zone', issues);
     cam.zones.forEach((z, zi) => {
       const zp = [...at, 'zones', zi];
       const poly = z.polygon as Pt[];
       const crossing = selfIntersection(poly);
-      if (crossing) issues.push({ path: [...zp, 'polygon'], message: `polygon crosses itself (edge ${crossing[0] + 1} crosses edge ${crossing[1] + 1}); list the points in order around the area` });
+      if (crossing)
+        issues.push({
+          path: [...zp, 'polygon'],
+          message: `polygon crosses itself (edge ${crossing[0] + 1} crosses edge ${crossing[1] + 1}); list the points in order around the area`,
+        });
       else if (polygonArea(poly) < 1e-4) issues.push({ path: [...zp, 'polygon'], message: 'polygon has (almost) no area' });
       z.rules.forEach((r, ri) => {
         const rp = [...zp, 'rules', ri];
@@ -110,12 +129,18 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
         if (!defaults) return; // an unknown type: the schema has said so
         const dwell = r.dwell_s ?? defaults.dwellS;
         if (dwell < cam.interval_s)
-          issues.push({ path: [...rp, r.dwell_s !== undefined ? 'dwell_s' : 'type'], message: `dwell ${dwell} s is shorter than the camera's analysis interval ${cam.interval_s} s` });
+          issues.push({
+            path: [...rp, r.dwell_s !== undefined ? 'dwell_s' : 'type'],
+            message: `dwell ${dwell} s is shorter than the camera's analysis interval ${cam.interval_s} s`,
+          });
         if (complete && r.classes) {
           r.classes.forEach((c, k) => {
             if (known.has(c) || MODEL_FREE_CLASSES.has(c)) return;
             const names = models.length ? models.map((m) => `"${m.id}"`).join(' and ') : 'no model';
-            issues.push({ path: [...rp, 'classes', k], message: `unknown class "${c}": ${names} ${models.length === 1 ? 'knows' : 'know'} ${[...known].slice(0, 8).join(', ')}, ...` });
+            issues.push({
+              path: [...rp, 'classes', k],
+              message: `unknown class "${c}": ${names} ${models.length === 1 ? 'knows' : 'know'} ${[...known].slice(0, 8).join(', ')}, ...`,
+            });
           });
         }
         const listed = cam.static_change?.zones;

@@ -22,7 +22,10 @@ export function quantile(sorted: readonly number[], q: number): number | null {
 }
 
 function durations(ms: number[]) {
-  const s = ms.filter((x) => x >= 0).map((x) => x / 1000).sort((a, b) => a - b);
+  const s = ms
+    .filter((x) => x >= 0)
+    .map((x) => x / 1000)
+    .sort((a, b) => a - b);
   const r = (x: number | null) => (x === null ? null : Math.round(x * 10) / 10);
   return { n: s.length, median_s: r(quantile(s, 0.5)), p90_s: r(quantile(s, 0.9)) };
 }
@@ -32,13 +35,26 @@ const bump = (m: Record<string, number>, k: string) => void (m[k] = (m[k] ?? 0) 
 export function computeStats(db: Db, o: { gatewayId: string; timeZone: string; now: number; window?: StatsWindow }): StatsMessage {
   const since = o.window?.since ?? null;
   const until = o.window?.until ?? o.now;
-  const events = db.prepare(`SELECT id, type, camera_id, zone_id, state, confirmed_at, closed_at FROM events
-    WHERE confirmed_at >= ? AND confirmed_at < ? ORDER BY seq`).all(since ?? 0, until) as
-    { id: string; type: string; camera_id: string; zone_id: string; state: string; confirmed_at: number; closed_at: number | null }[];
-  const transitions = db.prepare(`SELECT t.event_id, t.to_state, t.at FROM event_transitions t JOIN events e ON e.id = t.event_id
-    WHERE e.confirmed_at >= ? AND e.confirmed_at < ? ORDER BY t.id`).all(since ?? 0, until) as { event_id: string; to_state: string; at: number }[];
-  const dispatches = db.prepare(`SELECT d.state, d.tier, d.accepted_at FROM dispatches d JOIN events e ON e.id = d.event_id
-    WHERE e.confirmed_at >= ? AND e.confirmed_at < ?`).all(since ?? 0, until) as { state: string; tier: string; accepted_at: number | null }[];
+  const events = db
+    .prepare(`SELECT id, type, camera_id, zone_id, state, confirmed_at, closed_at FROM events
+    WHERE confirmed_at >= ? AND confirmed_at < ? ORDER BY seq`)
+    .all(since ?? 0, until) as {
+    id: string;
+    type: string;
+    camera_id: string;
+    zone_id: string;
+    state: string;
+    confirmed_at: number;
+    closed_at: number | null;
+  }[];
+  const transitions = db
+    .prepare(`SELECT t.event_id, t.to_state, t.at FROM event_transitions t JOIN events e ON e.id = t.event_id
+    WHERE e.confirmed_at >= ? AND e.confirmed_at < ? ORDER BY t.id`)
+    .all(since ?? 0, until) as { event_id: string; to_state: string; at: number }[];
+  const dispatches = db
+    .prepare(`SELECT d.state, d.tier, d.accepted_at FROM dispatches d JOIN events e ON e.id = d.event_id
+    WHERE e.confirmed_at >= ? AND e.confirmed_at < ?`)
+    .all(since ?? 0, until) as { state: string; tier: string; accepted_at: number | null }[];
 
   // The first time each event reached each state.
   const first = new Map<string, Map<string, number>>();
@@ -53,9 +69,14 @@ export function computeStats(db: Db, o: { gatewayId: string; timeZone: string; n
     return out;
   };
 
-  const byState: Record<string, number> = {}, byType: Record<string, number> = {}, byCamera: Record<string, number> = {};
-  const byZone: Record<string, number> = {}, byDay: Record<string, number> = {};
-  let resolved = 0, escalated = 0, open = 0;
+  const byState: Record<string, number> = {},
+    byType: Record<string, number> = {},
+    byCamera: Record<string, number> = {};
+  const byZone: Record<string, number> = {},
+    byDay: Record<string, number> = {};
+  let resolved = 0,
+    escalated = 0,
+    open = 0;
   for (const e of events) {
     bump(byState, e.state);
     bump(byType, e.type);

@@ -30,9 +30,12 @@ export function openDb(path: string): Db {
 
 function migrate(db: Db, path: string): void {
   const version = db.pragma('user_version', { simple: true }) as number;
-  const files = readdirSync(MIGRATIONS).filter((f) => /^\d{3}_.*\.sql$/.test(f)).sort();
+  const files = readdirSync(MIGRATIONS)
+    .filter((f) => /^\d{3}_.*\.sql$/.test(f))
+    .sort();
   const latest = files.length ? Number(files.at(-1)!.slice(0, 3)) : 0;
-  if (version > latest) throw new Error(`database ${path} has schema version ${version}, newer than this gateway (${latest}); upgrade the gateway`);
+  if (version > latest)
+    throw new Error(`database ${path} has schema version ${version}, newer than this gateway (${latest}); upgrade the gateway`);
   for (const f of files) {
     const n = Number(f.slice(0, 3));
     if (n <= version) continue;

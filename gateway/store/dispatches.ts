@@ -28,15 +28,41 @@ export interface DispatchRecord {
 }
 
 interface Row {
-  id: string; event_id: string; officer_id: string; state: string; distance_m: number; town: string | null; tier: string; attempt: number;
-  reason: string | null; created_at: number; updated_at: number; due_at: number | null; deadline_at: number | null;
-  accepted_at: number | null; arrived_at: number | null; closed_at: number | null;
+  id: string;
+  event_id: string;
+  officer_id: string;
+  state: string;
+  distance_m: number;
+  town: string | null;
+  tier: string;
+  attempt: number;
+  reason: string | null;
+  created_at: number;
+  updated_at: number;
+  due_at: number | null;
+  deadline_at: number | null;
+  accepted_at: number | null;
+  arrived_at: number | null;
+  closed_at: number | null;
 }
 
 const fromRow = (r: Row): DispatchRecord => ({
-  id: r.id, eventId: r.event_id, officerId: r.officer_id, state: r.state as DispatchState, distanceM: r.distance_m, town: r.town,
-  tier: r.tier === 'neighbour' ? 'neighbour' : 'local', attempt: r.attempt, reason: r.reason, createdAt: r.created_at, updatedAt: r.updated_at,
-  dueAt: r.due_at, deadlineAt: r.deadline_at ?? r.created_at, acceptedAt: r.accepted_at, arrivedAt: r.arrived_at, closedAt: r.closed_at,
+  id: r.id,
+  eventId: r.event_id,
+  officerId: r.officer_id,
+  state: r.state as DispatchState,
+  distanceM: r.distance_m,
+  town: r.town,
+  tier: r.tier === 'neighbour' ? 'neighbour' : 'local',
+  attempt: r.attempt,
+  reason: r.reason,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+  dueAt: r.due_at,
+  deadlineAt: r.deadline_at ?? r.created_at,
+  acceptedAt: r.accepted_at,
+  arrivedAt: r.arrived_at,
+  closedAt: r.closed_at,
 });
 
 const active = ACTIVE.map((s) => `'${s}'`).join(', ');
@@ -46,15 +72,20 @@ export class DispatchesRepo {
 
   constructor(db: Db) {
     this.q = {
-      insert: db.prepare(`INSERT INTO dispatches (id, event_id, officer_id, state, distance_m, town, tier, attempt, reason, created_at, updated_at, due_at, deadline_at)
+      insert:
+        db.prepare(`INSERT INTO dispatches (id, event_id, officer_id, state, distance_m, town, tier, attempt, reason, created_at, updated_at, due_at, deadline_at)
         VALUES (@id, @eventId, @officerId, @state, @distanceM, @town, @tier, @attempt, @reason, @createdAt, @updatedAt, @dueAt, @deadlineAt)`),
       update: db.prepare(`UPDATE dispatches SET state = @state, reason = @reason, updated_at = @updatedAt, due_at = @dueAt,
         accepted_at = @acceptedAt, arrived_at = @arrivedAt, closed_at = @closedAt WHERE id = @id`),
       get: db.prepare('SELECT * FROM dispatches WHERE id = ?'),
       forEvent: db.prepare('SELECT * FROM dispatches WHERE event_id = ? ORDER BY created_at, rowid'),
-      current: db.prepare(`SELECT * FROM dispatches WHERE event_id = ? AND state IN (${active}) ORDER BY created_at DESC, rowid DESC LIMIT 1`),
+      current: db.prepare(
+        `SELECT * FROM dispatches WHERE event_id = ? AND state IN (${active}) ORDER BY created_at DESC, rowid DESC LIMIT 1`,
+      ),
       activeJobs: db.prepare(`SELECT officer_id, count(*) AS n FROM dispatches WHERE state IN (${active}) GROUP BY officer_id`),
-      refusedSince: db.prepare(`SELECT DISTINCT officer_id FROM dispatches WHERE event_id = ? AND state IN ('declined', 'timed_out') AND updated_at >= ?`),
+      refusedSince: db.prepare(
+        `SELECT DISTINCT officer_id FROM dispatches WHERE event_id = ? AND state IN ('declined', 'timed_out') AND updated_at >= ?`,
+      ),
       attempts: db.prepare('SELECT count(*) AS n FROM dispatches WHERE event_id = ?'),
     };
   }

@@ -3,17 +3,48 @@ import type { Db } from './db.ts';
 import type { EventRecord, EventState } from '../events/types.ts';
 
 interface Row {
-  seq: number; id: string; type: string; camera_id: string; zone_id: string; state: string; track_ids: string; classes: string; box: string;
-  first_seen_at: number; confirmed_at: number; due_at: number | null; evidence_path: string | null; evidence_sha256: string | null;
-  officer_id: string | null; reason: string | null; data: string; updated_at: number; closed_at: number | null;
+  seq: number;
+  id: string;
+  type: string;
+  camera_id: string;
+  zone_id: string;
+  state: string;
+  track_ids: string;
+  classes: string;
+  box: string;
+  first_seen_at: number;
+  confirmed_at: number;
+  due_at: number | null;
+  evidence_path: string | null;
+  evidence_sha256: string | null;
+  officer_id: string | null;
+  reason: string | null;
+  data: string;
+  updated_at: number;
+  closed_at: number | null;
 }
 
 function fromRow(r: Row): EventRecord {
   return {
-    seq: r.seq, id: r.id, type: r.type as EventRecord['type'], camera: r.camera_id, zone: r.zone_id, state: r.state as EventState,
-    trackIds: JSON.parse(r.track_ids), classes: JSON.parse(r.classes), box: JSON.parse(r.box), firstSeenAt: r.first_seen_at,
-    confirmedAt: r.confirmed_at, dueAt: r.due_at, evidencePath: r.evidence_path, evidenceSha256: r.evidence_sha256,
-    officerId: r.officer_id, reason: r.reason, data: JSON.parse(r.data), updatedAt: r.updated_at, closedAt: r.closed_at,
+    seq: r.seq,
+    id: r.id,
+    type: r.type as EventRecord['type'],
+    camera: r.camera_id,
+    zone: r.zone_id,
+    state: r.state as EventState,
+    trackIds: JSON.parse(r.track_ids),
+    classes: JSON.parse(r.classes),
+    box: JSON.parse(r.box),
+    firstSeenAt: r.first_seen_at,
+    confirmedAt: r.confirmed_at,
+    dueAt: r.due_at,
+    evidencePath: r.evidence_path,
+    evidenceSha256: r.evidence_sha256,
+    officerId: r.officer_id,
+    reason: r.reason,
+    data: JSON.parse(r.data),
+    updatedAt: r.updated_at,
+    closedAt: r.closed_at,
   };
 }
 
@@ -24,7 +55,8 @@ export class EventsRepo {
   constructor(db: Db) {
     this.db = db;
     this.q = {
-      insert: db.prepare(`INSERT INTO events (id, type, camera_id, zone_id, state, track_ids, classes, box, first_seen_at, confirmed_at, due_at,
+      insert:
+        db.prepare(`INSERT INTO events (id, type, camera_id, zone_id, state, track_ids, classes, box, first_seen_at, confirmed_at, due_at,
         evidence_path, evidence_sha256, data, updated_at) VALUES (@id, @type, @camera, @zone, @state, @trackIds, @classes, @box, @firstSeenAt,
         @confirmedAt, @dueAt, @evidencePath, @evidenceSha256, @data, @updatedAt)`),
       update: db.prepare(`UPDATE events SET state = @state, due_at = @dueAt, officer_id = @officerId, reason = @reason, data = @data,
@@ -32,7 +64,9 @@ export class EventsRepo {
       transition: db.prepare('INSERT INTO event_transitions (event_id, from_state, to_state, at, data) VALUES (?, ?, ?, ?, ?)'),
       get: db.prepare('SELECT * FROM events WHERE id = ?'),
       open: db.prepare('SELECT * FROM events WHERE closed_at IS NULL ORDER BY seq'),
-      recentAtSpot: db.prepare('SELECT * FROM events WHERE camera_id = ? AND zone_id = ? AND type = ? AND (closed_at IS NULL OR closed_at >= ?) ORDER BY seq DESC LIMIT 20'),
+      recentAtSpot: db.prepare(
+        'SELECT * FROM events WHERE camera_id = ? AND zone_id = ? AND type = ? AND (closed_at IS NULL OR closed_at >= ?) ORDER BY seq DESC LIMIT 20',
+      ),
       transitions: db.prepare('SELECT from_state, to_state, at, data FROM event_transitions WHERE event_id = ? ORDER BY id'),
       list: db.prepare('SELECT * FROM events ORDER BY seq DESC LIMIT ?'),
       afterSeq: db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?'),
@@ -42,14 +76,27 @@ export class EventsRepo {
   /** Inserts and returns the record with its sequence number. Call inside a transaction with the outbox write. */
   insert(e: Omit<EventRecord, 'seq'>): EventRecord {
     const info = this.q.insert.run({
-      ...e, trackIds: JSON.stringify(e.trackIds), classes: JSON.stringify(e.classes), box: JSON.stringify(e.box), data: JSON.stringify(e.data),
+      ...e,
+      trackIds: JSON.stringify(e.trackIds),
+      classes: JSON.stringify(e.classes),
+      box: JSON.stringify(e.box),
+      data: JSON.stringify(e.data),
     });
     this.q.transition.run(e.id, null, e.state, e.confirmedAt, '{}');
     return { ...e, seq: Number(info.lastInsertRowid) };
   }
 
   update(e: EventRecord, from: EventState | null, at: number, note: Record<string, unknown> = {}): void {
-    this.q.update.run({ id: e.id, state: e.state, dueAt: e.dueAt, officerId: e.officerId, reason: e.reason, data: JSON.stringify(e.data), updatedAt: e.updatedAt, closedAt: e.closedAt });
+    this.q.update.run({
+      id: e.id,
+      state: e.state,
+      dueAt: e.dueAt,
+      officerId: e.officerId,
+      reason: e.reason,
+      data: JSON.stringify(e.data),
+      updatedAt: e.updatedAt,
+      closedAt: e.closedAt,
+    });
     if (from !== e.state) this.q.transition.run(e.id, from, e.state, at, JSON.stringify(note));
   }
 
@@ -69,7 +116,10 @@ export class EventsRepo {
 
   transitions(id: string): { from: EventState | null; to: EventState; at: number; data: Record<string, unknown> }[] {
     return (this.q.transitions.all(id) as { from_state: string | null; to_state: string; at: number; data: string }[]).map((t) => ({
-      from: t.from_state as EventState | null, to: t.to_state as EventState, at: t.at, data: JSON.parse(t.data),
+      from: t.from_state as EventState | null,
+      to: t.to_state as EventState,
+      at: t.at,
+      data: JSON.parse(t.data),
     }));
   }
 
@@ -88,8 +138,10 @@ export class EventsRepo {
    * hours, the limit itself) never counted; repeats are part of the same warning.
    */
   firstWarningsSince(since: number): { zone: string; at: number }[] {
-    return this.db.prepare(`SELECT e.camera_id || '/' || e.zone_id AS zone, MIN(w.at) AS at FROM warnings w JOIN events e ON e.id = w.event_id
-      WHERE w.repeat = 0 AND w.outcome != 'skipped' AND w.at > ? GROUP BY w.event_id ORDER BY at`).all(since) as { zone: string; at: number }[];
+    return this.db
+      .prepare(`SELECT e.camera_id || '/' || e.zone_id AS zone, MIN(w.at) AS at FROM warnings w JOIN events e ON e.id = w.event_id
+      WHERE w.repeat = 0 AND w.outcome != 'skipped' AND w.at > ? GROUP BY w.event_id ORDER BY at`)
+      .all(since) as { zone: string; at: number }[];
   }
 
   tx<T>(fn: () => T): T {

@@ -33,16 +33,23 @@ export interface NewMessage {
 }
 
 interface Row {
-  id: number; msg_id: string; topic: string; payload: Buffer; qos: number; retain: number; priority: number;
-  order_key: string | null; created_at: number; expires_at: number | null; attempts: number;
+  id: number;
+  msg_id: string;
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: number;
+  priority: number;
+  order_key: string | null;
+  created_at: number;
+  expires_at: number | null;
+  attempts: number;
 }
 
 export class OutboxRepo {
   private readonly q;
-  private readonly db: Db;
 
   constructor(db: Db) {
-    this.db = db;
     this.q = {
       add: db.prepare(`INSERT OR IGNORE INTO outbox (msg_id, topic, payload, qos, retain, priority, order_key, created_at, expires_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -66,10 +73,22 @@ export class OutboxRepo {
   /** Up to `limit` sendable messages, best first, skipping ids already in flight. */
   next(limit: number, inFlight: ReadonlySet<number>): OutboxMessage[] {
     const rows = this.q.next.all(limit + inFlight.size) as Row[];
-    return rows.filter((r) => !inFlight.has(r.id)).slice(0, limit).map((r) => ({
-      id: r.id, msgId: r.msg_id, topic: r.topic, payload: r.payload, qos: r.qos as 0 | 1, retain: r.retain === 1, priority: r.priority,
-      orderKey: r.order_key, createdAt: r.created_at, expiresAt: r.expires_at, attempts: r.attempts,
-    }));
+    return rows
+      .filter((r) => !inFlight.has(r.id))
+      .slice(0, limit)
+      .map((r) => ({
+        id: r.id,
+        msgId: r.msg_id,
+        topic: r.topic,
+        payload: r.payload,
+        qos: r.qos as 0 | 1,
+        retain: r.retain === 1,
+        priority: r.priority,
+        orderKey: r.order_key,
+        createdAt: r.created_at,
+        expiresAt: r.expires_at,
+        attempts: r.attempts,
+      }));
   }
 
   delivered(id: number): void {

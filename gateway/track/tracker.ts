@@ -105,8 +105,17 @@ export class Tracker {
       // A detector that only reports a thing once it has stayed (static change) says since when.
       const since = typeof (d as Dated).since === 'number' ? Math.min((d as Dated).since!, ts) : ts;
       this.tracks.push({
-        id: this.nextId++, label: d.label, box: d.box, score: d.score, firstSeen: since, lastSeen: ts, hits: 1,
-        stillSince: since, anchor: d.box, visible: true, labels: new Map([[d.label, 1]]),
+        id: this.nextId++,
+        label: d.label,
+        box: d.box,
+        score: d.score,
+        firstSeen: since,
+        lastSeen: ts,
+        hits: 1,
+        stillSince: since,
+        anchor: d.box,
+        visible: true,
+        labels: new Map([[d.label, 1]]),
       });
     });
     return this.tracks;

@@ -16,7 +16,13 @@ export async function startBroker(host: string, port: number): Promise<EmbeddedB
   const server: Server = createServer(aedes.handle);
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      fail(new Error(e.code === 'EADDRINUSE' ? `embedded MQTT broker: ${host}:${port} is already in use (another broker? set mqtt.url to use it, or change mqtt.embedded.port)` : `embedded MQTT broker: ${e.message}`)),
+      fail(
+        new Error(
+          e.code === 'EADDRINUSE'
+            ? `embedded MQTT broker: ${host}:${port} is already in use (another broker? set mqtt.url to use it, or change mqtt.embedded.port)`
+            : `embedded MQTT broker: ${e.message}`,
+        ),
+      ),
     );
     server.listen(port, host, () => ok());
   });

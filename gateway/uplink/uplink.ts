@@ -9,7 +9,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';
 import type { Clock } from '../clock.ts';
-import { OutboxRepo, PRIORITY, type NewMessage } from '../store/outbox.ts';
+import { type OutboxRepo, PRIORITY, type NewMessage } from '../store/outbox.ts';
 import type { Topics } from '../api/topics.ts';
 
 export interface UplinkOptions {
@@ -46,8 +46,10 @@ export interface UplinkStatus {
 /** Turns mqtt.js / TLS errors into what a technician should check. */
 export function explainMqttError(e: Error & { code?: string | number }): string {
   const m = e.message;
-  if (/not authori[sz]ed|bad user ?name or password/i.test(m)) return `broker refused the connection: not authorized (check mqtt.username and mqtt.password): ${m}`;
-  if (/self[- ]signed|unable to (get|verify)|certificate/i.test(m)) return `TLS: the broker's certificate is not trusted or does not match (set mqtt.tls.ca to the CA file; the URL host must be in the certificate): ${m}`;
+  if (/not authori[sz]ed|bad user ?name or password/i.test(m))
+    return `broker refused the connection: not authorized (check mqtt.username and mqtt.password): ${m}`;
+  if (/self[- ]signed|unable to (get|verify)|certificate/i.test(m))
+    return `TLS: the broker's certificate is not trusted or does not match (set mqtt.tls.ca to the CA file; the URL host must be in the certificate): ${m}`;
   if (e.code === 'ECONNREFUSED') return `broker not listening at this address: ${m}`;
   if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return `broker host name not found: ${m}`;
   return m;
@@ -95,7 +97,10 @@ export class Uplink {
       // Our outbox decides what is sent; mqtt.js must not queue behind our back.
       queueQoSZero: false,
       will: {
-        topic: t.status(), payload: Buffer.from(offline), qos: 1, retain: true,
+        topic: t.status(),
+        payload: Buffer.from(offline),
+        qos: 1,
+        retain: true,
         // MQTT 5: a short network blip should not flap the platform's view.
         ...(v5 ? { properties: { willDelayInterval: this.o.willDelayS } } : {}),
       },
@@ -108,7 +113,10 @@ export class Uplink {
       client.options.reconnectPeriod = 2000;
       this.state = { connected: true, error: null, since: Date.now() };
       this.o.log.info({ broker: this.o.url, session_present: connack.sessionPresent }, 'MQTT connected');
-      this.publishRetained(t.status(), JSON.stringify({ state: 'online', at: new Date(this.o.clock.now()).toISOString(), version: this.o.version, contract: 'v1' }));
+      this.publishRetained(
+        t.status(),
+        JSON.stringify({ state: 'online', at: new Date(this.o.clock.now()).toISOString(), version: this.o.version, contract: 'v1' }),
+      );
       for (const [topic, payload] of this.retained) if (topic !== t.status()) client.publish(topic, payload, { qos: 1, retain: true });
       for (const rap of [false, true]) {
         const filters = [...new Set(this.handlers.filter((h) => h.rap === rap).map((h) => h.filter))];
@@ -118,7 +126,8 @@ export class Uplink {
       this.drain();
     });
     client.on('close', () => {
-      if (this.connected && !this.closing) this.o.log.warn({ broker: this.o.url, pending: this.o.outbox.size().messages }, 'MQTT disconnected; messages wait in the outbox');
+      if (this.connected && !this.closing)
+        this.o.log.warn({ broker: this.o.url, pending: this.o.outbox.size().messages }, 'MQTT disconnected; messages wait in the outbox');
       this.connected = false;
       if (this.state.connected) this.state = { connected: false, error: this.state.error ?? 'connection lost', since: Date.now() };
     });
@@ -127,18 +136,20 @@ export class Uplink {
       const auth = why.includes('not authorized');
       if (auth) client.options.reconnectPeriod = 30_000;
       // Once per new problem at warn/error; the same problem again at debug, not every 2 s.
-      if (why !== this.state.error) this.o.log[auth ? 'error' : 'warn']({ broker: this.o.url, err: why }, auth ? 'MQTT not authorized' : 'MQTT error');
+      if (why !== this.state.error)
+        this.o.log[auth ? 'error' : 'warn']({ broker: this.o.url, err: why }, auth ? 'MQTT not authorized' : 'MQTT error');
       else this.o.log.debug({ broker: this.o.url, err: why }, 'MQTT error (again)');
       this.state = { connected: false, error: why, since: this.state.error === why ? this.state.since : Date.now() };
     });
     client.on('message', (topic, payload, packet) => {
-      for (const h of this.handlers) if (matches(h.filter, topic)) {
-        try {
-          h.fn(topic, payload, packet);
-        } catch (e) {
-          this.o.log.error({ topic, err: (e as Error).message }, 'MQTT handler failed');
+      for (const h of this.handlers)
+        if (matches(h.filter, topic)) {
+          try {
+            h.fn(topic, payload, packet);
+          } catch (e) {
+            this.o.log.error({ topic, err: (e as Error).message }, 'MQTT handler failed');
+          }
         }
-      }
     });
     // Drains again after backoffs, and prunes telemetry beyond the caps.
     this.timer = setInterval(() => {
@@ -212,7 +223,8 @@ export class Uplink {
         this.tokens--;
         this.o.outbox.attempted(m.id);
         // MQTT 5: what expires in our outbox also expires at the broker (a stale offer never reaches a phone).
-        const expiry = this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.o.clock.now()) / 1000)) : 0;
+        const expiry =
+          this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.o.clock.now()) / 1000)) : 0;
         const props = expiry ? { properties: { messageExpiryInterval: expiry } } : {};
         this.client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, (err) => {
           this.inFlight.delete(m.id);
@@ -260,7 +272,20 @@ export class Uplink {
     if (!c) return;
     if (this.connected) {
       // An orderly stop says so; the will is for crashes.
-      await new Promise<void>((ok) => c.publish(this.o.topics.status(), JSON.stringify({ state: 'offline', reason: 'stopped', at: new Date(this.o.clock.now()).toISOString(), version: this.o.version, contract: 'v1' }), { qos: 1, retain: true }, () => ok()));
+      await new Promise<void>((ok) =>
+        c.publish(
+          this.o.topics.status(),
+          JSON.stringify({
+            state: 'offline',
+            reason: 'stopped',
+            at: new Date(this.o.clock.now()).toISOString(),
+            version: this.o.version,
+            contract: 'v1',
+          }),
+          { qos: 1, retain: true },
+          () => ok(),
+        ),
+      );
     }
     await new Promise<void>((ok) => c.end(false, {}, () => ok()));
   }

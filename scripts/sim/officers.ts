@@ -73,7 +73,9 @@ export class OfficerSim {
 
   async start(): Promise<void> {
     this.client = await mqtt.connectAsync(this.o.broker, {
-      clientId: `officer-sim-${process.pid}-${Math.random().toString(16).slice(2, 8)}`, protocolVersion: this.o.protocolVersion ?? 4, reconnectPeriod: 1000,
+      clientId: `officer-sim-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
+      protocolVersion: this.o.protocolVersion ?? 4,
+      reconnectPeriod: 1000,
     });
     await this.client.subscribeAsync(`${this.root}/+/dispatch`, { qos: 1 });
     this.client.on('message', (topic, payload) => {
@@ -114,7 +116,8 @@ export class OfficerSim {
       const b = this.behaviourFor(off);
       if (b === 'ignore') return void this.o.onAction?.(officer, 'ignores', { dispatch_id: id });
       this.later(this.o.answerAfterS ?? 3, async () => {
-        if (b === 'decline') return this.answer(officer, { dispatch_id: id, action: 'decline', reason: off.declineReason ?? '正在处理其他事件' });
+        if (b === 'decline')
+          return this.answer(officer, { dispatch_id: id, action: 'decline', reason: off.declineReason ?? '正在处理其他事件' });
         const place = d.place as { lat: number; lon: number };
         this.jobs.set(officer, { dispatchId: id, lat: place.lat, lon: place.lon, state: 'accepted' });
         off.busy = true;
@@ -154,7 +157,9 @@ export class OfficerSim {
   async answer(officer: string, reply: Record<string, unknown>): Promise<void> {
     if (this.stopped) return;
     this.o.onAction?.(officer, String(reply.action), reply);
-    await this.client?.publishAsync(`${this.root}/${officer}/reply`, JSON.stringify({ ...reply, at: new Date().toISOString() }), { qos: 1 });
+    await this.client?.publishAsync(`${this.root}/${officer}/reply`, JSON.stringify({ ...reply, at: new Date().toISOString() }), {
+      qos: 1,
+    });
   }
 
   async report(): Promise<void> {
@@ -164,7 +169,13 @@ export class OfficerSim {
         off.lat += (Math.random() - 0.5) * 0.0004;
         off.lon += (Math.random() - 0.5) * 0.0004;
       }
-      const state = { lat: +off.lat.toFixed(6), lon: +off.lon.toFixed(6), on_duty: off.onDuty !== false, busy: off.busy === true, at: new Date().toISOString() };
+      const state = {
+        lat: +off.lat.toFixed(6),
+        lon: +off.lon.toFixed(6),
+        on_duty: off.onDuty !== false,
+        busy: off.busy === true,
+        at: new Date().toISOString(),
+      };
       await this.client?.publishAsync(`${this.root}/${off.id}/state`, JSON.stringify(state), { qos: 1 });
     }
   }
@@ -191,15 +202,20 @@ export function parseOfficer(spec: string): SimOfficer {
   const m = /^([\w-]+)@(-?[\d.]+),(-?[\d.]+)(?:=([\w,]+))?$/.exec(spec);
   if (!m) throw new Error(`--officer ${spec}: expected id@lat,lon[=accept|decline|ignore,...]`);
   const behaviour = (m[4]?.split(',') ?? ['accept']) as Behaviour[];
-  for (const b of behaviour) if (!['accept', 'decline', 'ignore'].includes(b)) throw new Error(`--officer ${spec}: unknown behaviour "${b}"`);
+  for (const b of behaviour)
+    if (!['accept', 'decline', 'ignore'].includes(b)) throw new Error(`--officer ${spec}: unknown behaviour "${b}"`);
   return { id: m[1], lat: Number(m[2]), lon: Number(m[3]), behaviour };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
   const { values } = parseArgs({
     options: {
-      broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' }, prefix: { type: 'string', default: 'township' },
-      officer: { type: 'string', multiple: true }, 'answer-after': { type: 'string', default: '3' }, speed: { type: 'string', default: '15' }, work: { type: 'string', default: '10' },
+      broker: { type: 'string', default: 'mqtt://127.0.0.1:1883' },
+      prefix: { type: 'string', default: 'township' },
+      officer: { type: 'string', multiple: true },
+      'answer-after': { type: 'string', default: '3' },
+      speed: { type: 'string', default: '15' },
+      work: { type: 'string', default: '10' },
     },
   });
   const officers = values.officer?.map(parseOfficer) ?? [
@@ -208,9 +224,14 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
     { id: 'off-zhao', lat: 28.7402, lon: 118.5203, behaviour: 'accept' as const },
   ];
   const sim = new OfficerSim({
-    broker: values.broker!, prefix: values.prefix!, officers,
-    answerAfterS: Number(values['answer-after']), speedMps: Number(values.speed), workS: Number(values.work),
-    onDispatch: (o, d) => console.log(`${o} ← dispatch ${d.dispatch_id} ${d.state}: ${d.summary} (${d.distance_m} m)${d.reason ? ` — ${d.reason}` : ''}`),
+    broker: values.broker!,
+    prefix: values.prefix!,
+    officers,
+    answerAfterS: Number(values['answer-after']),
+    speedMps: Number(values.speed),
+    workS: Number(values.work),
+    onDispatch: (o, d) =>
+      console.log(`${o} ← dispatch ${d.dispatch_id} ${d.state}: ${d.summary} (${d.distance_m} m)${d.reason ? ` — ${d.reason}` : ''}`),
     onAction: (o, a, d) => console.log(`${o} → ${a}${d.reason ? `: ${d.reason}` : ''}`),
   });
   await sim.start();

@@ -32,7 +32,16 @@ export interface Talkspurt {
 
 export class RtpRecorder extends EventEmitter<{ talkspurt: [Talkspurt] }> {
   private sock: Socket | null = null;
-  private current: { codec: 'pcma' | 'pcmu'; ssrc: number; chunks: Buffer[]; packets: number; lost: number; lastSeq: number; first: number; last: number } | null = null;
+  private current: {
+    codec: 'pcma' | 'pcmu';
+    ssrc: number;
+    chunks: Buffer[];
+    packets: number;
+    lost: number;
+    lastSeq: number;
+    first: number;
+    last: number;
+  } | null = null;
   private idle: NodeJS.Timeout | null = null;
   readonly spurts: Talkspurt[] = [];
   port = 0;
@@ -62,7 +71,8 @@ export class RtpRecorder extends EventEmitter<{ talkspurt: [Talkspurt] }> {
     const now = Date.now();
     const codec = p.pt === 8 ? 'pcma' : 'pcmu';
     if (this.current && (this.current.ssrc !== p.ssrc || this.current.codec !== codec)) this.finish();
-    if (!this.current) this.current = { codec, ssrc: p.ssrc, chunks: [], packets: 0, lost: 0, lastSeq: (p.seq - 1) & 0xffff, first: now, last: now };
+    if (!this.current)
+      this.current = { codec, ssrc: p.ssrc, chunks: [], packets: 0, lost: 0, lastSeq: (p.seq - 1) & 0xffff, first: now, last: now };
     const c = this.current;
     c.lost += (p.seq - c.lastSeq - 1 + 0x10000) & 0xffff;
     c.lastSeq = p.seq;
@@ -79,8 +89,16 @@ export class RtpRecorder extends EventEmitter<{ talkspurt: [Talkspurt] }> {
     if (!c) return;
     const audio = Buffer.concat(c.chunks);
     const t: Talkspurt = {
-      codec: c.codec, ssrc: c.ssrc, packets: c.packets, lost: c.lost, bytes: audio.length, durationMs: (audio.length / 8000) * 1000,
-      wallMs: c.last - c.first, dbfs: rmsDbfs(decode(audio, c.codec)), startedAt: c.first, audio,
+      codec: c.codec,
+      ssrc: c.ssrc,
+      packets: c.packets,
+      lost: c.lost,
+      bytes: audio.length,
+      durationMs: (audio.length / 8000) * 1000,
+      wallMs: c.last - c.first,
+      dbfs: rmsDbfs(decode(audio, c.codec)),
+      startedAt: c.first,
+      audio,
     };
     if (this.o.dir) {
       mkdirSync(this.o.dir, { recursive: true });
@@ -113,8 +131,14 @@ export class RtpRecorder extends EventEmitter<{ talkspurt: [Talkspurt] }> {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
-  const { values } = parseArgs({ options: { port: { type: 'string', default: '5004' }, dir: { type: 'string' }, group: { type: 'string' }, host: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { port: { type: 'string', default: '5004' }, dir: { type: 'string' }, group: { type: 'string' }, host: { type: 'string' } },
+  });
   const r = new RtpRecorder({ port: Number(values.port), dir: values.dir ?? 'data/demo/speaker', group: values.group, host: values.host });
-  r.on('talkspurt', (t) => console.log(`played ${(t.durationMs / 1000).toFixed(1)} s ${t.codec} at ${t.dbfs.toFixed(1)} dBFS, ${t.packets} packets, ${t.lost} lost -> ${t.file}`));
+  r.on('talkspurt', (t) =>
+    console.log(
+      `played ${(t.durationMs / 1000).toFixed(1)} s ${t.codec} at ${t.dbfs.toFixed(1)} dBFS, ${t.packets} packets, ${t.lost} lost -> ${t.file}`,
+    ),
+  );
   console.log(`recording speaker listening on udp ${values.host ?? '127.0.0.1'}:${await r.start()}`);
 }

@@ -19,14 +19,27 @@ const TEXT = CATALOGUE.illegal_parking.message; // 您好，此处禁止停车�
 
 function zeroCrossingsPerSecond(pcm: Int16Array): number {
   let n = 0;
-  for (let i = 1; i < pcm.length; i++) if ((pcm[i - 1] < 0) !== (pcm[i] < 0)) n++;
+  for (let i = 1; i < pcm.length; i++) if (pcm[i - 1] < 0 !== pcm[i] < 0) n++;
   return n / (pcm.length / 8000);
 }
 
 /** A WAV "recorded by staff": a sine made by ffmpeg. */
 function sineWav(name: string, hz: number, seconds: number, rate = 44100): string {
   const f = join(tmp, name);
-  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', '-f', 'lavfi', '-i', `sine=frequency=${hz}:duration=${seconds}:sample_rate=${rate}`, '-ac', '1', f]);
+  execFileSync('ffmpeg', [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-nostdin',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    `sine=frequency=${hz}:duration=${seconds}:sample_rate=${rate}`,
+    '-ac',
+    '1',
+    f,
+  ]);
   return f;
 }
 
@@ -106,7 +119,10 @@ describe.runIf(havePeers('espeak-ng', 'ffmpeg'))('AudioCache', () => {
 
   it('a missing espeak-ng voice gives a clear error and caches nothing', async () => {
     const d = join(tmp, 'novoice');
-    const err = await new AudioCache(d, { voice: 'xx-nosuchvoice', speed: 150 }).get({ text: TEXT, codec: 'pcma' }).then(() => null, (e: Error) => e);
+    const err = await new AudioCache(d, { voice: 'xx-nosuchvoice', speed: 150 }).get({ text: TEXT, codec: 'pcma' }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(Error);
     expect(err!.message).toMatch(/^espeak-ng failed \(1\): /);
     expect(err!.message).toContain('voice does not exist');
@@ -115,7 +131,10 @@ describe.runIf(havePeers('espeak-ng', 'ffmpeg'))('AudioCache', () => {
 
   it('a missing recorded file names ffmpeg and the file', async () => {
     const missing = join(tmp, 'not-recorded.wav');
-    const err = await new AudioCache(join(tmp, 'nofile'), VOICE).get({ text: 'x', file: missing, codec: 'pcma' }).then(() => null, (e: Error) => e);
+    const err = await new AudioCache(join(tmp, 'nofile'), VOICE).get({ text: 'x', file: missing, codec: 'pcma' }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err!.message).toMatch(/^ffmpeg failed/);
     expect(err!.message).toContain('not-recorded.wav');
   });

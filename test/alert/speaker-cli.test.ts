@@ -24,7 +24,10 @@ afterEach(async () => {
 
 function config(url: string) {
   const dir = tempDir('spk-cli-');
-  return { dir, loaded: settingsAt(dir, `gateway: { data_dir: ${dir}/data }\nspeakers:\n  - { id: s1, name: 测试音柱, url: '${url}', codec: pcma }\n`) };
+  return {
+    dir,
+    loaded: settingsAt(dir, `gateway: { data_dir: ${dir}/data }\nspeakers:\n  - { id: s1, name: 测试音柱, url: '${url}', codec: pcma }\n`),
+  };
 }
 
 async function run(url: string) {
@@ -39,7 +42,22 @@ describe.runIf(ok)('gateway speaker test', () => {
     await rec.start();
     cleanup.push(() => rec.stop());
     const { dir } = config(`rtp://127.0.0.1:${rec.port}`);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway/cli.ts'), 'speaker', 'test', 's1', '--text', '您好，喇叭测试。', '--config', join(dir, 'settings.yaml')], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(ROOT, 'gateway/cli.ts'),
+        'speaker',
+        'test',
+        's1',
+        '--text',
+        '您好，喇叭测试。',
+        '--config',
+        join(dir, 'settings.yaml'),
+      ],
+      { cwd: ROOT, encoding: 'utf8', timeout: 60_000 },
+    );
     expect(r.stdout).toMatch(/played: \d\.\d s of audio/);
     expect(r.status).toBe(0);
     const spurt = await rec.next(2000);

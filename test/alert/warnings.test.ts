@@ -50,7 +50,8 @@ describe('per-zone rate limit', () => {
 
   it('remembers across a restart the first warnings the warnings table holds, not skips or repeats', () => {
     const db = openDb(':memory:');
-    const ev = db.prepare(`INSERT INTO events (id, type, camera_id, zone_id, state, track_ids, classes, box, first_seen_at, confirmed_at, data, updated_at)
+    const ev =
+      db.prepare(`INSERT INTO events (id, type, camera_id, zone_id, state, track_ids, classes, box, first_seen_at, confirmed_at, data, updated_at)
       VALUES (?, 'illegal_parking', 'cam', ?, 'warned', '[]', '[]', '[0,0,1,1]', 0, 0, '{}', 0)`);
     const w = db.prepare(`INSERT INTO warnings (event_id, speaker_id, at, outcome, text, repeat) VALUES (?, ?, ?, ?, 't', ?)`);
     ev.run('E1', 'a');
@@ -78,7 +79,12 @@ describe('messages', () => {
       '您好，{place}{zone}禁止停车。',
       { firm_clip: 'zone-firm.mp3' },
     ]);
-    expect(m).toEqual({ text: '您好，{place}{zone}禁止停车。', firm: '{place}禁止停车，请立即驶离！', clip: undefined, firmClip: 'zone-firm.mp3' });
+    expect(m).toEqual({
+      text: '您好，{place}{zone}禁止停车。',
+      firm: '{place}禁止停车，请立即驶离！',
+      clip: undefined,
+      firmClip: 'zone-firm.mp3',
+    });
     expect(render(m.text, { place: '中心街', zone: '广场', camera: 'c', type_zh: '违章停车' })).toBe('您好，中心街广场禁止停车。');
     expect(render('{place}，请驶离', { place: '' })).toBe('请驶离');
     expect(unknownVariables('{place} {plcae} {type_zh}')).toEqual(['plcae']);

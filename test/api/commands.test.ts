@@ -72,12 +72,24 @@ describe.runIf(ok).each([5, 4] as const)('platform commands over MQTT %i', (v) =
     await heard.waitFor((m) => m.json?.event_id === e.id && m.json?.to === 'unassigned', 10_000, 'unassigned');
     return e;
   };
-  const snapshot = (e: EventRecord) => ({ state: gw.ctx.db.prepare('SELECT state FROM events WHERE id = ?').get(e.id), n: gw.ctx.db.prepare('SELECT count(*) AS n FROM event_transitions WHERE event_id = ?').get(e.id), spurts: speaker.spurts.length });
+  const snapshot = (e: EventRecord) => ({
+    state: gw.ctx.db.prepare('SELECT state FROM events WHERE id = ?').get(e.id),
+    n: gw.ctx.db.prepare('SELECT count(*) AS n FROM event_transitions WHERE event_id = ?').get(e.id),
+    spurts: speaker.spurts.length,
+  });
   /** Publishes raw bytes and waits for the reply on the replies topic (or the response topic under MQTT 5). */
-  const raw = async (topic: string, payload: string, o: { retain?: boolean; props?: Record<string, unknown>; replyTopic?: string } = {}) => {
+  const raw = async (
+    topic: string,
+    payload: string,
+    o: { retain?: boolean; props?: Record<string, unknown>; replyTopic?: string } = {},
+  ) => {
     const since = heard.messages.length;
     await platform.client.publishAsync(topic, payload, { qos: 1, retain: o.retain ?? false, ...(o.props ? { properties: o.props } : {}) });
-    return heard.waitFor((m) => heard.messages.indexOf(m) >= since && m.topic === (o.replyTopic ?? `${G}/replies/${topic.split('/commands/')[1]}`), 10_000, `reply on ${topic}`);
+    return heard.waitFor(
+      (m) => heard.messages.indexOf(m) >= since && m.topic === (o.replyTopic ?? `${G}/replies/${topic.split('/commands/')[1]}`),
+      10_000,
+      `reply on ${topic}`,
+    );
   };
 
   beforeAll(async () => {
@@ -104,10 +116,19 @@ describe.runIf(ok).each([5, 4] as const)('platform commands over MQTT %i', (v) =
     expect(r1).toMatchObject({ status: 'ok', command: 'resolve', data: { event_id: a.id, from: 'unassigned', to: 'closed' } });
     const t = await heard.waitFor((m) => m.json?.event_id === a.id && m.json?.to === 'closed', 5000, 'closed');
     expect(t.json).toMatchObject({ reason: '网格员已处理', by: 'platform' });
-    expect(await platform.request(`gw-c${v}`, 'resolve', { event_id: a.id })).toMatchObject({ status: 'error', error: { code: 'conflict' } });
+    expect(await platform.request(`gw-c${v}`, 'resolve', { event_id: a.id })).toMatchObject({
+      status: 'error',
+      error: { code: 'conflict' },
+    });
     const b = await quietEvent();
-    expect(await platform.request(`gw-c${v}`, 'cancel', { event_id: b.id, reason: '误报' })).toMatchObject({ status: 'ok', data: { to: 'cancelled' } });
-    expect(await platform.request(`gw-c${v}`, 'cancel', { event_id: '01ARZ3NDEKTSV4RRFFQ69G5FAV', reason: 'x' })).toMatchObject({ status: 'error', error: { code: 'not_found' } });
+    expect(await platform.request(`gw-c${v}`, 'cancel', { event_id: b.id, reason: '误报' })).toMatchObject({
+      status: 'ok',
+      data: { to: 'cancelled' },
+    });
+    expect(await platform.request(`gw-c${v}`, 'cancel', { event_id: '01ARZ3NDEKTSV4RRFFQ69G5FAV', reason: 'x' })).toMatchObject({
+      status: 'error',
+      error: { code: 'not_found' },
+    });
   });
 
   it('rejects malformed JSON, unknown commands, wrong types and expired commands, changing nothing', async () => {
@@ -117,16 +138,26 @@ describe.runIf(ok).each([5, 4] as const)('platform commands over MQTT %i', (v) =
     expect(bad.json).toMatchObject({ status: 'error', command: 'cancel', error: { code: 'bad_json' } });
     const unknown = await raw(`${G}/commands/explode`, JSON.stringify({ event_id: e.id, transaction: 't-1' }));
     expect(unknown.json).toMatchObject({ status: 'error', error: { code: 'unknown_command' }, transaction: 't-1' });
-    const nested = await raw(`${G}/commands/cancel/now`, JSON.stringify({ event_id: e.id, reason: 'x' }), { replyTopic: `${G}/replies/cancel_now` });
+    const nested = await raw(`${G}/commands/cancel/now`, JSON.stringify({ event_id: e.id, reason: 'x' }), {
+      replyTopic: `${G}/replies/cancel_now`,
+    });
     expect(nested.json!.error.code).toBe('unknown_command');
     const types = await raw(`${G}/commands/cancel`, JSON.stringify({ event_id: 42, reason: ['x'], extra: true }));
     expect(types.json!.error.code).toBe('invalid');
     expect(types.json!.error.details.map((d: { path: string }) => d.path).sort()).toEqual(['event_id', 'extra', 'reason']);
     const missing = await platform.request(`gw-c${v}`, 'cancel', { event_id: e.id });
     expect(missing).toMatchObject({ status: 'error', error: { code: 'invalid', details: [{ path: 'reason', message: 'is required' }] } });
-    const expired = await platform.request(`gw-c${v}`, 'cancel', { event_id: e.id, reason: 'late', expires_at: new Date(Date.now() - 60_000).toISOString() });
+    const expired = await platform.request(`gw-c${v}`, 'cancel', {
+      event_id: e.id,
+      reason: 'late',
+      expires_at: new Date(Date.now() - 60_000).toISOString(),
+    });
     expect(expired).toMatchObject({ status: 'error', error: { code: 'expired' } });
-    const stale = await platform.request(`gw-c${v}`, 'shout', { cameras: ['cam-spk'], text: '迟到的喊话', expires_at: new Date(Date.now() - 1000).toISOString() });
+    const stale = await platform.request(`gw-c${v}`, 'shout', {
+      cameras: ['cam-spk'],
+      text: '迟到的喊话',
+      expires_at: new Date(Date.now() - 1000).toISOString(),
+    });
     expect(stale.error?.code).toBe('expired');
     const noExpiry = await platform.request(`gw-c${v}`, 'shout', { cameras: ['cam-spk'], text: '没有期限' });
     expect(noExpiry.error?.code).toBe('invalid');
@@ -137,10 +168,14 @@ describe.runIf(ok).each([5, 4] as const)('platform commands over MQTT %i', (v) =
     expect(rejected).toEqual(expect.arrayContaining(['bad_json', 'unknown_command', 'invalid', 'expired']));
   });
 
-  it('ignores commands on another gateway\'s topic', async () => {
+  it("ignores commands on another gateway's topic", async () => {
     const e = await quietEvent();
     const before = snapshot(e);
-    await platform.client.publishAsync('t/v1/gateways/gw-other/commands/cancel', JSON.stringify({ event_id: e.id, reason: 'not yours', transaction: 'foreign' }), { qos: 1 });
+    await platform.client.publishAsync(
+      't/v1/gateways/gw-other/commands/cancel',
+      JSON.stringify({ event_id: e.id, reason: 'not yours', transaction: 'foreign' }),
+      { qos: 1 },
+    );
     await sleep(1500);
     expect(snapshot(e)).toEqual(before);
     expect(heard.find((m) => m.json?.transaction === 'foreign' && m.json?.status !== undefined)).toHaveLength(0);
@@ -160,14 +195,22 @@ describe.runIf(ok).each([5, 4] as const)('platform commands over MQTT %i', (v) =
     const n = speaker.spurts.length;
     const t = await platform.request(`gw-c${v}`, 'test_speaker', { speaker: 'spk', text: '测试' }, { timeoutMs: 20_000 });
     expect(t).toMatchObject({ status: 'ok', data: { speaker: 'spk', outcome: 'played' } });
-    const shout = { cameras: ['cam-spk'], text: '请立即离开河道', expires_at: new Date(Date.now() + 60_000).toISOString(), transaction: `shout-${v}` };
+    const shout = {
+      cameras: ['cam-spk'],
+      text: '请立即离开河道',
+      expires_at: new Date(Date.now() + 60_000).toISOString(),
+      transaction: `shout-${v}`,
+    };
     const s1 = await platform.request(`gw-c${v}`, 'shout', shout, { timeoutMs: 20_000 });
     const s2 = await platform.request(`gw-c${v}`, 'shout', shout, { timeoutMs: 20_000 });
     expect(s1).toMatchObject({ status: 'ok', data: { outcomes: [{ speaker: 'spk', outcome: 'played' }] } });
     expect(s2).toEqual(s1);
     await sleep(1500);
     expect(speaker.spurts.length).toBe(n + 2);
-    expect(await platform.request(`gw-c${v}`, 'test_speaker', { speaker: 'nope' })).toMatchObject({ status: 'error', error: { code: 'not_found' } });
+    expect(await platform.request(`gw-c${v}`, 'test_speaker', { speaker: 'nope' })).toMatchObject({
+      status: 'error',
+      error: { code: 'not_found' },
+    });
     const w = heard.find((m) => m.topic === `${G}/warnings` && m.json!.event_id === null).map((m) => m.json!.text);
     expect(w).toEqual(['测试', '请立即离开河道']);
   });
@@ -176,11 +219,19 @@ describe.runIf(ok).each([5, 4] as const)('platform commands over MQTT %i', (v) =
     const n = speaker.spurts.length;
     await gw.stop();
     const since = heard.messages.length;
-    await platform.client.publishAsync(`${G}/commands/shout`, JSON.stringify({ cameras: ['cam-spk'], text: '过期的喊话', transaction: 'stale' }), { qos: 1, properties: { messageExpiryInterval: 1 } });
+    await platform.client.publishAsync(
+      `${G}/commands/shout`,
+      JSON.stringify({ cameras: ['cam-spk'], text: '过期的喊话', transaction: 'stale' }),
+      { qos: 1, properties: { messageExpiryInterval: 1 } },
+    );
     await platform.client.publishAsync(`${G}/commands/stats`, JSON.stringify({ transaction: 'waited' }), { qos: 1 });
     await sleep(2500);
     await start();
-    const r = await heard.waitFor((m) => heard.messages.indexOf(m) >= since && m.topic === `${G}/replies/stats`, 10_000, 'stats reply after restart');
+    const r = await heard.waitFor(
+      (m) => heard.messages.indexOf(m) >= since && m.topic === `${G}/replies/stats`,
+      10_000,
+      'stats reply after restart',
+    );
     expect(r.json).toMatchObject({ status: 'ok', transaction: 'waited' });
     await sleep(2000);
     expect(speaker.spurts.length).toBe(n);
@@ -190,7 +241,13 @@ describe.runIf(ok).each([5, 4] as const)('platform commands over MQTT %i', (v) =
   it('reloads officers and dispatch settings at once, and says what needs a restart', async () => {
     const file = join(dir, 'settings.yaml');
     const text = readFileSync(file, 'utf8');
-    writeFileSync(file, text.replace('  - { id: off-1, name: 一 }', '  - { id: off-1, name: 一 }\n  - { id: off-2, name: 二 }').replace('retry_s: 60', 'retry_s: 45').replace('id: cam-spk', 'id: cam-spk\n    name: 新名字'));
+    writeFileSync(
+      file,
+      text
+        .replace('  - { id: off-1, name: 一 }', '  - { id: off-1, name: 一 }\n  - { id: off-2, name: 二 }')
+        .replace('retry_s: 60', 'retry_s: 45')
+        .replace('id: cam-spk', 'id: cam-spk\n    name: 新名字'),
+    );
     const r = await platform.request(`gw-c${v}`, 'reload_config', {});
     expect(r.status).toBe('ok');
     expect(r.data.changed.sort()).toEqual(['cameras', 'dispatch', 'officers']);
@@ -223,7 +280,13 @@ describe.runIf(ok).each([5, 4] as const)('platform commands over MQTT %i', (v) =
       if (r !== 'incoming') problems.push(...r);
     }
     for (const m of platform.messages.filter((x) => x.topic.startsWith('t/v1/platform/'))) {
-      const name = m.json!.status === 'ok' ? `${m.json!.command.split('_').map((w: string) => w[0].toUpperCase() + w.slice(1)).join('')}Reply` : 'ErrorReply';
+      const name =
+        m.json!.status === 'ok'
+          ? `${m
+              .json!.command.split('_')
+              .map((w: string) => w[0].toUpperCase() + w.slice(1))
+              .join('')}Reply`
+          : 'ErrorReply';
       const errs = contract.checkMessage(name, m.json);
       // An error reply to a known command is valid as that command's reply too.
       if (errs.length && contract.checkMessage('ErrorReply', m.json).length) problems.push(...errs.map((e) => `${m.topic} ${name}: ${e}`));

@@ -28,7 +28,8 @@ describe('the AsyncAPI document (docs/asyncapi.yaml)', () => {
       const ch = Object.values(doc.channels as Record<string, { address: string }>).find((c) => c.address.endsWith(`/commands/${name}`));
       expect(ch, name).toBeDefined();
     }
-    for (const [key, op] of Object.entries(doc.operations as Record<string, { bindings: { mqtt: { qos: number } } }>)) expect([0, 1], key).toContain(op.bindings.mqtt.qos);
+    for (const [key, op] of Object.entries(doc.operations as Record<string, { bindings: { mqtt: { qos: number } } }>))
+      expect([0, 1], key).toContain(op.bindings.mqtt.qos);
     for (const [name, m] of Object.entries(doc.components.messages as Record<string, { payload: { $ref: string } }>)) {
       expect(doc.components.schemas[m.payload.$ref.split('/').at(-1)!], name).toBeDefined();
     }

@@ -51,7 +51,10 @@ describe('fetchAsset', () => {
   it('refuses a truncated file in the mirror, naming the file and the SHA-256 mismatch', async () => {
     const { asset: a, data } = asset('model.onnx', 10_000);
     writeFileSync(join(mirror, 'model.onnx'), data.subarray(0, 6000));
-    const err = await fetchAsset(a, dest, mirror).then(() => null, (e: Error) => e);
+    const err = await fetchAsset(a, dest, mirror).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(AssetError);
     expect(err!.message).toContain('model.onnx');
     expect(err!.message).toContain('SHA-256 mismatch');
@@ -86,17 +89,26 @@ describe('fetchAsset', () => {
 
   it('missing from the mirror with no URL is a clear error', async () => {
     const a: Asset = { file: 'absent.onnx', sha256: '0'.repeat(64) };
-    const err = await fetchAsset(a, dest, mirror).then(() => null, (e: Error) => e);
+    const err = await fetchAsset(a, dest, mirror).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(AssetError);
     expect(err!.message).toBe(`absent.onnx: not in mirror ${mirror} and no URL to download from`);
-    const err2 = await fetchAsset(a, dest).then(() => null, (e: Error) => e);
+    const err2 = await fetchAsset(a, dest).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err2!.message).toContain('absent.onnx: not in mirror (none set; use GATEWAY_MIRROR)');
   });
 
   it('a download that cannot connect names the file and the URL', async () => {
     // Port 9 on loopback: nothing listens, so the connection is refused at once.
     const a: Asset = { file: 'remote.bin', sha256: '0'.repeat(64), url: 'http://127.0.0.1:9/remote.bin' };
-    const err = await fetchAsset(a, dest, mirror).then(() => null, (e: Error) => e);
+    const err = await fetchAsset(a, dest, mirror).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(AssetError);
     expect(err!.message).toContain('remote.bin: download from http://127.0.0.1:9/remote.bin failed');
     expect(err!.message).toContain(`not in mirror ${mirror} either`);
@@ -111,14 +123,19 @@ describe('verify and sha256File', () => {
 
   it('a missing file says how to fetch it', async () => {
     const p = join(mirror, 'nope.bin');
-    await expect(verify({ file: 'nope.bin', sha256: '0'.repeat(64) }, p)).rejects.toThrow(`nope.bin: missing (${p}); run: gateway models fetch`);
+    await expect(verify({ file: 'nope.bin', sha256: '0'.repeat(64) }, p)).rejects.toThrow(
+      `nope.bin: missing (${p}); run: gateway models fetch`,
+    );
   });
 
   it('a same-size altered file is a mismatch without the truncation note', async () => {
     const { asset: a, data } = asset('same.bin', 100);
     data[0] ^= 1;
     writeFileSync(join(mirror, 'same.bin'), data);
-    const err = await verify(a, join(mirror, 'same.bin')).then(() => null, (e: Error) => e);
+    const err = await verify(a, join(mirror, 'same.bin')).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err!.message).toContain('same.bin: SHA-256 mismatch');
     expect(err!.message).toContain(`got ${sha(data)}; 100 bytes`);
     expect(err!.message).not.toContain('truncated');
@@ -133,7 +150,10 @@ describe('fetchAll', () => {
     const bad = asset('bad.bin', 300).asset;
     writeFileSync(join(mirror, 'bad.bin'), 'short');
     writeFileSync(join(models, 'assets.json'), JSON.stringify({ assets: [good, bad, { file: 'gone.bin', sha256: 'a'.repeat(64) }] }));
-    const err = await fetchAll({ dir: dest, mirror, modelsDir: models }).then(() => null, (e: Error) => e);
+    const err = await fetchAll({ dir: dest, mirror, modelsDir: models }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(AssetError);
     expect(err!.message).toMatch(/bad\.bin: SHA-256 mismatch/);
     expect(err!.message).toMatch(/gone\.bin: not in mirror/);

@@ -25,14 +25,17 @@ describe.runIf(ok)('camera health on MQTT and in gateway status', () => {
     server = await startRtspServer({ mounts: { '/sub': await makeClip({ codec: 'h264', gopSeconds: 1, seconds: 10 }) } });
     broker = await startMosquitto();
     const dir = tempDir('gw-health-');
-    config = settingsAt(dir, `
+    config = settingsAt(
+      dir,
+      `
 gateway: { id: gw-h, data_dir: ${dir}/data }
 mqtt: { url: '${broker.url}', prefix: h }
 http: { port: 0 }
 cameras:
   - { id: good, url: '${server.url('/sub')}', location: { lat: 28.77, lon: 118.55 } }
   - { id: dead, url: 'rtsp://127.0.0.1:9/live', location: { lat: 28.77, lon: 118.55 } }
-`);
+`,
+    );
     gw = await startGateway(config);
   }, 120_000);
 

@@ -28,7 +28,13 @@ export function watch(camera: CameraSettings, o: { backoff?: { baseMs: number; m
   const waiters: (() => void)[] = [];
   const poke = () => waiters.splice(0).forEach((w) => w());
   const capture = new CameraCapture({
-    camera, width: 416, height: 416, fit: 'fit', log: silentLogger(), backoff: o.backoff ?? { baseMs: 300, maxMs: 1500 }, offlineAfter: o.offlineAfter,
+    camera,
+    width: 416,
+    height: 416,
+    fit: 'fit',
+    log: silentLogger(),
+    backoff: o.backoff ?? { baseMs: 300, maxMs: 1500 },
+    offlineAfter: o.offlineAfter,
     onFrame: (f: Frame) => {
       frames.push({ ts: f.ts, width: f.width, height: f.height });
       f.release();
@@ -41,12 +47,22 @@ export function watch(camera: CameraSettings, o: { backoff?: { baseMs: number; m
   });
   const wait = (test: () => boolean, timeoutMs: number, what: string) =>
     new Promise<void>((ok, fail) => {
-      const t = setTimeout(() => fail(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; health: ${JSON.stringify(health.map((h) => [h.state, h.reason]))}`)), timeoutMs);
+      const t = setTimeout(
+        () =>
+          fail(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${what}; health: ${JSON.stringify(health.map((h) => [h.state, h.reason]))}`,
+            ),
+          ),
+        timeoutMs,
+      );
       const check = () => (test() ? (clearTimeout(t), ok()) : waiters.push(check));
       check();
     });
   return {
-    capture, frames, health,
+    capture,
+    frames,
+    health,
     async until(pred, timeoutMs, what) {
       const from = health.length;
       await wait(() => health.slice(from).some(pred), timeoutMs, what);

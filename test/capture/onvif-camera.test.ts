@@ -33,7 +33,9 @@ describe.runIf(ok)('an ONVIF camera, end to end', () => {
     server = await startRtspServer({ mounts: { '/main': main, '/sub': sub, '/tiny': sub }, user: USER, password: PASS });
     const at = (m: string) => server.url(m);
     device = await new FakeOnvifDevice({
-      user: USER, password: PASS, discovery: { interfaces: ['127.0.0.1'] },
+      user: USER,
+      password: PASS,
+      discovery: { interfaces: ['127.0.0.1'] },
       profiles: [
         { token: 'Profile_1', name: 'mainStream', encoding: 'H264', width: 1280, height: 720, fps: 25, streamUri: at('/main') },
         { token: 'Profile_2', name: 'subStream', encoding: 'H264', width: 640, height: 360, fps: 25, streamUri: at('/sub') },
@@ -64,7 +66,9 @@ describe.runIf(ok)('an ONVIF camera, end to end', () => {
   });
 
   it('without a snapshot URI, takes the still from the main stream, at full resolution', async () => {
-    const w = watch(cameraSettings({ id: 'main-still', url: server.url('/sub'), main_url: server.url('/main'), username: USER, password: PASS }));
+    const w = watch(
+      cameraSettings({ id: 'main-still', url: server.url('/sub'), main_url: server.url('/main'), username: USER, password: PASS }),
+    );
     running.push(w);
     w.capture.start();
     await w.frames_(1, 30_000);
@@ -73,15 +77,28 @@ describe.runIf(ok)('an ONVIF camera, end to end', () => {
     expect([meta.width, meta.height]).toEqual([1280, 720]);
     // Evidence is drawn on the still, not on the 416-pixel analysed frame.
     const ev = await writeEvidence(tempDir('gw-ev-'), {
-      eventId: '01TESTEVIDENCE0000000000000', rgb: Buffer.alloc(416 * 234 * 3), width: 416, height: 234,
-      polygon: [[0.1, 0.5], [0.9, 0.5], [0.9, 0.99]], boxes: [{ box: [0.4, 0.5, 0.6, 0.8], label: 'car #1' }], title: 'illegal_parking', at: Date.now(), still,
+      eventId: '01TESTEVIDENCE0000000000000',
+      rgb: Buffer.alloc(416 * 234 * 3),
+      width: 416,
+      height: 234,
+      polygon: [
+        [0.1, 0.5],
+        [0.9, 0.5],
+        [0.9, 0.99],
+      ],
+      boxes: [{ box: [0.4, 0.5, 0.6, 0.8], label: 'car #1' }],
+      title: 'illegal_parking',
+      at: Date.now(),
+      still,
     });
     const out = await sharp(ev.path).metadata();
     expect([out.width, out.height]).toEqual([1280, 720]);
   });
 
   it('a wrong ONVIF password keeps the camera offline with "auth" as the reason', async () => {
-    const w = watch(cameraSettings({ id: 'onvif-badpw', url: `onvif://127.0.0.1:${device.port}`, username: USER, password: 'nope' }), { backoff: { baseMs: 200, maxMs: 500 } });
+    const w = watch(cameraSettings({ id: 'onvif-badpw', url: `onvif://127.0.0.1:${device.port}`, username: USER, password: 'nope' }), {
+      backoff: { baseMs: 200, maxMs: 500 },
+    });
     running.push(w);
     w.capture.start();
     const h = await w.until((x) => x.code === 'auth', 20_000, 'auth');

@@ -59,37 +59,60 @@ describe('YOLOv5 [1,N,5+C]', () => {
   });
 
   it('reads a transposed [1,5+C,N] export the same (layout auto)', async () => {
-    const d = await run('v5t', { labels: LABELS, manifest: VOCAB, outputs: [{ name: 'output', shape: [1, 8, 6], base: columns(V5_ROWS) }] });
+    const d = await run('v5t', {
+      labels: LABELS,
+      manifest: VOCAB,
+      outputs: [{ name: 'output', shape: [1, 8, 6], base: columns(V5_ROWS) }],
+    });
     expectObjects(d);
   });
 
   it('normalises boxes to a letterboxed picture (64x36 top-left of the input)', async () => {
-    const d = await run('v5lb', { labels: LABELS, manifest: VOCAB, outputs: [{ name: 'output', shape: [1, 6, 8], base: V5_ROWS.flat() }] }, grey(0, 64, 36));
+    const d = await run(
+      'v5lb',
+      { labels: LABELS, manifest: VOCAB, outputs: [{ name: 'output', shape: [1, 6, 8], base: V5_ROWS.flat() }] },
+      grey(0, 64, 36),
+    );
     expectObjects(d, 64, 36);
   });
 
-  it('per-class thresholds by the model\'s or the mapped name', async () => {
+  it("per-class thresholds by the model's or the mapped name", async () => {
     const d = await run('v5thr', {
-      labels: LABELS, manifest: { ...VOCAB, class_thresholds: { person: 0.9, garbage: 0.4 } },
+      labels: LABELS,
+      manifest: { ...VOCAB, class_thresholds: { person: 0.9, garbage: 0.4 } },
       outputs: [{ name: 'output', shape: [1, 6, 8], base: V5_ROWS.flat() }],
     });
     expect(d.map((x) => x.label)).toEqual(['car', 'garbage']);
   });
 
   it('a class mapped to "" is dropped', async () => {
-    const d = await run('v5drop', { labels: LABELS, manifest: { label_map: { car: '' } }, outputs: [{ name: 'output', shape: [1, 6, 8], base: V5_ROWS.flat() }] });
+    const d = await run('v5drop', {
+      labels: LABELS,
+      manifest: { label_map: { car: '' } },
+      outputs: [{ name: 'output', shape: [1, 6, 8], base: V5_ROWS.flat() }],
+    });
     expect(d.map((x) => x.label)).toEqual(['person', 'garbage_bag']);
   });
 });
 
 describe('Ultralytics YOLOv8 / YOLO11 [1,4+C,N]', () => {
   it('decodes the column layout Ultralytics exports', async () => {
-    const d = await run('v8', { labels: LABELS, manifest: VOCAB, output: { decoder: 'yolov8' }, outputs: [{ name: 'output0', shape: [1, 7, 6], base: columns(V8_ROWS) }] });
+    const d = await run('v8', {
+      labels: LABELS,
+      manifest: VOCAB,
+      output: { decoder: 'yolov8' },
+      outputs: [{ name: 'output0', shape: [1, 7, 6], base: columns(V8_ROWS) }],
+    });
     expectObjects(d);
   });
 
   it('and a [1,N,4+C] export', async () => {
-    const d = await run('v8r', { labels: LABELS, manifest: VOCAB, output: { decoder: 'yolov8' }, outputs: [{ name: 'output0', shape: [1, 6, 7], base: V8_ROWS.flat() }] });
+    const d = await run('v8r', {
+      labels: LABELS,
+      manifest: VOCAB,
+      output: { decoder: 'yolov8' },
+      outputs: [{ name: 'output0', shape: [1, 6, 7], base: V8_ROWS.flat() }],
+    });
     expectObjects(d);
   });
 });
@@ -103,7 +126,12 @@ describe('end-to-end exports (NMS inside the model)', () => {
       [0, 0, 0, 0, 0, -1], // padding
       [1, 1, 2, 2, 0.1, 2], // under the threshold
     ];
-    const d = await run('e2e6', { labels: LABELS, manifest: VOCAB, output: { decoder: 'e2e' }, outputs: [{ name: 'output0', shape: [1, 5, 6], base: rows.flat() }] });
+    const d = await run('e2e6', {
+      labels: LABELS,
+      manifest: VOCAB,
+      output: { decoder: 'e2e' },
+      outputs: [{ name: 'output0', shape: [1, 5, 6], base: rows.flat() }],
+    });
     expect(d.map((x) => `${x.label}:${x.score.toFixed(2)}`)).toEqual(['person:0.90', 'person:0.80', 'car:0.70']);
     d[2].box.forEach((v, k) => expect(v).toBeCloseTo(px(CAR)[k], 4));
   });
@@ -114,7 +142,12 @@ describe('end-to-end exports (NMS inside the model)', () => {
       [1, ...CAR, 1, 0.7],
       [0, ...GARBAGE, 2, 0.6],
     ];
-    const d = await run('e2e7', { labels: LABELS, manifest: VOCAB, output: { decoder: 'e2e' }, outputs: [{ name: 'detections', shape: [3, 7], base: rows.flat(), batchFirst: false }] });
+    const d = await run('e2e7', {
+      labels: LABELS,
+      manifest: VOCAB,
+      output: { decoder: 'e2e' },
+      outputs: [{ name: 'detections', shape: [3, 7], base: rows.flat(), batchFirst: false }],
+    });
     expect(d.map((x) => x.label)).toEqual(['person', 'garbage']);
     d[1].box.forEach((v, k) => expect(v).toBeCloseTo(px(GARBAGE)[k], 4));
   });
@@ -122,7 +155,8 @@ describe('end-to-end exports (NMS inside the model)', () => {
   it('SSD / TF style: normalised yxyx boxes, 1-based classes, scores, a count; tensors found by name', async () => {
     const yx = (b: number[]) => [b[1] / SIZE, b[0] / SIZE, b[3] / SIZE, b[2] / SIZE];
     const d = await run('ssd', {
-      labels: LABELS, manifest: VOCAB,
+      labels: LABELS,
+      manifest: VOCAB,
       output: { decoder: 'e2e', boxes: 'yxyx', normalised: true, class_offset: 1 },
       outputs: [
         { name: 'detection_boxes', shape: [1, 4, 4], base: [...yx(PERSON), ...yx(CAR), ...yx(GARBAGE), 0, 0, 0.5, 0.5] },
@@ -137,7 +171,8 @@ describe('end-to-end exports (NMS inside the model)', () => {
 
   it('per-class scores with a background column, cxcywh boxes in pixels', async () => {
     const d = await run('ssdbg', {
-      labels: LABELS, manifest: VOCAB,
+      labels: LABELS,
+      manifest: VOCAB,
       output: { decoder: 'e2e', boxes: 'cxcywh', class_offset: 1 },
       outputs: [
         { name: 'boxes', shape: [1, 3, 4], base: [20, 20, 10, 20, 45, 40, 20, 10, 40, 15, 12, 12] },
@@ -149,16 +184,25 @@ describe('end-to-end exports (NMS inside the model)', () => {
 
   it('outputs it cannot tell apart are a clear error at load, asking for output.tensors', async () => {
     const err = await run('e2eamb', {
-      labels: LABELS, output: { decoder: 'e2e' },
-      outputs: [{ name: 'a', shape: [1, 2, 4], base: new Array(8).fill(0) }, { name: 'b', shape: [1, 2], base: [0, 0] }],
-    }).then(() => null, (e: Error) => e);
+      labels: LABELS,
+      output: { decoder: 'e2e' },
+      outputs: [
+        { name: 'a', shape: [1, 2, 4], base: new Array(8).fill(0) },
+        { name: 'b', shape: [1, 2], base: [0, 0] },
+      ],
+    }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(ModelError);
     expect(err!.message).toMatch(/^model "e2eamb": end-to-end outputs "a", "b": cannot tell which is the boxes.*output\.tensors/);
   });
 
   it('…and naming them in the manifest makes it work', async () => {
     const d = await run('e2enamed', {
-      labels: LABELS, manifest: VOCAB, output: { decoder: 'e2e', tensors: { boxes: 'a', scores: 'b', classes: 'c' } },
+      labels: LABELS,
+      manifest: VOCAB,
+      output: { decoder: 'e2e', tensors: { boxes: 'a', scores: 'b', classes: 'c' } },
       outputs: [
         { name: 'a', shape: [1, 2, 4], base: [...PERSON, ...CAR] },
         { name: 'b', shape: [1, 2], base: [0.9, 0.8] },
@@ -172,8 +216,23 @@ describe('end-to-end exports (NMS inside the model)', () => {
 describe('batches across cameras', () => {
   /** YOLOv8 columns with a dynamic batch; the person's cx moves by 40 px per unit of mean brightness. */
   const spec = {
-    labels: LABELS, output: { decoder: 'yolov8' }, batch: 'dynamic' as const,
-    outputs: [{ name: 'output0', shape: [1, 7, 2], base: columns([[20, 20, 10, 20, 0.9, 0.05, 0.05], [0, 0, 0, 0, 0, 0, 0]]), delta: columns([[40, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0]]) }],
+    labels: LABELS,
+    output: { decoder: 'yolov8' },
+    batch: 'dynamic' as const,
+    outputs: [
+      {
+        name: 'output0',
+        shape: [1, 7, 2],
+        base: columns([
+          [20, 20, 10, 20, 0.9, 0.05, 0.05],
+          [0, 0, 0, 0, 0, 0, 0],
+        ]),
+        delta: columns([
+          [40, 0, 0, 0, 0, 0, 0],
+          [0, 0, 0, 0, 0, 0, 0],
+        ]),
+      },
+    ],
   };
   const cx = (d: Detection[]) => ((d[0].box[0] + d[0].box[2]) / 2) * SIZE;
 
@@ -192,13 +251,31 @@ describe('batches across cameras', () => {
     const m = await Model.load(tinyModel({ ...spec, id: 'batchq' }), tinyDir, 1, { batch: 4 });
     const got: Detected[] = [];
     const released: string[] = [];
-    const q = new DetectQueue({ model: m, capacity: 8, onResult: (r) => got.push(r), onDrop: () => {}, onError: (_f, e) => { throw e; } });
-    const frame = (camera: string, v: number): Frame => ({ camera, ts: 1, ...grey(v), data: Buffer.from(grey(v).data), release: () => released.push(camera) });
+    const q = new DetectQueue({
+      model: m,
+      capacity: 8,
+      onResult: (r) => got.push(r),
+      onDrop: () => {},
+      onError: (_f, e) => {
+        throw e;
+      },
+    });
+    const frame = (camera: string, v: number): Frame => ({
+      camera,
+      ts: 1,
+      ...grey(v),
+      data: Buffer.from(grey(v).data),
+      release: () => released.push(camera),
+    });
     q.push(frame('a', 0));
     q.push(frame('b', 255));
     q.push(frame('c', 102));
     await q.settled();
-    expect(got.map((r) => [r.frame.camera, Math.round(cx(r.detections)), r.batch])).toEqual([['a', 20, 3], ['b', 60, 3], ['c', 36, 3]]);
+    expect(got.map((r) => [r.frame.camera, Math.round(cx(r.detections)), r.batch])).toEqual([
+      ['a', 20, 3],
+      ['b', 60, 3],
+      ['c', 36, 3],
+    ]);
     expect(q.getStats()).toMatchObject({ processed: 3, runs: 1, meanBatch: 3, dropped: 0 });
     expect(released.sort()).toEqual(['a', 'b', 'c']);
     await m.release();

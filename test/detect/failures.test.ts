@@ -40,46 +40,87 @@ describe('refused at load, saying what does not match', () => {
   const rows = (n: number, k: number) => new Array(n * k).fill(0);
 
   it('YOLOv5: 4 labels, but rows of 5 + 3', async () => {
-    const e = await loadError({ id: 'v5bad', labels: ['a', 'b', 'c', 'd'], outputs: [{ name: 'output', shape: [1, 6, 8], base: rows(6, 8) }] });
+    const e = await loadError({
+      id: 'v5bad',
+      labels: ['a', 'b', 'c', 'd'],
+      outputs: [{ name: 'output', shape: [1, 6, 8], base: rows(6, 8) }],
+    });
     expect(e.message).toContain('output is [1,6,8]: neither dimension is 5 + 4');
     expect(e.message).toContain('labels file has 4 classes');
   });
 
   it('YOLOv8: 2 labels, but columns of 4 + 3', async () => {
-    const e = await loadError({ id: 'v8bad', labels: ['a', 'b'], output: { decoder: 'yolov8' }, outputs: [{ name: 'output0', shape: [1, 7, 5], base: rows(5, 7) }] });
+    const e = await loadError({
+      id: 'v8bad',
+      labels: ['a', 'b'],
+      output: { decoder: 'yolov8' },
+      outputs: [{ name: 'output0', shape: [1, 7, 5], base: rows(5, 7) }],
+    });
     expect(e.message).toContain('neither dimension is 4 + 2');
   });
 
   it('YOLOv8 with a layout forced the wrong way round', async () => {
-    const e = await loadError({ id: 'v8layout', labels: ['a', 'b', 'c'], output: { decoder: 'yolov8', layout: 'rows' }, outputs: [{ name: 'output0', shape: [1, 7, 6], base: rows(6, 7) }] });
+    const e = await loadError({
+      id: 'v8layout',
+      labels: ['a', 'b', 'c'],
+      output: { decoder: 'yolov8', layout: 'rows' },
+      outputs: [{ name: 'output0', shape: [1, 7, 6], base: rows(6, 7) }],
+    });
     expect(e.message).toContain('YOLOv8 output is [1,7,6], expected [1,N,7] or [1,7,N]');
   });
 
   it('end-to-end: per-class scores for 5 classes, 3 labels', async () => {
     const e = await loadError({
-      id: 'e2ebad', labels: ['a', 'b', 'c'], output: { decoder: 'e2e' },
-      outputs: [{ name: 'boxes', shape: [1, 2, 4], base: rows(2, 4) }, { name: 'scores', shape: [1, 2, 5], base: rows(2, 5) }],
+      id: 'e2ebad',
+      labels: ['a', 'b', 'c'],
+      output: { decoder: 'e2e' },
+      outputs: [
+        { name: 'boxes', shape: [1, 2, 4], base: rows(2, 4) },
+        { name: 'scores', shape: [1, 2, 5], base: rows(2, 5) },
+      ],
     });
     expect(e.message).toContain('end-to-end scores are [1,2,5]: 5 classes, the labels file has 3');
   });
 
   it('end-to-end: a combined tensor whose columns the manifest does not explain', async () => {
-    const e = await loadError({ id: 'e2ecols', labels: ['a'], output: { decoder: 'e2e' }, outputs: [{ name: 'dets', shape: [1, 3, 9], base: rows(3, 9) }] });
+    const e = await loadError({
+      id: 'e2ecols',
+      labels: ['a'],
+      output: { decoder: 'e2e' },
+      outputs: [{ name: 'dets', shape: [1, 3, 9], base: rows(3, 9) }],
+    });
     expect(e.message).toContain('say what its 9 columns hold in output.columns');
   });
 
   it('an input of another size than the manifest says', async () => {
-    const e = await loadError({ id: 'size', labels: ['a'], inputSize: 96, outputs: [{ name: 'output', shape: [1, 2, 6], base: rows(2, 6) }] });
+    const e = await loadError({
+      id: 'size',
+      labels: ['a'],
+      inputSize: 96,
+      outputs: [{ name: 'output', shape: [1, 2, 6], base: rows(2, 6) }],
+    });
     expect(e.message).toContain('input shape is [1,3,96,96], the manifest says [1,3,64,64]');
   });
 
   it('an output named in the manifest that the model does not have', async () => {
-    const e = await loadError({ id: 'named', labels: ['a'], output: { tensors: { detections: 'dets' } }, outputs: [{ name: 'output', shape: [1, 2, 6], base: rows(2, 6) }] });
+    const e = await loadError({
+      id: 'named',
+      labels: ['a'],
+      output: { tensors: { detections: 'dets' } },
+      outputs: [{ name: 'output', shape: [1, 2, 6], base: rows(2, 6) }],
+    });
     expect(e.message).toContain('output "dets" named in the manifest is not in the model (it has output)');
   });
 
   it('the same errors come from a model loaded in a worker thread', async () => {
-    const e = await ModelHost.load(tinyModel({ id: 'v5host', labels: ['a', 'b', 'c', 'd'], outputs: [{ name: 'output', shape: [1, 6, 8], base: rows(6, 8) }] }), tinyDir, 1).then(() => null, (err: Error) => err);
+    const e = await ModelHost.load(
+      tinyModel({ id: 'v5host', labels: ['a', 'b', 'c', 'd'], outputs: [{ name: 'output', shape: [1, 6, 8], base: rows(6, 8) }] }),
+      tinyDir,
+      1,
+    ).then(
+      () => null,
+      (err: Error) => err,
+    );
     expect(e).toBeInstanceOf(ModelError);
     expect(e!.message).toContain('model "v5host": output is [1,6,8]: neither dimension is 5 + 4');
   });
@@ -88,7 +129,12 @@ describe('refused at load, saying what does not match', () => {
 describe('a model worker that dies', () => {
   it('fails the runs in flight, says so, and is back after a pause', async () => {
     const states: (string | null)[] = [];
-    const manifest = tinyModel({ id: 'crash', labels: ['person', 'car'], output: { decoder: 'yolov8' }, outputs: [{ name: 'output0', shape: [1, 6, 1], base: columns([[20, 20, 10, 20, 0.9, 0.05]]) }] });
+    const manifest = tinyModel({
+      id: 'crash',
+      labels: ['person', 'car'],
+      output: { decoder: 'yolov8' },
+      outputs: [{ name: 'output0', shape: [1, 6, 1], base: columns([[20, 20, 10, 20, 0.9, 0.05]]) }],
+    });
     const host = await ModelHost.load(manifest, tinyDir, 1, {}, (r) => states.push(r));
     try {
       expect((await host.detectBatch([grey(0)]))[0].map((d) => d.label)).toEqual(['person']);
@@ -131,7 +177,10 @@ describe.runIf(havePeers('ffmpeg', 'mosquitto'))('failures in a running gateway 
     for (const f of ['yolox_nano.json', 'nanodet_m.json', 'coco80.labels']) copyFileSync(join(MODELS_DIR, f), join(models, f));
     // A model whose labels file lists 10 classes: the outputs say 80.
     const ten = JSON.parse(readFileSync(join(MODELS_DIR, 'yolox_nano.json'), 'utf8'));
-    writeFileSync(join(models, 'yolox_ten.json'), JSON.stringify({ ...ten, id: 'yolox_ten', labels: Array.from({ length: 10 }, (_, i) => `c${i}`) }));
+    writeFileSync(
+      join(models, 'yolox_ten.json'),
+      JSON.stringify({ ...ten, id: 'yolox_ten', labels: Array.from({ length: 10 }, (_, i) => `c${i}`) }),
+    );
     copyFileSync(join(MODELS_DIR, 'files', 'yolox_nano.onnx'), join(files, 'yolox_nano.onnx'));
     // Weights damaged in place: the right size (so `gateway check` passes), the wrong bytes.
     copyFileSync(join(MODELS_DIR, 'files', 'nanodet_m.onnx'), join(files, 'nanodet_m.onnx'));
@@ -159,7 +208,9 @@ cameras:${cam('good', 'model: yolox_nano')}${cam('corrupt', 'model: nanodet_m')}
     // `gateway check` refuses the missing model; `gateway run` starts and contains it.
     expect(() => parseSettings(yaml, file)).toThrow(ConfigError);
     const config = parseSettings(yaml, file, process.env, { contain: true });
-    expect(config.warnings).toEqual([expect.stringMatching(/settings\.yaml:\d+:\d+: cameras\[3\]\.model: model "not_there": no manifest at/)]);
+    expect(config.warnings).toEqual([
+      expect.stringMatching(/settings\.yaml:\d+:\d+: cameras\[3\]\.model: model "not_there": no manifest at/),
+    ]);
     gw = await startGateway(config);
   }, 120_000);
 
@@ -196,12 +247,20 @@ cameras:${cam('good', 'model: yolox_nano')}${cam('corrupt', 'model: nanodet_m')}
     const h = await heard.waitFor((m) => health('half')(m) && m.json?.reason !== null, 30_000, 'half camera health');
     expect(h.json!.reason).toContain('detector failed: model "yolox_ten": output rows have 85 values, expected 5 + 10');
     expect(h.json!.state).not.toBe('offline');
-    const ev = await heard.waitFor((m) => m.topic === 't/v1/gateways/gw-fail/events' && m.json?.camera?.id === 'half', 40_000, 'half event');
+    const ev = await heard.waitFor(
+      (m) => m.topic === 't/v1/gateways/gw-fail/events' && m.json?.camera?.id === 'half',
+      40_000,
+      'half event',
+    );
     expect(ev.json).toMatchObject({ type: 'illegal_parking' });
   });
 
   it('the healthy camera carries on: online, no reason, its event confirmed', async () => {
-    const ev = await heard.waitFor((m) => m.topic === 't/v1/gateways/gw-fail/events' && m.json?.camera?.id === 'good', 40_000, 'good event');
+    const ev = await heard.waitFor(
+      (m) => m.topic === 't/v1/gateways/gw-fail/events' && m.json?.camera?.id === 'good',
+      40_000,
+      'good event',
+    );
     expect(ev.json).toMatchObject({ type: 'illegal_parking' });
     const h = gw!.cameraHealth().find((x) => x.camera === 'good')!;
     expect(h).toMatchObject({ state: 'online', reason: null });

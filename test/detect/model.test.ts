@@ -27,7 +27,11 @@ const pictures = new Map<Image, { data: Buffer; width: number; height: number }>
 
 /** The picture scaled to fit 416x416 with its aspect kept, as the capture would deliver it. */
 async function picture(img: Image) {
-  const { data, info } = await sharp(join(FILES, img)).resize(416, 416, { fit: 'inside' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(join(FILES, img))
+    .resize(416, 416, { fit: 'inside' })
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   expect(info.channels).toBe(3);
   return { data, width: info.width, height: info.height };
 }
@@ -140,7 +144,10 @@ describe('YOLOX and NanoDet agree', () => {
   // 32): IoU with YOLOX is ~0.6-0.7; with the centre offset it is ~0.9.
   it('NanoDet boxes match YOLOX boxes closely (IoU >= 0.8) in person.jpg and for the bus', () => {
     for (const label of ['person', 'dog', 'horse']) {
-      expect(iou(best(dets('yolox_nano', 'person.jpg'), label).box, best(dets('nanodet_m', 'person.jpg'), label).box), label).toBeGreaterThanOrEqual(0.8);
+      expect(
+        iou(best(dets('yolox_nano', 'person.jpg'), label).box, best(dets('nanodet_m', 'person.jpg'), label).box),
+        label,
+      ).toBeGreaterThanOrEqual(0.8);
     }
     expect(iou(best(dets('yolox_nano', 'bus.jpg'), 'bus').box, best(dets('nanodet_m', 'bus.jpg'), 'bus').box)).toBeGreaterThanOrEqual(0.8);
   });
@@ -152,7 +159,10 @@ describe('Model.load checks', () => {
     mkdirSync(dir, { recursive: true });
     copyFileSync(join(FILES, 'yolox_nano.onnx'), join(dir, 'yolox_nano.onnx'));
     truncateSync(join(dir, 'yolox_nano.onnx'), 100_000);
-    const err = await Model.load(loadManifest('yolox_nano'), dir, 1).then(() => null, (e: Error) => e);
+    const err = await Model.load(loadManifest('yolox_nano'), dir, 1).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(ModelError);
     expect(err!.message).toMatch(/^model "yolox_nano": /);
     expect(err!.message).toContain('SHA-256');
@@ -160,7 +170,10 @@ describe('Model.load checks', () => {
   });
 
   it('missing weights are refused naming the model', async () => {
-    const err = await Model.load(loadManifest('nanodet_m'), join(tmp, 'nowhere'), 1).then(() => null, (e: Error) => e);
+    const err = await Model.load(loadManifest('nanodet_m'), join(tmp, 'nowhere'), 1).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(ModelError);
     expect(err!.message).toContain('model "nanodet_m"');
     expect(err!.message).toContain('missing');
@@ -177,7 +190,10 @@ describe('Model.load checks', () => {
   }
 
   it('yolox: a labels list that does not match the output is a clear error at load', async () => {
-    const err = await Model.load(withLabels('yolox_nano', 10), FILES, 1).then(() => null, (e: Error) => e);
+    const err = await Model.load(withLabels('yolox_nano', 10), FILES, 1).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(ModelError);
     expect(err!.message).toContain('model "yolox_nano_custom"');
     expect(err!.message).toContain('output rows have 85 values, expected 5 + 10');
@@ -185,7 +201,10 @@ describe('Model.load checks', () => {
   });
 
   it('nanodet: a labels list that does not match the output is a clear error at load', async () => {
-    const err = await Model.load(withLabels('nanodet_m', 3), FILES, 1).then(() => null, (e: Error) => e);
+    const err = await Model.load(withLabels('nanodet_m', 3), FILES, 1).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err).toBeInstanceOf(ModelError);
     expect(err!.message).toContain('model "nanodet_m_custom"');
     expect(err!.message).toContain('score outputs have 80 classes');
@@ -198,7 +217,9 @@ describe('Model.load checks', () => {
     m.labels = join(MODELS_DIR, 'coco80.labels');
     const path = join(tmp, 'yolox_320.json');
     writeFileSync(path, JSON.stringify(m));
-    await expect(Model.load(loadManifest(path), FILES, 1)).rejects.toThrow(/input shape is \[1,3,416,416\], the manifest says \[1,3,320,320\]/);
+    await expect(Model.load(loadManifest(path), FILES, 1)).rejects.toThrow(
+      /input shape is \[1,3,416,416\], the manifest says \[1,3,320,320\]/,
+    );
   });
 
   it('class_thresholds naming an unknown class is refused', async () => {
@@ -212,7 +233,10 @@ describe('Model.load checks', () => {
 
   it('an invalid manifest lists its problems', () => {
     const path = join(tmp, 'broken.json');
-    writeFileSync(path, JSON.stringify({ id: 'broken', file: 'x.onnx', sha256: 'nothex', labels: ['a'], input: { width: 416 }, output: { decoder: 'ssd' } }));
+    writeFileSync(
+      path,
+      JSON.stringify({ id: 'broken', file: 'x.onnx', sha256: 'nothex', labels: ['a'], input: { width: 416 }, output: { decoder: 'ssd' } }),
+    );
     expect(() => loadManifest(path)).toThrow(ManifestError);
     try {
       loadManifest(path);
@@ -226,10 +250,12 @@ describe('Model.load checks', () => {
 
 describe('Preprocessor', () => {
   // A 2x3 RGB frame into a 4x4 input. Pixel (x, y) = (R, G, B) = (10x+y, 100+x, 200+y).
-  const W = 4, H = 4, w = 2, h = 3;
+  const W = 4,
+    H = 4,
+    w = 2,
+    h = 3;
   const rgb = new Uint8Array(w * h * 3);
-  for (let y = 0; y < h; y++)
-    for (let x = 0; x < w; x++) rgb.set([10 * x + y, 100 + x, 200 + y], (y * w + x) * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) rgb.set([10 * x + y, 100 + x, 200 + y], (y * w + x) * 3);
   const at = (d: Float32Array, plane: number, x: number, y: number) => d[plane * W * H + y * W + x];
 
   it('letterbox: the picture top-left, the rest filled with the pad value', () => {
@@ -253,7 +279,7 @@ describe('Preprocessor', () => {
     expect(at(p.data, 0, 3, 3)).toBe(0);
   });
 
-  it('mean and std are applied per plane in the model\'s channel order, the pad too', () => {
+  it("mean and std are applied per plane in the model's channel order, the pad too", () => {
     const p = new Preprocessor({ width: W, height: H, channels: 'bgr', mean: [100, 50, 10], std: [2, 4, 5], pad: 114 });
     p.fill(rgb, w, h);
     expect(at(p.data, 0, 1, 2)).toBeCloseTo((202 - 100) / 2, 5);

@@ -17,7 +17,7 @@ import { Preprocessor } from '../../gateway/detect/preprocess.ts';
 import { loadManifest } from '../../gateway/detect/manifest.ts';
 import type { Detection, Detector, FrameLike, RunTiming } from '../../gateway/detect/types.ts';
 import type { Frame } from '../../gateway/capture/camera.ts';
-import { ConfigError, parseSettings, type ConfigIssue } from '../../gateway/settings/load.ts';
+import { type ConfigError, parseSettings, type ConfigIssue } from '../../gateway/settings/load.ts';
 import { iou } from '../../gateway/zones/geometry.ts';
 import { MODELS_DIR, ROOT } from '../../gateway/paths.ts';
 import { ensureScenario } from '../../scripts/scenario.ts';
@@ -43,8 +43,12 @@ class Gated implements Detector {
   constructor(inner: Model) {
     this.inner = inner;
   }
-  get manifest() { return this.inner.manifest; }
-  get maxBatch() { return this.inner.maxBatch; }
+  get manifest() {
+    return this.inner.manifest;
+  }
+  get maxBatch() {
+    return this.inner.maxBatch;
+  }
   async detectBatch(frames: readonly FrameLike[], t?: RunTiming): Promise<Detection[][]> {
     this.runs.push(frames.length);
     await new Promise<void>((ok) => this.gates.push(ok));
@@ -53,18 +57,34 @@ class Gated implements Detector {
   open(): void {
     for (const g of this.gates.splice(0)) g();
   }
-  release() { return this.inner.release(); }
+  release() {
+    return this.inner.release();
+  }
 }
 
 const PERSON_V8 = { name: 'output0', shape: [1, 6, 1], base: columns([[20, 20, 10, 20, 0.9, 0.05]]) };
 
 describe('back-pressure', () => {
   it('when detection falls behind, the oldest frames are dropped, released and counted per camera', async () => {
-    const model = new Gated(await Model.load(tinyModel({ id: 'slow', labels: ['person', 'car'], output: { decoder: 'yolov8' }, outputs: [PERSON_V8] }), tinyDir, 1));
+    const model = new Gated(
+      await Model.load(
+        tinyModel({ id: 'slow', labels: ['person', 'car'], output: { decoder: 'yolov8' }, outputs: [PERSON_V8] }),
+        tinyDir,
+        1,
+      ),
+    );
     const released: string[] = [];
     const dropped: string[] = [];
     const done: string[] = [];
-    const q = new DetectQueue({ model, capacity: 2, onResult: (r) => done.push(`${r.frame.camera}@${r.frame.ts}`), onDrop: (f) => dropped.push(`${f.camera}@${f.ts}`), onError: (_f, e) => { throw e; } });
+    const q = new DetectQueue({
+      model,
+      capacity: 2,
+      onResult: (r) => done.push(`${r.frame.camera}@${r.frame.ts}`),
+      onDrop: (f) => dropped.push(`${f.camera}@${f.ts}`),
+      onError: (_f, e) => {
+        throw e;
+      },
+    });
     q.push(frame('a', 1, released));
     await new Promise((r) => setImmediate(r)); // a@1 is now running, held at the gate
     q.push(frame('b', 2, released));
@@ -88,12 +108,23 @@ describe('back-pressure', () => {
 
 describe('per-frame join of several models on one camera', () => {
   const det = (label: string, box: number[], score = 0.8): Detection => ({ label, score, box: box as unknown as Detection['box'] });
-  const detected = (model: string, f: Frame, detections: Detection[]): Detected => ({ model, frame: f, detections, timing: { preMs: 0, inferMs: 0, postMs: 0 }, batch: 1 });
+  const detected = (model: string, f: Frame, detections: Detection[]): Detected => ({
+    model,
+    frame: f,
+    detections,
+    timing: { preMs: 0, inferMs: 0, postMs: 0 },
+    batch: 1,
+  });
 
   function setup(models = 2) {
     const delivered: { ts: number; dets: Detection[] }[] = [];
     const dropped: number[] = [];
-    const join = new FrameJoin({ models, ignoreForStatic: new Set(['person']), deliver: (f, d) => delivered.push({ ts: f.ts, dets: d }), dropped: (f) => dropped.push(f.ts) });
+    const join = new FrameJoin({
+      models,
+      ignoreForStatic: new Set(['person']),
+      deliver: (f, d) => delivered.push({ ts: f.ts, dets: d }),
+      dropped: (f) => dropped.push(f.ts),
+    });
     return { join, delivered, dropped };
   }
 
@@ -186,7 +217,8 @@ describe('models of different input sizes on one camera', () => {
       return (seed >>> 0) % n;
     };
     for (let k = 0; k < 60; k++) {
-      const w = 1 + rand(8), h = 1 + rand(8);
+      const w = 1 + rand(8),
+        h = 1 + rand(8);
       const rgb = Uint8Array.from({ length: w * h * 3 }, () => rand(256));
       reused.fill(rgb, w, h);
       const fresh = new Preprocessor(spec);
@@ -196,7 +228,9 @@ describe('models of different input sizes on one camera', () => {
   });
 
   it('and stretches a frame of another size to the whole input', () => {
-    const p = new Preprocessor({ width: 4, height: 4, channels: 'rgb', mean: [0, 0, 0], std: [1, 1, 1], pad: 0, resize: 'stretch' }, 1, { resample: true });
+    const p = new Preprocessor({ width: 4, height: 4, channels: 'rgb', mean: [0, 0, 0], std: [1, 1, 1], pad: 0, resize: 'stretch' }, 1, {
+      resample: true,
+    });
     p.fill(new Uint8Array(2 * 2 * 3).fill(50), 2, 2);
     expect([p.pictureW[0], p.pictureH[0]]).toEqual([4, 4]);
     expect(p.data[15]).toBe(50);
@@ -207,7 +241,11 @@ describe('models of different input sizes on one camera', () => {
   it('YOLOX-Nano on a frame scaled for a 640 model finds the bus where it does at 416', async () => {
     const m = await Model.load(loadManifest('yolox_nano'), FILES, 2, { resample: true });
     const at = async (size: number) => {
-      const { data, info } = await sharp(join(FILES, 'bus.jpg')).resize(size, size, { fit: 'inside' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const { data, info } = await sharp(join(FILES, 'bus.jpg'))
+        .resize(size, size, { fit: 'inside' })
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
       return m.detect(data, info.width, info.height);
     };
     const [small, large] = [await at(416), await at(640)];
@@ -235,24 +273,34 @@ ${cam}`;
   };
 
   it('models: a list; a rule may name any of their classes, or static_change', () => {
-    const s = parseSettings(base(`    models: [yolox_nano, nanodet_m]
+    const s = parseSettings(
+      base(`    models: [yolox_nano, nanodet_m]
     zones:
       - id: z
         polygon: [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]
-        rules: [{ type: garbage_exposure, classes: [static_change, bench] }]`), '/etc/gateway/settings.yaml', {});
+        rules: [{ type: garbage_exposure, classes: [static_change, bench] }]`),
+      '/etc/gateway/settings.yaml',
+      {},
+    );
     expect(s.settings.cameras[0].models).toEqual(['yolox_nano', 'nanodet_m']);
-    expect(s.settings.cameras[0].static_change).toMatchObject({ persist_s: 30, sensitivity: 0.5, ignore_classes: expect.arrayContaining(['person', 'car']) });
+    expect(s.settings.cameras[0].static_change).toMatchObject({
+      persist_s: 30,
+      sensitivity: 0.5,
+      ignore_classes: expect.arrayContaining(['person', 'car']),
+    });
     expect(s.settings.detector).toMatchObject({ batch: 4, worker_threads: true });
   });
 
   it('model and models together, a missing model in the list, an unknown static zone: each named', () => {
-    const found = issues(base(`    model: yolox_nano
+    const found = issues(
+      base(`    model: yolox_nano
     models: [yolox_nano, garbage_v9]
     static_change: { zones: [nowhere] }
     zones:
       - id: z
         polygon: [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9]]
-        rules: [{ type: garbage_exposure, classes: [static_change] }]`));
+        rules: [{ type: garbage_exposure, classes: [static_change] }]`),
+    );
     const msg = (re: RegExp) => found.find((i) => re.test(i.message));
     expect(msg(/either model or models/)?.path).toEqual(['cameras', 0, 'models']);
     expect(msg(/model "garbage_v9": no manifest/)?.path).toEqual(['cameras', 0, 'models', 1]);

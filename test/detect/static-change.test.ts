@@ -30,7 +30,14 @@ const PERSIST_S = 10;
 const ZONE = loadScenario('static-drop').zone! as [number, number][];
 
 function detector(absorbS = 0) {
-  return new StaticChangeDetector([{ id: 'plaza', polygon: ZONE }], { width: 128, persistS: PERSIST_S, learnS: 300, sensitivity: 0.5, minArea: 0.002, absorbS });
+  return new StaticChangeDetector([{ id: 'plaza', polygon: ZONE }], {
+    width: 128,
+    persistS: PERSIST_S,
+    learnS: 300,
+    sensitivity: 0.5,
+    minArea: 0.002,
+    absorbS,
+  });
 }
 
 /** Runs a clip through a fresh detector; returns what it reported at each frame. */
@@ -121,7 +128,15 @@ describe.runIf(ok)('static-change detector on scenario clips', () => {
     const pair = s.actors.find((a) => a.name === 'pair')!;
     const px = 640 / s.background.crop![2];
     const run = (told: boolean) => {
-      const d = new StaticChangeDetector([{ id: 'plaza', polygon: zone }], { width: 128, persistS: PERSIST_S, learnS: 300, sensitivity: 0.5, minArea: 0.002, absorbS: 0, occluderClasses: ['person'] });
+      const d = new StaticChangeDetector([{ id: 'plaza', polygon: zone }], {
+        width: 128,
+        persistS: PERSIST_S,
+        learnS: 300,
+        sensitivity: 0.5,
+        minArea: 0.002,
+        absorbS: 0,
+        occluderClasses: ['person'],
+      });
       return frames.map((f) => {
         const found = d.process(f, f.ts).slice();
         const box = actorBox(pair, f.ts / 1000, px);
@@ -174,7 +189,10 @@ describe.runIf(havePeers('ffmpeg', 'mosquitto'))('static change through the gate
   it('a camera with no model at all confirms garbage_exposure from static_change', async () => {
     const clip = await ensureScenario('static-drop', { out: OUT });
     const dir = tempDir('gw-static-');
-    gw = await startGateway(settingsAt(dir, `
+    gw = await startGateway(
+      settingsAt(
+        dir,
+        `
 gateway: { id: gw-static, data_dir: ${dir}/data }
 mqtt: { url: '${broker.url}', prefix: t }
 cameras:
@@ -188,7 +206,9 @@ cameras:
         polygon: ${JSON.stringify(ZONE)}
         rules:
           - { type: garbage_exposure, classes: [static_change], dwell_s: 4 }
-`));
+`,
+      ),
+    );
     const ev = await heard.waitFor((m) => m.topic === 't/v1/gateways/gw-static/events', 45_000, 'garbage event');
     expect(ev.json).toMatchObject({ type: 'garbage_exposure', classes: ['static_change'], zone: { id: 'plaza' } });
     const [x1, y1, x2, y2] = ev.json!.box as Box;
@@ -207,7 +227,13 @@ function actorBox(a: Actor, t: number, px: number): Box | null {
   let j = 0;
   while (j < kf.length - 2 && kf[j + 1].t < t) j++;
   const u = kf[j + 1].t > kf[j].t ? (t - kf[j].t) / (kf[j + 1].t - kf[j].t) : 0;
-  const x = kf[j].x + u * (kf[j + 1].x - kf[j].x), y = kf[j].y + u * (kf[j + 1].y - kf[j].y);
+  const x = kf[j].x + u * (kf[j + 1].x - kf[j].x),
+    y = kf[j].y + u * (kf[j + 1].y - kf[j].y);
   const scale = a.scale ?? 1;
-  return [(x * px) / 640, (y * px) / 360, Math.min(1, ((x + a.crop[2] * scale) * px) / 640), Math.min(1, ((y + a.crop[3] * scale) * px) / 360)];
+  return [
+    (x * px) / 640,
+    (y * px) / 360,
+    Math.min(1, ((x + a.crop[2] * scale) * px) / 640),
+    Math.min(1, ((y + a.crop[3] * scale) * px) / 360),
+  ];
 }

@@ -63,27 +63,38 @@ describe.runIf(ok)('ONVIF backchannel speaker against GStreamer', { retry: 2 }, 
     expect(a.received().equals(tone('pcma', 0.5).data)).toBe(true);
   });
 
-  it('answers the camera\'s Digest challenge; a wrong password is auth, nothing is sent', async () => {
+  it("answers the camera's Digest challenge; a wrong password is auth, nothing is sent", async () => {
     const cam = await camera({ user: 'admin', password: 'cam123' });
     await new BackchannelSpeaker(cam.url.replace('rtsp://', 'rtsp://admin:cam123@')).play(tone('pcmu', 0.5));
     await arrived(cam, 4000);
     expect(cam.received().length).toBe(4000);
-    await expect(new BackchannelSpeaker(cam.url, { username: 'admin', password: 'nope' }).play(tone('pcmu', 0.3))).rejects.toMatchObject({ code: 'auth' });
-    await expect(new BackchannelSpeaker(cam.url).play(tone('pcmu', 0.3))).rejects.toMatchObject({ code: 'auth', message: expect.stringContaining('none are configured') });
+    await expect(new BackchannelSpeaker(cam.url, { username: 'admin', password: 'nope' }).play(tone('pcmu', 0.3))).rejects.toMatchObject({
+      code: 'auth',
+    });
+    await expect(new BackchannelSpeaker(cam.url).play(tone('pcmu', 0.3))).rejects.toMatchObject({
+      code: 'auth',
+      message: expect.stringContaining('none are configured'),
+    });
     expect(cam.received().length).toBe(4000);
   });
 
   it('maps a wrong path to not_found, a closed port to refused, and a silent server to timeout', async () => {
     const cam = await camera();
-    await expect(new BackchannelSpeaker(cam.url.replace('/onvif', '/nothing')).play(tone('pcmu', 0.2))).rejects.toMatchObject({ code: 'not_found' });
+    await expect(new BackchannelSpeaker(cam.url.replace('/onvif', '/nothing')).play(tone('pcmu', 0.2))).rejects.toMatchObject({
+      code: 'not_found',
+    });
     const port = await freePort();
-    await expect(new BackchannelSpeaker(`rtsp://127.0.0.1:${port}/onvif`).play(tone('pcmu', 0.2))).rejects.toMatchObject({ code: 'refused' });
+    await expect(new BackchannelSpeaker(`rtsp://127.0.0.1:${port}/onvif`).play(tone('pcmu', 0.2))).rejects.toMatchObject({
+      code: 'refused',
+    });
     const held: net.Socket[] = [];
     const mute = net.createServer((s) => void held.push(s));
     await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
     cleanup.push(() => new Promise((r) => (held.forEach((s) => s.destroy()), mute.close(r))));
     const mp = (mute.address() as net.AddressInfo).port;
-    await expect(new BackchannelSpeaker(`rtsp://127.0.0.1:${mp}/onvif`, { timeoutMs: 800 }).play(tone('pcmu', 0.2))).rejects.toMatchObject({ code: 'timeout' });
+    await expect(new BackchannelSpeaker(`rtsp://127.0.0.1:${mp}/onvif`, { timeoutMs: 800 }).play(tone('pcmu', 0.2))).rejects.toMatchObject({
+      code: 'timeout',
+    });
   });
 });
 

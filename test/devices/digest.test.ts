@@ -121,7 +121,14 @@ describe('digestRequest against a Digest server', () => {
       iterations++;
       for (let i = 0; i < 10; i++) yield Buffer.alloc(100, i);
     }
-    const res = await digestRequest({ url, method: 'PUT', user: 'admin', password: 'secret', body: body(), headers: { 'Content-Length': '1000' } });
+    const res = await digestRequest({
+      url,
+      method: 'PUT',
+      user: 'admin',
+      password: 'secret',
+      body: body(),
+      headers: { 'Content-Length': '1000' },
+    });
     expect(res).toMatchObject({ status: 200, sentBytes: 1000 });
     expect(iterations).toBe(1);
     expect(log).toEqual([
@@ -132,7 +139,16 @@ describe('digestRequest against a Digest server', () => {
 
   it('settles a streamed upload nobody answers after answerGraceMs with status 0', async () => {
     const { url } = await start({}, () => undefined);
-    const res = await digestRequest({ url, method: 'PUT', user: 'admin', password: 'secret', body: (async function* () { yield Buffer.alloc(10); })(), answerGraceMs: 100 });
+    const res = await digestRequest({
+      url,
+      method: 'PUT',
+      user: 'admin',
+      password: 'secret',
+      body: (async function* () {
+        yield Buffer.alloc(10);
+      })(),
+      answerGraceMs: 100,
+    });
     expect(res).toMatchObject({ status: 0, sentBytes: 10 });
   });
 
@@ -144,13 +160,17 @@ describe('digestRequest against a Digest server', () => {
     await expect(digestRequest({ url: `http://127.0.0.1:${port}/` })).rejects.toMatchObject({ code: 'refused' });
 
     const silent = await start({}, () => undefined);
-    await expect(digestRequest({ url: silent.url, user: 'admin', password: 'secret', timeoutMs: 200 })).rejects.toMatchObject({ code: 'timeout' });
+    await expect(digestRequest({ url: silent.url, user: 'admin', password: 'secret', timeoutMs: 200 })).rejects.toMatchObject({
+      code: 'timeout',
+    });
 
     const ac = new AbortController();
     const forever = (async function* () {
       for (;;) yield await new Promise<Buffer>((r) => setTimeout(() => r(Buffer.alloc(10)), 10));
     })();
     setTimeout(() => ac.abort(), 100);
-    await expect(digestRequest({ url: silent.url, method: 'PUT', user: 'admin', password: 'secret', body: forever, signal: ac.signal })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(
+      digestRequest({ url: silent.url, method: 'PUT', user: 'admin', password: 'secret', body: forever, signal: ac.signal }),
+    ).rejects.toMatchObject({ name: 'AbortError' });
   });
 });

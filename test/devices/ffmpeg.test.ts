@@ -87,8 +87,28 @@ describe('frameSourceArgs', () => {
   });
 
   it('FfmpegArgs puts input flags before their -i and globals first', () => {
-    const a = new FfmpegArgs().logLevel('warning').global('-y').input('in.mp4', ...preset.fileAsCamera()).output('out.ppm', '-frames:v', 1).build();
-    expect(a).toEqual(['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'warning', '-y', '-re', '-stream_loop', '-1', '-i', 'in.mp4', '-frames:v', '1', 'out.ppm']);
+    const a = new FfmpegArgs()
+      .logLevel('warning')
+      .global('-y')
+      .input('in.mp4', ...preset.fileAsCamera())
+      .output('out.ppm', '-frames:v', 1)
+      .build();
+    expect(a).toEqual([
+      '-hide_banner',
+      '-nostdin',
+      '-nostats',
+      '-loglevel',
+      'warning',
+      '-y',
+      '-re',
+      '-stream_loop',
+      '-1',
+      '-i',
+      'in.mp4',
+      '-frames:v',
+      '1',
+      'out.ppm',
+    ]);
     expect(preset.rtsp('tcp', 0.5)).toEqual(['-rtsp_transport', 'tcp', '-timeout', 500000]);
   });
 });
@@ -121,7 +141,10 @@ describe('withCredentials / redact', () => {
 });
 
 /** Frames of a PPM stream: header + pixels where pixel i of frame f is (f*7 + i) & 0xff. */
-function ppmStream(sizes: [number, number][], header = (w: number, h: number) => `P6\n${w} ${h}\n255\n`): { bytes: Buffer; frames: { w: number; h: number; data: Buffer }[] } {
+function ppmStream(
+  sizes: [number, number][],
+  header = (w: number, h: number) => `P6\n${w} ${h}\n255\n`,
+): { bytes: Buffer; frames: { w: number; h: number; data: Buffer }[] } {
   const frames = sizes.map(([w, h], f) => {
     const data = Buffer.alloc(w * h * 3);
     for (let i = 0; i < data.length; i++) data[i] = (f * 7 + i) & 0xff;
@@ -142,7 +165,12 @@ function collect(skip: (h: PpmHeader, i: number) => boolean = () => false) {
 
 describe('PpmParser', () => {
   // Three frames, the size changing mid-stream (a camera switching resolution).
-  const { bytes, frames } = ppmStream([[4, 2], [4, 2], [3, 5], [1, 1]]);
+  const { bytes, frames } = ppmStream([
+    [4, 2],
+    [4, 2],
+    [3, 5],
+    [1, 1],
+  ]);
 
   const check = (got: { h: PpmHeader; data: Buffer }[]) => {
     expect(got.map((g) => [g.h.width, g.h.height])).toEqual(frames.map((f) => [f.w, f.h]));
@@ -182,17 +210,30 @@ describe('PpmParser', () => {
   });
 
   it('accepts any whitespace between header fields', () => {
-    const s = ppmStream([[2, 3], [5, 1]], (w, h) => `P6 ${w}\t${h}\r\n255 `);
+    const s = ppmStream(
+      [
+        [2, 3],
+        [5, 1],
+      ],
+      (w, h) => `P6 ${w}\t${h}\r\n255 `,
+    );
     const { parser, got } = collect();
     for (let i = 0; i < s.bytes.length; i += 3) parser.push(s.bytes.subarray(i, i + 3));
-    expect(got.map((g) => [g.h.width, g.h.height])).toEqual([[2, 3], [5, 1]]);
+    expect(got.map((g) => [g.h.width, g.h.height])).toEqual([
+      [2, 3],
+      [5, 1],
+    ]);
     expect(got[1].data.equals(s.frames[1].data)).toBe(true);
   });
 
   it('a skipped frame (begin returns null) is passed over and the next one still parses', () => {
     const { parser, got } = collect((_h, i) => i === 1);
     for (let i = 0; i < bytes.length; i += 5) parser.push(bytes.subarray(i, i + 5));
-    expect(got.map((g) => [g.h.width, g.h.height])).toEqual([[4, 2], [3, 5], [1, 1]]);
+    expect(got.map((g) => [g.h.width, g.h.height])).toEqual([
+      [4, 2],
+      [3, 5],
+      [1, 1],
+    ]);
     expect(got[1].data.equals(frames[2].data)).toBe(true);
   });
 
@@ -230,7 +271,11 @@ describe('classifyStderr', () => {
 
   it('the last matching line wins, and the reason quotes it', () => {
     const r = classifyStderr(['x: No such file or directory', 'rtsp://h/x: Connection refused']);
-    expect(r).toEqual({ code: 'refused', reason: 'connection refused (nothing listening on that port)', line: 'rtsp://h/x: Connection refused' });
+    expect(r).toEqual({
+      code: 'refused',
+      reason: 'connection refused (nothing listening on that port)',
+      line: 'rtsp://h/x: Connection refused',
+    });
   });
 
   it('ffmpegError falls back to the last line, or the fallback text', () => {
@@ -242,7 +287,11 @@ describe('classifyStderr', () => {
   });
 
   const ffmpegStderr = (args: string[]) =>
-    new Promise<string[]>((ok) => execFile('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args], { timeout: 20_000 }, (_e, _o, err) => ok(err.split('\n'))));
+    new Promise<string[]>((ok) =>
+      execFile('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args], { timeout: 20_000 }, (_e, _o, err) =>
+        ok(err.split('\n')),
+      ),
+    );
 
   it.runIf(hasFfmpeg)('real ffmpeg on a missing file: not_found', async () => {
     const missing = join(tmp, 'no-such-clip.mp4');
@@ -261,7 +310,9 @@ describe('classifyStderr', () => {
   });
 
   it.runIf(hasFfmpeg)('real ffmpeg on a closed RTSP port: refused', async () => {
-    const r = classifyStderr(await ffmpegStderr(['-rtsp_transport', 'tcp', '-timeout', '3000000', '-i', 'rtsp://127.0.0.1:9/none', '-f', 'null', '-']));
+    const r = classifyStderr(
+      await ffmpegStderr(['-rtsp_transport', 'tcp', '-timeout', '3000000', '-i', 'rtsp://127.0.0.1:9/none', '-f', 'null', '-']),
+    );
     expect(r?.code).toBe('refused');
   });
 });

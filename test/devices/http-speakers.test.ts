@@ -13,7 +13,6 @@ import { DahuaSpeaker } from '../../devices/speakers/dahua/driver.ts';
 import { startFakeHikvision, type Upload } from '../peers/hikvision.ts';
 import { startFakeDahua } from '../peers/dahua.ts';
 
-
 /** Real-time pacing as seen by the device: total span, and never ahead of or behind the clock. */
 function expectRealTime(upload: Upload, durationMs: number) {
   const t0 = upload.chunks[0].at;
@@ -163,7 +162,10 @@ describe('Dahua CGI speaker', () => {
     await expect(new DahuaSpeaker(fake.url()).play(pcm)).rejects.toMatchObject({ code: 'unsupported' });
     const mulaw = new DahuaSpeaker(fake.url({ codec: 'pcmu' }));
     expect(mulaw.codecs).toEqual(['pcmu']);
-    await expect(mulaw.play(tone('pcmu', 0.1))).rejects.toMatchObject({ code: 'rejected', message: expect.stringContaining('Bad Request') });
+    await expect(mulaw.play(tone('pcmu', 0.1))).rejects.toMatchObject({
+      code: 'rejected',
+      message: expect.stringContaining('Bad Request'),
+    });
     await expect(new DahuaSpeaker(fake.url({ channel: 3 })).play(tone('pcma', 0.1))).rejects.toMatchObject({ code: 'rejected' });
   });
 

@@ -23,7 +23,9 @@ describe('frameSourceArgs with clock: media', () => {
     expect(a).not.toContain('-re');
     expect(a).not.toContain('-stream_loop');
     expect(a).toContain('-skip_frame');
-    expect(a[a.indexOf('-vf') + 1]).toBe('fps=fps=1/2:round=near:eof_action=pass,scale=w=416:h=416:force_original_aspect_ratio=decrease:flags=bilinear,scale=flags=bilinear');
+    expect(a[a.indexOf('-vf') + 1]).toBe(
+      'fps=fps=1/2:round=near:eof_action=pass,scale=w=416:h=416:force_original_aspect_ratio=decrease:flags=bilinear,scale=flags=bilinear',
+    );
   });
 
   it('a live stream has no media time: the option is ignored', () => {
@@ -60,7 +62,12 @@ describe.runIf(hasFfmpeg)('media clock on a real clip', () => {
     const health: CameraHealth[] = [];
     const camera = { id: 'cam', url, interval_s: 1, stall_s: 15, transport: 'tcp', clock: 'media', zones: [] } as unknown as CameraSettings;
     const cap = new CameraCapture({
-      camera, width: 416, height: 234, fit: 'fit', log: silentLogger(), onHealth: (h) => health.push(h),
+      camera,
+      width: 416,
+      height: 234,
+      fit: 'fit',
+      log: silentLogger(),
+      onHealth: (h) => health.push(h),
       // The detector holds each frame a while, like a busy queue.
       onFrame: (f) => (frames.push(f), setTimeout(() => f.release(), 40)),
     });

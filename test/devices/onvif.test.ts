@@ -43,7 +43,9 @@ async function digestGet(url: string, user: string, password: string): Promise<R
   const ha1 = md5(`${user}:${c.realm}:${password}`);
   const response = md5(`${ha1}:${c.nonce}:00000001:${cnonce}:auth:${md5(`GET:${uri}`)}`);
   return fetch(url, {
-    headers: { Authorization: `Digest username="${user}", realm="${c.realm}", nonce="${c.nonce}", uri="${uri}", qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}"` },
+    headers: {
+      Authorization: `Digest username="${user}", realm="${c.realm}", nonce="${c.nonce}", uri="${uri}", qop=auth, nc=00000001, cnonce="${cnonce}", response="${response}"`,
+    },
   });
 }
 
@@ -51,7 +53,13 @@ describe('ONVIF client against the fake camera', () => {
   it('reads device information, profiles, stream and snapshot URIs', async () => {
     const cam = await fake();
     const d = await probe(cam.url, { user: USER, password: PASS });
-    expect(d).toMatchObject({ manufacturer: 'HIKVISION', model: 'DS-2CD2043G0-I', firmware: 'V5.5.80 build 190528', hardwareId: '88', media: 'media1' });
+    expect(d).toMatchObject({
+      manufacturer: 'HIKVISION',
+      model: 'DS-2CD2043G0-I',
+      firmware: 'V5.5.80 build 190528',
+      hardwareId: '88',
+      media: 'media1',
+    });
     expect(d.serial).toBe(cam.o.serial);
     expect(d.profiles.map((p) => [p.token, p.name, p.encoding, p.width, p.height, p.fps])).toEqual([
       ['Profile_1', 'mainStream', 'H264', 1920, 1080, 25],
@@ -65,7 +73,11 @@ describe('ONVIF client against the fake camera', () => {
 
   it('keeps strings that look like numbers as the device sent them', async () => {
     // The onvif package's own parsing turns "5.40" into 5.4 and token "1" into a number.
-    const cam = await fake({ firmware: '5.40', serial: '00123', profiles: [{ token: '1', name: '101', encoding: 'H264', width: 1280, height: 720, fps: 20 }] });
+    const cam = await fake({
+      firmware: '5.40',
+      serial: '00123',
+      profiles: [{ token: '1', name: '101', encoding: 'H264', width: 1280, height: 720, fps: 20 }],
+    });
     const d = await probe(cam.url, { user: USER, password: PASS });
     expect([d.firmware, d.serial, d.profiles[0]!.token, d.profiles[0]!.name]).toEqual(['5.40', '00123', '1', '101']);
   });
@@ -101,7 +113,15 @@ describe('ONVIF client against the fake camera', () => {
   });
 
   it('selection rules: minimum width, codec preference, fallback to the largest tiny stream', () => {
-    const p = (token: string, width: number, height: number, encoding = 'H264', streamUri = `rtsp://x/${token}`): OnvifProfile => ({ token, name: token, encoding, width, height, fps: 25, streamUri });
+    const p = (token: string, width: number, height: number, encoding = 'H264', streamUri = `rtsp://x/${token}`): OnvifProfile => ({
+      token,
+      name: token,
+      encoding,
+      width,
+      height,
+      fps: 25,
+      streamUri,
+    });
     expect(selectAnalytics([p('a', 1920, 1080), p('b', 320, 240), p('c', 319, 240)])?.token).toBe('b');
     expect(selectAnalytics([p('jpeg', 640, 480, 'JPEG'), p('h265', 640, 480, 'H265'), p('h264', 640, 480)])?.token).toBe('h264');
     expect(selectAnalytics([p('qcif', 176, 144), p('tiny', 160, 120)])?.token).toBe('qcif');
@@ -124,7 +144,9 @@ describe('ONVIF client against the fake camera', () => {
     expect(d.profiles).toHaveLength(3);
     // First try: our Security header was refused (MustUnderstand); afterwards Digest only.
     expect(cam.log.some((l) => l.status === 500)).toBe(true);
-    expect(cam.log.filter((l) => l.action === 'GetProfiles' && l.status === 200).every((l) => l.digest === 'ok' && l.wsse === 'absent')).toBe(true);
+    expect(
+      cam.log.filter((l) => l.action === 'GetProfiles' && l.status === 200).every((l) => l.digest === 'ok' && l.wsse === 'absent'),
+    ).toBe(true);
   });
 
   it.each([3600, -7200])('corrects a device clock that is %i s off for WS-Security', async (skew) => {
@@ -193,7 +215,10 @@ describe('WS-Discovery over loopback multicast', () => {
   function why(r: Awaited<ReturnType<typeof discover>>, cams: FakeOnvifDevice[]): string {
     return [
       `probed on: ${r.interfaces.map((i) => `${i.name} ${i.address}${i.error ? ` (${i.error})` : ''}`).join(', ')}`,
-      ...cams.map((c) => `fake ${c.o.endpoint}: joined ${c.responder?.joined.join(',') || 'nothing'}, failed ${JSON.stringify(c.responder?.failed)}, saw ${c.responder?.probes} probes`),
+      ...cams.map(
+        (c) =>
+          `fake ${c.o.endpoint}: joined ${c.responder?.joined.join(',') || 'nothing'}, failed ${JSON.stringify(c.responder?.failed)}, saw ${c.responder?.probes} probes`,
+      ),
       'Probes go out of each interface with IP_MULTICAST_IF, which needs no route; if this kernel still',
       'refuses multicast on lo, `ip route add 239.0.0.0/8 dev lo src 127.0.0.1` (root) is the workaround.',
     ].join('\n');
@@ -206,7 +231,13 @@ describe('WS-Discovery over loopback multicast', () => {
     const mine = r.devices.filter((d) => d.endpoint === a.o.endpoint || d.endpoint === b.o.endpoint);
     expect(mine.length, why(r, [a, b])).toBe(2);
     const hik = mine.find((d) => d.endpoint === a.o.endpoint)!;
-    expect(hik).toMatchObject({ address: '127.0.0.1', url: a.url, maker: 'HIKVISION', model: 'DS-2CD2043G0-I', name: 'HIKVISION DS-2CD2043G0-I' });
+    expect(hik).toMatchObject({
+      address: '127.0.0.1',
+      url: a.url,
+      maker: 'HIKVISION',
+      model: 'DS-2CD2043G0-I',
+      name: 'HIKVISION DS-2CD2043G0-I',
+    });
     expect(hik.types).toContain('NetworkVideoTransmitter');
     expect(mine.find((d) => d.endpoint === b.o.endpoint)).toMatchObject({ url: b.url, maker: 'Dahua', model: 'IPC-HFW2431S' });
     // What discovery returns is enough to connect.
@@ -218,7 +249,10 @@ describe('WS-Discovery over loopback multicast', () => {
     // the first two rounds.
     const cam = await fake({ discovery: { interfaces: ['127.0.0.1'], dropProbes: 4 } });
     const r = await discover({ timeoutMs: 2000, probes: 3, interfaces: ['127.0.0.1'] });
-    expect(r.devices.some((d) => d.endpoint === cam.o.endpoint), why(r, [cam])).toBe(true);
+    expect(
+      r.devices.some((d) => d.endpoint === cam.o.endpoint),
+      why(r, [cam]),
+    ).toBe(true);
     expect(cam.responder!.probes).toBeGreaterThan(4);
   });
 

@@ -48,6 +48,8 @@ describe.runIf(ok)('RTP paging decoded by ffmpeg', () => {
 
   it('unicast to a port nobody listens on fails as refused instead of playing into the void', async () => {
     const port = await udpPort();
-    await expect(new RtpSpeaker('pa', parseRtpUrl(`rtp://127.0.0.1:${port}`)).play(tone('pcma', 0.5))).rejects.toMatchObject({ code: 'refused' });
+    await expect(new RtpSpeaker('pa', parseRtpUrl(`rtp://127.0.0.1:${port}`)).play(tone('pcma', 0.5))).rejects.toMatchObject({
+      code: 'refused',
+    });
   });
 });

@@ -14,7 +14,6 @@ import { PAYLOAD_TYPE, newRtpState, parseRtp, rtpPacket, type ParsedRtp } from '
 import { createSpeaker } from '../../devices/registry.ts';
 import { udpBound } from '../peers/ports.ts';
 import { DeviceError } from '../../devices/errors.ts';
-import type { Audio } from '../../devices/speakers/types.ts';
 import { RtpRecorder } from '../../scripts/sim/rtp-speaker.ts';
 import { decode, rmsDbfs } from '../../scripts/sim/g711.ts';
 import { havePeers } from '../peers/require.ts';
@@ -26,10 +25,9 @@ afterEach(() => {
   while (cleanup.length) cleanup.pop()!();
 });
 
-
 function zeroCrossings(pcm: Int16Array): number {
   let n = 0;
-  for (let i = 1; i < pcm.length; i++) if ((pcm[i - 1] < 0) !== (pcm[i] < 0)) n++;
+  for (let i = 1; i < pcm.length; i++) if (pcm[i - 1] < 0 !== pcm[i] < 0) n++;
   return n;
 }
 
@@ -55,9 +53,21 @@ async function rawListener(): Promise<{ port: number; packets: (ParsedRtp & { at
 
 describe('parseRtpUrl and the registry', () => {
   it('reads host, port, ptime, ttl, codec and iface', () => {
-    expect(parseRtpUrl('rtp://192.168.1.50:5004')).toEqual({ host: '192.168.1.50', port: 5004, ptimeMs: 20, ttl: 1, codec: 'pcma', iface: undefined });
+    expect(parseRtpUrl('rtp://192.168.1.50:5004')).toEqual({
+      host: '192.168.1.50',
+      port: 5004,
+      ptimeMs: 20,
+      ttl: 1,
+      codec: 'pcma',
+      iface: undefined,
+    });
     expect(parseRtpUrl('rtp://239.1.1.10:5006?ttl=4&ptime=40&codec=pcmu&iface=10.0.0.2')).toEqual({
-      host: '239.1.1.10', port: 5006, ptimeMs: 40, ttl: 4, codec: 'pcmu', iface: '10.0.0.2',
+      host: '239.1.1.10',
+      port: 5006,
+      ptimeMs: 40,
+      ttl: 4,
+      codec: 'pcmu',
+      iface: '10.0.0.2',
     });
     expect(parseRtpUrl('rtp://spk.local:5004', 'pcmu').codec).toBe('pcmu');
   });
@@ -93,7 +103,15 @@ describe('rtpPacket / parseRtp', () => {
 
   it('skips CSRCs, extensions and padding; refuses what is not RTP v2', () => {
     const payload = Buffer.from([9, 9, 9]);
-    const csrcExt = Buffer.concat([Buffer.from([0x80 | 0x10 | 0x20 | 1, 0]), Buffer.alloc(10), Buffer.alloc(4), Buffer.from([0xbe, 0xde, 0, 1]), Buffer.alloc(4), payload, Buffer.from([0, 2])]);
+    const csrcExt = Buffer.concat([
+      Buffer.from([0x80 | 0x10 | 0x20 | 1, 0]),
+      Buffer.alloc(10),
+      Buffer.alloc(4),
+      Buffer.from([0xbe, 0xde, 0, 1]),
+      Buffer.alloc(4),
+      payload,
+      Buffer.from([0, 2]),
+    ]);
     expect(parseRtp(csrcExt)!.payload).toEqual(payload);
     expect(parseRtp(Buffer.alloc(8))).toBeNull();
     expect(parseRtp(Buffer.alloc(20))).toBeNull(); // version 0
@@ -175,7 +193,7 @@ describe('RtpSpeaker → RtpRecorder', () => {
     expect(raw.packets[20].payload.length).toBe(40);
   });
 
-  it('converts audio in the other G.711 law to the speaker\'s codec', async () => {
+  it("converts audio in the other G.711 law to the speaker's codec", async () => {
     const rec = new RtpRecorder({ port: 0 });
     await rec.start();
     try {
@@ -194,7 +212,10 @@ describe('RtpSpeaker → RtpRecorder', () => {
     const raw = await rawListener();
     const spk = new RtpSpeaker('spk-1', parseRtpUrl(`rtp://127.0.0.1:${raw.port}`));
     const started = performance.now();
-    const err = await spk.play(tone('pcma', 3), AbortSignal.timeout(300)).then(() => null, (e: DeviceError) => e);
+    const err = await spk.play(tone('pcma', 3), AbortSignal.timeout(300)).then(
+      () => null,
+      (e: DeviceError) => e,
+    );
     expect(err).toBeInstanceOf(DeviceError);
     expect(err!.code).toBe('timeout');
     expect(performance.now() - started).toBeLessThan(2000);
@@ -203,7 +224,10 @@ describe('RtpSpeaker → RtpRecorder', () => {
 
   it('an unresolvable host name is unreachable', async () => {
     const spk = new RtpSpeaker('spk-x', parseRtpUrl('rtp://no-such-speaker.invalid:5004'));
-    const err = await spk.play(tone('pcma', 0.1)).then(() => null, (e: DeviceError) => e);
+    const err = await spk.play(tone('pcma', 0.1)).then(
+      () => null,
+      (e: DeviceError) => e,
+    );
     expect(err).toBeInstanceOf(DeviceError);
     expect(err!.code).toBe('unreachable');
   });
@@ -229,12 +253,26 @@ async function freeRtpPort(): Promise<number> {
     const port = 20000 + 2 * Math.floor(Math.random() * 10000);
     const socks = [createSocket('udp4'), createSocket('udp4')];
     const ok = await Promise.all(
-      socks.map((s, k) => new Promise<boolean>((res) => {
-        s.once('error', () => res(false));
-        s.bind(port + k, '127.0.0.1', () => res(true));
-      })),
+      socks.map(
+        (s, k) =>
+          new Promise<boolean>((res) => {
+            s.once('error', () => res(false));
+            s.bind(port + k, '127.0.0.1', () => res(true));
+          }),
+      ),
     );
-    await Promise.all(socks.map((s) => new Promise<void>((res) => { try { s.close(() => res()); } catch { res(); } })));
+    await Promise.all(
+      socks.map(
+        (s) =>
+          new Promise<void>((res) => {
+            try {
+              s.close(() => res());
+            } catch {
+              res();
+            }
+          }),
+      ),
+    );
     if (ok.every(Boolean)) return port;
   }
   throw new Error('no free RTP port pair');
@@ -245,10 +283,47 @@ describe.runIf(havePeers('ffmpeg'))('RtpSpeaker → real ffmpeg RTP receiver', (
     const port = await freeRtpPort();
     const sdp = join(tmp, `rx-${codec}.sdp`);
     const pt = PAYLOAD_TYPE[codec];
-    writeFileSync(sdp, ['v=0', 'o=- 0 0 IN IP4 127.0.0.1', 's=gateway test', 'c=IN IP4 127.0.0.1', 't=0 0', `m=audio ${port} RTP/AVP ${pt}`, `a=rtpmap:${pt} ${codec === 'pcma' ? 'PCMA' : 'PCMU'}/8000`, ''].join('\r\n'));
-    const ff = spawn('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', '-protocol_whitelist', 'file,udp,rtp', '-i', sdp, '-t', '2', '-f', 's16le', '-ac', '1', '-ar', '8000', 'pipe:1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      sdp,
+      [
+        'v=0',
+        'o=- 0 0 IN IP4 127.0.0.1',
+        's=gateway test',
+        'c=IN IP4 127.0.0.1',
+        't=0 0',
+        `m=audio ${port} RTP/AVP ${pt}`,
+        `a=rtpmap:${pt} ${codec === 'pcma' ? 'PCMA' : 'PCMU'}/8000`,
+        '',
+      ].join('\r\n'),
+    );
+    const ff = spawn(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-nostdin',
+        '-loglevel',
+        'error',
+        '-protocol_whitelist',
+        'file,udp,rtp',
+        '-i',
+        sdp,
+        '-t',
+        '2',
+        '-f',
+        's16le',
+        '-ac',
+        '1',
+        '-ar',
+        '8000',
+        'pipe:1',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const kill = setTimeout(() => ff.kill('SIGKILL'), 15_000);
-    cleanup.push(() => { clearTimeout(kill); ff.kill('SIGKILL'); });
+    cleanup.push(() => {
+      clearTimeout(kill);
+      ff.kill('SIGKILL');
+    });
     const out: Buffer[] = [];
     let stderr = '';
     ff.stdout.on('data', (d: Buffer) => out.push(d));
@@ -256,7 +331,10 @@ describe.runIf(havePeers('ffmpeg'))('RtpSpeaker → real ffmpeg RTP receiver', (
     const exited = new Promise<number | null>((ok) => ff.on('close', (c) => ok(c)));
     // Give ffmpeg time to open its sockets, then send 2.6 s so that -t 2 is reached.
     await udpBound(port);
-    const played = new RtpSpeaker('spk-ff', parseRtpUrl(`rtp://127.0.0.1:${port}?codec=${codec}`)).play(tone(codec, 2.6)).then(() => null, (e: DeviceError) => e);
+    const played = new RtpSpeaker('spk-ff', parseRtpUrl(`rtp://127.0.0.1:${port}?codec=${codec}`)).play(tone(codec, 2.6)).then(
+      () => null,
+      (e: DeviceError) => e,
+    );
     const code = await exited;
     // ffmpeg stops listening once it has its 2 s; the last packets then bounce (ICMP), which
     // the speaker rightly reports as refused. Anything else is a failure.

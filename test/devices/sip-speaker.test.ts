@@ -46,7 +46,13 @@ describe('SIP message parser', () => {
     expect(m.headers.get('Call-ID')).toBe('x1@host');
     expect(m.headers.get('Content-Type')).toBe('application/sdp');
     expect(m.body.toString()).toBe('v=0\r');
-    expect(parseSipUri('sip:8001:pw@192.168.1.50:5062;transport=udp')).toEqual({ user: '8001', password: 'pw', host: '192.168.1.50', port: 5062, params: { transport: 'udp' } });
+    expect(parseSipUri('sip:8001:pw@192.168.1.50:5062;transport=udp')).toEqual({
+      user: '8001',
+      password: 'pw',
+      host: '192.168.1.50',
+      port: 5062,
+      params: { transport: 'udp' },
+    });
     const out = writeMessage({ method: 'BYE', uri: 'sip:a@b', headers: new Headers([['i', 'x']]), body: Buffer.alloc(0) }).toString();
     expect(out).toBe('BYE sip:a@b SIP/2.0\r\nCall-ID: x\r\nContent-Length: 0\r\n\r\n');
     expect(() => parseMessage(Buffer.from('HELLO\r\n\r\n'))).toThrow(/start line/);
@@ -94,12 +100,16 @@ describe.runIf(ok)('SIP speaker against real peers', () => {
     const sipp = await startSipp('uas-auth', { rtp_host: '127.0.0.1', rtp_port: '9' });
     cleanup.push(sipp.stop);
     await expect(new SipSpeaker(sipp.url, { username: 'gateway', password: 'wrong' }).play(tone('pcma', 0.2))).rejects.toMatchObject({
-      code: 'auth', message: expect.stringContaining('credentials refused'),
+      code: 'auth',
+      message: expect.stringContaining('credentials refused'),
     });
     expect((await sipp.done).code).toBe(0);
     const again = await startSipp('uas-auth', { rtp_host: '127.0.0.1', rtp_port: '9' });
     cleanup.push(again.stop);
-    await expect(new SipSpeaker(again.url).play(tone('pcma', 0.2))).rejects.toMatchObject({ code: 'auth', message: expect.stringContaining('none are configured') });
+    await expect(new SipSpeaker(again.url).play(tone('pcma', 0.2))).rejects.toMatchObject({
+      code: 'auth',
+      message: expect.stringContaining('none are configured'),
+    });
   });
 
   it.each([
@@ -110,14 +120,20 @@ describe.runIf(ok)('SIP speaker against real peers', () => {
   ])('maps SIP %s %s to %s and ACKs it', async (status, reason, code) => {
     const sipp = await startSipp('uas-status', {}, { status, reason });
     cleanup.push(sipp.stop);
-    await expect(new SipSpeaker(sipp.url).play(tone('pcma', 0.2))).rejects.toMatchObject({ code, message: expect.stringContaining(`SIP ${status}`) });
+    await expect(new SipSpeaker(sipp.url).play(tone('pcma', 0.2))).rejects.toMatchObject({
+      code,
+      message: expect.stringContaining(`SIP ${status}`),
+    });
     expect((await sipp.done).code).toBe(0); // the ACK arrived
   });
 
   it('CANCELs a call that rings without answer, and on abort', async () => {
     const sipp = await startSipp('uas-ring');
     cleanup.push(sipp.stop);
-    await expect(new SipSpeaker(sipp.url, { ringMs: 800 }).play(tone('pcma', 0.2))).rejects.toMatchObject({ code: 'timeout', message: expect.stringContaining('no answer') });
+    await expect(new SipSpeaker(sipp.url, { ringMs: 800 }).play(tone('pcma', 0.2))).rejects.toMatchObject({
+      code: 'timeout',
+      message: expect.stringContaining('no answer'),
+    });
     expect((await sipp.done).code).toBe(0); // CANCEL, 487, ACK
     const again = await startSipp('uas-ring');
     cleanup.push(again.stop);
@@ -133,7 +149,9 @@ describe.runIf(ok)('SIP speaker against real peers', () => {
     const port = hole.address().port;
     cleanup.push(() => hole.close());
     const t0 = performance.now();
-    await expect(new SipSpeaker(`sip:8001@127.0.0.1:${port}`, { noAnswerMs: 1500 }).play(tone('pcma', 0.2))).rejects.toMatchObject({ code: 'timeout' });
+    await expect(new SipSpeaker(`sip:8001@127.0.0.1:${port}`, { noAnswerMs: 1500 }).play(tone('pcma', 0.2))).rejects.toMatchObject({
+      code: 'timeout',
+    });
     expect(performance.now() - t0).toBeGreaterThan(1400);
     hole.close();
     cleanup.pop();

@@ -49,7 +49,11 @@ describe.runIf(ok)('a warning that cannot be heard escalates the event', () => {
         polygon: [[0.45, 0.78], [0.98, 0.78], [0.98, 0.999], [0.45, 0.999]]
         rules: [{ type: illegal_parking, dwell_s: 3, grace_s: 30, message: 请驶离 }]`;
     const dir = tempDir('gw-warnfail-');
-    gws.push(await startGateway(settingsAt(dir, `
+    gws.push(
+      await startGateway(
+        settingsAt(
+          dir,
+          `
 gateway: { id: gw-w, data_dir: ${dir}/data }
 mqtt: { url: '${broker.url}', prefix: w }
 warnings: { repeat: { count: 0 } }
@@ -59,9 +63,20 @@ speakers:
   - { id: spk-quiet, url: 'rtp://127.0.0.1:${dead}' }
 # Two officers: both events escalate, and one officer takes one job at a time.
 officers: [{ id: off-1, name: 一 }, { id: off-2, name: 二 }]
-`)));
+`,
+        ),
+      ),
+    );
     // The phone reports after the gateway subscribed (reports are not retained).
-    officers = new OfficerSim({ broker: broker.url, prefix: 'w', walk: false, officers: [{ id: 'off-1', lat: CAM.lat + 0.001, lon: CAM.lon }, { id: 'off-2', lat: CAM.lat - 0.001, lon: CAM.lon }] });
+    officers = new OfficerSim({
+      broker: broker.url,
+      prefix: 'w',
+      walk: false,
+      officers: [
+        { id: 'off-1', lat: CAM.lat + 0.001, lon: CAM.lon },
+        { id: 'off-2', lat: CAM.lat - 0.001, lon: CAM.lon },
+      ],
+    });
     await officers.start();
   }, 120_000);
 

@@ -41,7 +41,18 @@ export class Collector {
     const seen = this.messages.find(pred);
     if (seen) return Promise.resolve(seen);
     return new Promise((ok, fail) => {
-      const t = setTimeout(() => fail(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; heard ${this.messages.length} messages: ${this.messages.slice(-8).map((m) => m.topic).join(', ')}`)), timeoutMs);
+      const t = setTimeout(
+        () =>
+          fail(
+            new Error(
+              `timed out after ${timeoutMs} ms waiting for ${what}; heard ${this.messages.length} messages: ${this.messages
+                .slice(-8)
+                .map((m) => m.topic)
+                .join(', ')}`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.waiters.push({ pred, ok: (m) => (clearTimeout(t), ok(m)) });
     });
   }

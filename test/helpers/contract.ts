@@ -19,7 +19,7 @@ export interface Contract {
   diagnostics: { severity: number; code: string | number; message: string; path: string }[];
 }
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export async function loadContract(prefix: string): Promise<Contract> {
   const text = readFileSync(join(ROOT, 'docs', 'asyncapi.yaml'), 'utf8');
@@ -30,16 +30,27 @@ export async function loadContract(prefix: string): Promise<Contract> {
   const channels: { re: RegExp; send: boolean; validators: [string, ValidateFunction][] }[] = [];
   for (const ch of document.channels().all()) {
     const address = ch.address()!;
-    const re = new RegExp(`^${escape(address).replace('\\{prefix\\}', escape(prefix)).replace(/\\\{\w+\\\}/g, '[^/]+')}$`);
-    const validators = ch.messages().all().map((m): [string, ValidateFunction] => {
-      const name = m.name() ?? m.id();
-      if (!byName.has(name)) byName.set(name, ajv.compile(m.payload()!.json() as object));
-      return [name, byName.get(name)!];
-    });
-    const send = ch.operations().all().some((op) => op.action() === 'send');
+    const re = new RegExp(
+      `^${escapeRe(address)
+        .replace('\\{prefix\\}', escapeRe(prefix))
+        .replace(/\\\{\w+\\\}/g, '[^/]+')}$`,
+    );
+    const validators = ch
+      .messages()
+      .all()
+      .map((m): [string, ValidateFunction] => {
+        const name = m.name() ?? m.id();
+        if (!byName.has(name)) byName.set(name, ajv.compile(m.payload()!.json() as object));
+        return [name, byName.get(name)!];
+      });
+    const send = ch
+      .operations()
+      .all()
+      .some((op) => op.action() === 'send');
     channels.push({ re, send, validators });
   }
-  const errorsOf = (v: ValidateFunction, payload: unknown) => (v(payload) ? [] : (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`));
+  const errorsOf = (v: ValidateFunction, payload: unknown) =>
+    v(payload) ? [] : (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
   return {
     diagnostics: diags,
     check(topic, payload) {

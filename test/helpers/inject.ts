@@ -21,7 +21,19 @@ export function injectEvent(gw: Gateway, camera: string, o: { box?: Box; label?:
   const x = (k % 9) / 10;
   const box: Box = o.box ?? [x, 0.5, x + 0.08, 0.6];
   const label = o.label ?? 'car';
-  const track = { id: k, label, box, score: 0.9, firstSeen: now - 5000, lastSeen: now, hits: 5, stillSince: now - 5000, anchor: box, visible: true, labels: new Map([[label, 5]]) };
+  const track = {
+    id: k,
+    label,
+    box,
+    score: 0.9,
+    firstSeen: now - 5000,
+    lastSeen: now,
+    hits: 5,
+    stillSince: now - 5000,
+    anchor: box,
+    visible: true,
+    labels: new Map([[label, 5]]),
+  };
   const frame = { rgb: Buffer.alloc(64 * 48 * 3, 120), width: 64, height: 48 };
   return gw.events.confirm({ rule, tracks: [track], box, classes: [label], since: now - 5000, at: now }, frame);
 }

@@ -32,14 +32,19 @@ describe.runIf(ok)('HTTP API', () => {
   beforeAll(async () => {
     broker = await startMosquitto();
     heard = await Collector.connect(broker.url, 'h/#');
-    gw = await startGateway(settingsAt(dir, `
+    gw = await startGateway(
+      settingsAt(
+        dir,
+        `
 gateway: { id: gw-h, data_dir: ${dir}/data }
 mqtt: { url: '${broker.url}', prefix: h }
 http: { host: 127.0.0.1, port: 0, token: ${token} }
 stats: { interval_s: 0 }
 cameras:
   - { id: cam, enabled: false, url: 'rtsp://127.0.0.1:9/x', location: { lat: 28.77, lon: 118.55 }, zones: [{ id: z, polygon: [[0, 0], [1, 0], [1, 1], [0, 1]], rules: [{ type: illegal_parking }] }] }
-`));
+`,
+      ),
+    );
     e1 = await injectEvent(gw, 'cam', { label: 'car' });
     e2 = await injectEvent(gw, 'cam', { label: 'truck' });
     const ev = await heard.waitFor((m) => m.topic === 'h/v1/gateways/gw-h/events' && m.json?.id === e1.id, 10_000, 'event');
@@ -59,7 +64,11 @@ cameras:
     const res = await fetch(link);
     expect(res.status).toBe(200);
     expect(res.headers.get('etag')).toBe(`"${sha}"`);
-    expect(createHash('sha256').update(Buffer.from(await res.arrayBuffer())).digest('hex')).toBe(sha);
+    expect(
+      createHash('sha256')
+        .update(Buffer.from(await res.arrayBuffer()))
+        .digest('hex'),
+    ).toBe(sha);
     const other = link.replace(e1.id, e2.id);
     expect((await fetch(other)).status).toBe(403);
     expect((await get(`/events/${e1.id}?token=${new URL(link).searchParams.get('token')}`)).status).toBe(403);

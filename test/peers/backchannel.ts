@@ -16,7 +16,9 @@ export interface BackchannelCamera {
   stop(): Promise<void>;
 }
 
-export async function startBackchannelCamera(o: { codec?: 'pcma' | 'pcmu'; user?: string; password?: string } = {}): Promise<BackchannelCamera> {
+export async function startBackchannelCamera(
+  o: { codec?: 'pcma' | 'pcmu'; user?: string; password?: string } = {},
+): Promise<BackchannelCamera> {
   const dir = mkdtempSync(join(tmpdir(), 'backchannel-'));
   const out = join(dir, 'received.g711');
   const port = await freePort();
@@ -29,7 +31,7 @@ export async function startBackchannelCamera(o: { codec?: 'pcma' | 'pcmu'; user?
     const t = setTimeout(() => fail(new Error(`backchannel server did not start: ${log}`)), 10_000);
     p.stdout.on('data', (d: Buffer) => {
       const m = /ready (\S+)/.exec(d.toString());
-      if (m) (clearTimeout(t), ok(m[1]));
+      if (m) clearTimeout(t), ok(m[1]);
     });
     p.once('exit', (code) => (clearTimeout(t), fail(new Error(`backchannel server exited (${code}): ${log}`))));
   });

@@ -37,22 +37,25 @@ async function startOnce(o: { user?: string }): Promise<Baresip> {
   const port = await freePort();
   const rtpBase = 20000 + Math.floor(Math.random() * 200) * 100;
   const user = o.user ?? 'speaker';
-  writeFileSync(join(dir, 'config'), [
-    'poll_method epoll',
-    `sip_listen 127.0.0.1:${port}`,
-    // aubridge on one device name: the player is pulled, so every received frame is decoded.
-    'audio_player aubridge,spk',
-    'audio_source aubridge,spk',
-    'audio_alert aubridge,spk',
-    `rtp_ports ${rtpBase}-${rtpBase + 99}`,
-    'module_path /usr/lib/baresip/modules',
-    'module g711.so',
-    'module aubridge.so',
-    'module sndfile.so',
-    'module_app account.so',
-    `snd_path ${rec}`,
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 'config'),
+    [
+      'poll_method epoll',
+      `sip_listen 127.0.0.1:${port}`,
+      // aubridge on one device name: the player is pulled, so every received frame is decoded.
+      'audio_player aubridge,spk',
+      'audio_source aubridge,spk',
+      'audio_alert aubridge,spk',
+      `rtp_ports ${rtpBase}-${rtpBase + 99}`,
+      'module_path /usr/lib/baresip/modules',
+      'module g711.so',
+      'module aubridge.so',
+      'module sndfile.so',
+      'module_app account.so',
+      `snd_path ${rec}`,
+      '',
+    ].join('\n'),
+  );
   writeFileSync(join(dir, 'accounts'), `<sip:${user}@127.0.0.1>;regint=0;answermode=auto\n`);
   let out = '';
   const p: ChildProcess = spawn('baresip', ['-f', dir, '-n', '127.0.0.1', '-4'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -68,9 +71,12 @@ async function startOnce(o: { user?: string }): Promise<Baresip> {
     port,
     url: `sip:${user}@127.0.0.1:${port}`,
     received: () =>
-      readdirSync(rec).filter((f) => f.endsWith('-dec.wav')).sort().map((f) => {
-        return wavSamples(readFileSync(join(rec, f)));
-      }),
+      readdirSync(rec)
+        .filter((f) => f.endsWith('-dec.wav'))
+        .sort()
+        .map((f) => {
+          return wavSamples(readFileSync(join(rec, f)));
+        }),
     log: () => out,
     stop: async () => {
       if (p.exitCode === null) {

@@ -59,7 +59,9 @@ export async function startFakeDahua(o: FakeDahuaOptions = {}): Promise<FakeDahu
       hits.push({ method: req.method ?? '', path: url.pathname, status, at: performance.now() });
       res.writeHead(status, { 'content-type': 'text/plain;charset=utf-8', ...headers }).end(body);
     };
-    const error = (status: number, reason: string, headers = {}) => (req.resume(), reply(status, fixture('dahua', 'error.txt', { reason }), headers));
+    const error = (status: number, reason: string, headers = {}) => (
+      req.resume(), reply(status, fixture('dahua', 'error.txt', { reason }), headers)
+    );
 
     const verdict = gate.check(req.method ?? '', req.url ?? '', req.headers.authorization);
     if (verdict !== 'ok') return error(401, 'Invalid Authority', { 'www-authenticate': gate.challenges(verdict === 'stale') });

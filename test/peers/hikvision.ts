@@ -42,7 +42,8 @@ export class DigestGate {
     this.nonces.set(nonce, { issued: Date.now(), nc: 0 });
     const algorithm = this.o.algorithm ?? 'MD5';
     const schemes = this.o.schemes ?? ['digest'];
-    const format = this.o.format ?? ((p) => `Digest realm="${p.realm}", qop="auth", nonce="${p.nonce}", algorithm=${p.algorithm}, stale=${p.stale}`);
+    const format =
+      this.o.format ?? ((p) => `Digest realm="${p.realm}", qop="auth", nonce="${p.nonce}", algorithm=${p.algorithm}, stale=${p.stale}`);
     return schemes.map((s) => (s === 'basic' ? `Basic realm="${this.o.realm}"` : format({ realm: this.o.realm, nonce, stale, algorithm })));
   }
 
@@ -142,7 +143,9 @@ export async function startFakeHikvision(o: FakeHikvisionOptions = {}): Promise<
     realm: 'IP Camera(K2195)',
     algorithm: o.algorithm,
     // Cameras quote stale and write it in capitals.
-    format: (p) => `Digest qop="auth", realm="${p.realm}", nonce="${p.nonce}", stale="${p.stale ? 'TRUE' : 'FALSE'}"` + (p.algorithm === 'MD5' ? '' : `, algorithm=${p.algorithm}`),
+    format: (p) =>
+      `Digest qop="auth", realm="${p.realm}", nonce="${p.nonce}", stale="${p.stale ? 'TRUE' : 'FALSE'}"` +
+      (p.algorithm === 'MD5' ? '' : `, algorithm=${p.algorithm}`),
   });
   const uploads: Upload[] = [];
   const hits: Hit[] = [];
@@ -170,7 +173,10 @@ export async function startFakeHikvision(o: FakeHikvisionOptions = {}): Promise<
 
     if (route === 'GET ') {
       const enabled = sessions.has(id);
-      return reply(200, fixture('hikvision', 'TwoWayAudioChannel.xml', { id, enabled: String(enabled), audioCompressionType: channels[id] }));
+      return reply(
+        200,
+        fixture('hikvision', 'TwoWayAudioChannel.xml', { id, enabled: String(enabled), audioCompressionType: channels[id] }),
+      );
     }
     if (route === 'PUT open') {
       req.resume();
@@ -188,8 +194,8 @@ export async function startFakeHikvision(o: FakeHikvisionOptions = {}): Promise<
     if (route === 'PUT audioData') {
       const held = sessions.get(id);
       const asked = url.searchParams.get('sessionId');
-      if (!held) return req.resume(), status(403, 4, 'Invalid Operation', 'invalidOperation');
-      if (asked !== null && asked !== held) return req.resume(), status(400, 6, 'Invalid XML Content', 'badParameters');
+      if (!held) return (req.resume(), status(403, 4, 'Invalid Operation', 'invalidOperation'));
+      if (asked !== null && asked !== held) return (req.resume(), status(400, 6, 'Invalid XML Content', 'badParameters'));
       const upload = recordUpload(req);
       uploads.push(upload);
       req.on('end', () => {

@@ -68,20 +68,60 @@ export async function makeClip(opts: ClipOptions): Promise<string> {
   const rate = o.kbps > 0 ? ['-b:v', `${o.kbps}k`, '-maxrate', `${o.kbps}k`, '-bufsize', `${o.kbps * 2}k`] : [];
   const enc =
     o.codec === 'h264'
-      ? ['-c:v', 'libx264', '-preset', 'veryfast', '-profile:v', o.bframes ? 'high' : 'main',
-         '-g', `${gop}`, '-keyint_min', `${gop}`, '-sc_threshold', '0', '-bf', `${o.bframes}`]
-      : ['-c:v', 'libx265', '-preset', 'ultrafast',
-         '-x265-params', `keyint=${gop}:min-keyint=${gop}:scenecut=0:bframes=${o.bframes}:log-level=error`];
+      ? [
+          '-c:v',
+          'libx264',
+          '-preset',
+          'veryfast',
+          '-profile:v',
+          o.bframes ? 'high' : 'main',
+          '-g',
+          `${gop}`,
+          '-keyint_min',
+          `${gop}`,
+          '-sc_threshold',
+          '0',
+          '-bf',
+          `${o.bframes}`,
+        ]
+      : [
+          '-c:v',
+          'libx265',
+          '-preset',
+          'ultrafast',
+          '-x265-params',
+          `keyint=${gop}:min-keyint=${gop}:scenecut=0:bframes=${o.bframes}:log-level=error`,
+        ];
   // Explicit muxer: the temporary name below has no telling extension.
   const muxer = { mp4: 'mp4', mkv: 'matroska', annexb: o.codec === 'h264' ? 'h264' : 'hevc' }[o.container];
   // Write under a unique name and rename, so concurrent callers never see half a file.
   const tmp = `${file}.${process.pid}.${Date.now()}.part`;
   try {
-    await run('ffmpeg', [
-      '-hide_banner', '-loglevel', 'error', '-nostdin', '-y',
-      '-f', 'lavfi', '-i', graph, '-t', `${o.seconds}`,
-      ...enc, ...rate, '-pix_fmt', 'yuv420p', '-an', '-f', muxer, tmp,
-    ], { timeout: 120_000 });
+    await run(
+      'ffmpeg',
+      [
+        '-hide_banner',
+        '-loglevel',
+        'error',
+        '-nostdin',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        graph,
+        '-t',
+        `${o.seconds}`,
+        ...enc,
+        ...rate,
+        '-pix_fmt',
+        'yuv420p',
+        '-an',
+        '-f',
+        muxer,
+        tmp,
+      ],
+      { timeout: 120_000 },
+    );
     renameSync(tmp, file);
   } catch (err) {
     rmSync(tmp, { force: true });

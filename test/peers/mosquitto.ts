@@ -41,18 +41,21 @@ export async function startMosquitto(o: { port?: number; extra?: string[] } = {}
   // Started as root, mosquitto drops to its own user, which must still write persistence here.
   chmodSync(dir, 0o777);
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [
-    `listener ${port} 127.0.0.1`,
-    'allow_anonymous true',
-    'persistence true',
-    `persistence_location ${dir}/`,
-    'autosave_interval 1',
-    'log_dest stderr',
-    'log_type error',
-    'log_type warning',
-    ...(o.extra ?? []),
-    '',
-  ].join('\n'));
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      'persistence true',
+      `persistence_location ${dir}/`,
+      'autosave_interval 1',
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      ...(o.extra ?? []),
+      '',
+    ].join('\n'),
+  );
   let child: ChildProcess | null = null;
   let stderr = '';
   const m: Mosquitto = {

@@ -35,19 +35,48 @@ function run(cmd: string, args: string[], timeoutMs = 20_000): Promise<Run> {
 
 /** Read n frames without decoding (cheap enough to run many at once). */
 const readFrames = (url: string, n: number, transport = 'tcp') =>
-  run('ffmpeg', ['-hide_banner', '-nostdin', '-rtsp_transport', transport, '-timeout', '5000000',
-    '-i', url, '-an', '-c:v', 'copy', '-frames:v', `${n}`, '-f', 'null', '-']);
+  run('ffmpeg', [
+    '-hide_banner',
+    '-nostdin',
+    '-rtsp_transport',
+    transport,
+    '-timeout',
+    '5000000',
+    '-i',
+    url,
+    '-an',
+    '-c:v',
+    'copy',
+    '-frames:v',
+    `${n}`,
+    '-f',
+    'null',
+    '-',
+  ]);
 
 const probe = async (url: string, transport = 'tcp') => {
-  const r = await run('ffprobe', ['-v', 'error', '-rtsp_transport', transport, '-timeout', '5000000',
-    '-show_entries', 'stream=codec_name,width,height', '-of', 'json', url]);
+  const r = await run('ffprobe', [
+    '-v',
+    'error',
+    '-rtsp_transport',
+    transport,
+    '-timeout',
+    '5000000',
+    '-show_entries',
+    'stream=codec_name,width,height',
+    '-of',
+    'json',
+    url,
+  ]);
   expect(r.code, r.stderr).toBe(0);
   return JSON.parse(r.stdout).streams[0] as { codec_name: string; width: number; height: number };
 };
 
 /** ffmpeg's own error lines, without the address that varies per run. */
 const errorLines = (r: Run) =>
-  r.stderr.split('\n').filter((l) => l && !/^\s|^(Input|Output|Stream|Press|frame=|video:)/.test(l))
+  r.stderr
+    .split('\n')
+    .filter((l) => l && !/^\s|^(Input|Output|Stream|Press|frame=|video:)/.test(l))
     .map((l) => l.replace(/ @ 0x[0-9a-f]+/, ''));
 
 /**
@@ -190,8 +219,26 @@ describe.skipIf(!ok)('GStreamer RTSP test peer', () => {
   });
 
   it('reads key frames only with the gateway capture flags', async () => {
-    const r = await run('ffmpeg', ['-hide_banner', '-nostdin', '-rtsp_transport', 'tcp', '-timeout', '5000000',
-      '-skip_frame', 'nokey', '-i', srv.url('/h264'), '-an', '-fps_mode', 'passthrough', '-t', '3', '-f', 'null', '-']);
+    const r = await run('ffmpeg', [
+      '-hide_banner',
+      '-nostdin',
+      '-rtsp_transport',
+      'tcp',
+      '-timeout',
+      '5000000',
+      '-skip_frame',
+      'nokey',
+      '-i',
+      srv.url('/h264'),
+      '-an',
+      '-fps_mode',
+      'passthrough',
+      '-t',
+      '3',
+      '-f',
+      'null',
+      '-',
+    ]);
     expect(r.code, r.stderr).toBe(0);
     // 1 s GOP: about one frame per second instead of 25.
     expect(r.frames).toBeGreaterThanOrEqual(2);
@@ -243,8 +290,7 @@ describe.skipIf(!ok)('GStreamer RTSP test peer', () => {
     const mounts = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`/cam${i + 1}`, h264]));
     const s = await startRtspServer({ mounts, phases: 4 }); // 4 medias of 4 mounts each
     try {
-      const runs = await Promise.all(Object.keys(mounts).map((m, i) =>
-        readFrames(s.url(m), 10, i % 2 ? 'udp' : 'tcp')));
+      const runs = await Promise.all(Object.keys(mounts).map((m, i) => readFrames(s.url(m), 10, i % 2 ? 'udp' : 'tcp')));
       for (const r of runs) expect(r.code, r.stderr).toBe(0);
       expect(runs.map((r) => r.frames)).toEqual(Array(16).fill(10));
     } finally {
@@ -273,8 +319,20 @@ describe.skipIf(!ok)('GStreamer RTSP test peer', () => {
     const port = (silent.address() as { port: number }).port;
     try {
       const t0 = Date.now();
-      const r = await run('ffmpeg', ['-hide_banner', '-nostdin', '-rtsp_transport', 'tcp', '-timeout', '2000000',
-        '-i', `rtsp://127.0.0.1:${port}/x`, '-an', '-f', 'null', '-']);
+      const r = await run('ffmpeg', [
+        '-hide_banner',
+        '-nostdin',
+        '-rtsp_transport',
+        'tcp',
+        '-timeout',
+        '2000000',
+        '-i',
+        `rtsp://127.0.0.1:${port}/x`,
+        '-an',
+        '-f',
+        'null',
+        '-',
+      ]);
       report.silent_peer = errorLines(r);
       expect(r.code).not.toBe(0);
       expect(r.stderr).toContain(`rtsp://127.0.0.1:${port}/x: Invalid data found when processing input`);
@@ -286,8 +344,20 @@ describe.skipIf(!ok)('GStreamer RTSP test peer', () => {
   });
 
   it('records what an unreachable host looks like here', async () => {
-    const r = await run('ffmpeg', ['-hide_banner', '-nostdin', '-rtsp_transport', 'tcp', '-timeout', '2000000',
-      '-i', 'rtsp://10.255.255.1:554/x', '-an', '-f', 'null', '-']);
+    const r = await run('ffmpeg', [
+      '-hide_banner',
+      '-nostdin',
+      '-rtsp_transport',
+      'tcp',
+      '-timeout',
+      '2000000',
+      '-i',
+      'rtsp://10.255.255.1:554/x',
+      '-an',
+      '-f',
+      'null',
+      '-',
+    ]);
     report.unreachable_10_255_255_1 = errorLines(r);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/Connection timed out|No route to host|Network is unreachable|Invalid data found/);

@@ -59,8 +59,7 @@ let exitHookInstalled = false;
 export async function startRtspServer(opts: RtspServerOptions): Promise<RtspServer> {
   const host = opts.host ?? '127.0.0.1';
   const args = (port: number): string[] => {
-    const a = [SCRIPT, '--port', `${port}`, '--address', host, '--transport', opts.transport ?? 'both',
-      '--phases', `${opts.phases ?? 1}`];
+    const a = [SCRIPT, '--port', `${port}`, '--address', host, '--transport', opts.transport ?? 'both', '--phases', `${opts.phases ?? 1}`];
     for (const [mount, file] of Object.entries(opts.mounts)) a.push('--mount', `${norm(mount)}=${file}`);
     if (opts.user !== undefined) a.push('--user', opts.user, '--password', opts.password ?? '', '--auth', opts.auth ?? 'both');
     return a;
@@ -110,9 +109,7 @@ export async function startRtspServer(opts: RtspServerOptions): Promise<RtspServ
 
   const port = await launch(opts.port ?? 0);
   const exited = (p: ChildProcess) =>
-    p.exitCode !== null || p.signalCode !== null
-      ? Promise.resolve()
-      : new Promise<void>((r) => p.once('exit', () => r()));
+    p.exitCode !== null || p.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => p.once('exit', () => r()));
 
   const server: RtspServer = {
     port,

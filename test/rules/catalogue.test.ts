@@ -19,7 +19,8 @@ describe('the violation catalogue', () => {
     expect(CATALOGUE.non_motor_parking.minCount).toBe(3);
     expect(CATALOGUE.river_intrusion.dwellS).toBe(20);
     expect(MODEL_FREE_CLASSES.has(STATIC_CHANGE)).toBe(true);
-    for (const t of ['garbage_exposure', 'material_stacking', 'river_floating_debris'] as const) expect(CATALOGUE[t].classes, t).toContain(STATIC_CHANGE);
+    for (const t of ['garbage_exposure', 'material_stacking', 'river_floating_debris'] as const)
+      expect(CATALOGUE[t].classes, t).toContain(STATIC_CHANGE);
     // Opt-in at a shop front, where people stand and the light changes all day.
     expect(CATALOGUE.out_of_store_business.classes).not.toContain(STATIC_CHANGE);
   });
@@ -30,10 +31,22 @@ describe('the violation catalogue', () => {
       const d = CATALOGUE[t];
       const row = readme.split('\n').find((l) => l.startsWith(`| \`${t}\` |`));
       expect(row, t).toBeDefined();
-      const cells = row!.split('|').slice(1, -1).map((c) => c.trim());
+      const cells = row!
+        .split('|')
+        .slice(1, -1)
+        .map((c) => c.trim());
       expect(cells, t).toEqual([
-        `\`${t}\``, d.zh, d.classes.join(', '), String(d.minCount), String(d.minArea), `${d.dwellS} s`, `${d.graceS} s`, `${d.cooldownS} s`,
-        d.stationary ? 'yes' : 'no', d.personWithin === null ? '–' : String(d.personWithin), d.anchor,
+        `\`${t}\``,
+        d.zh,
+        d.classes.join(', '),
+        String(d.minCount),
+        String(d.minArea),
+        `${d.dwellS} s`,
+        `${d.graceS} s`,
+        `${d.cooldownS} s`,
+        d.stationary ? 'yes' : 'no',
+        d.personWithin === null ? '–' : String(d.personWithin),
+        d.anchor,
       ]);
     }
   });

@@ -12,12 +12,20 @@ import type { CameraSettings, ZoneSettings } from '../../gateway/settings/schema
 import type { Detection } from '../../gateway/detect/types.ts';
 import type { Box, Pt } from '../../gateway/zones/geometry.ts';
 
-const ZONE: Pt[] = [[0.1, 0.5], [0.9, 0.5], [0.9, 0.98], [0.1, 0.98]];
+const ZONE: Pt[] = [
+  [0.1, 0.5],
+  [0.9, 0.5],
+  [0.9, 0.98],
+  [0.1, 0.98],
+];
 const T0 = Date.parse('2025-06-03T10:00:00+08:00'); // a Tuesday
 const det = (box: Box, label: string, extra: object = {}): Detection => ({ label, score: 0.8, box, ...extra });
 
 /** A zone as a technician writes it (defaults left out). */
-type ZoneText = Omit<Partial<ZoneSettings>, 'rules' | 'schedule'> & { schedule?: unknown; rules: (Omit<ZoneSettings['rules'][number], 'schedule'> & { schedule?: unknown })[] };
+type ZoneText = Omit<Partial<ZoneSettings>, 'rules' | 'schedule'> & {
+  schedule?: unknown;
+  rules: (Omit<ZoneSettings['rules'][number], 'schedule'> & { schedule?: unknown })[];
+};
 
 function rules(zone: ZoneText, tz = 'Asia/Shanghai'): ZoneRule[] {
   const cam = { id: 'cam', zones: [{ id: 'z', polygon: ZONE, ...zone }] } as unknown as CameraSettings;
@@ -25,7 +33,12 @@ function rules(zone: ZoneText, tz = 'Asia/Shanghai'): ZoneRule[] {
 }
 
 /** Feeds one frame every `stepS` from `fromS` to `toS` (seconds after T0). */
-function run(zr: ZoneRule[], dets: (s: number) => Detection[], toS: number, o: { fromS?: number; stepS?: number; suppress?: () => boolean } = {}) {
+function run(
+  zr: ZoneRule[],
+  dets: (s: number) => Detection[],
+  toS: number,
+  o: { fromS?: number; stepS?: number; suppress?: () => boolean } = {},
+) {
   const tracker = new Tracker({ maxMissedS: 8, stationaryRatio: 0.15 });
   const engine = new RuleEngine(zr, o.suppress ?? (() => false), 8);
   const out: (Verdict & { s: number })[] = [];
@@ -67,13 +80,33 @@ describe('people at a thing (street_vending, mobile_vendor)', () => {
     expect(run(off, () => [det(STALL, 'umbrella')], 100).out).toHaveLength(1);
     // Half a stall away (0.075): outside a reach of 0.3 stalls (0.045), inside 1.
     const away: Box = [0.625, 0.6, 0.66, 0.85];
-    expect(run(rules({ rules: [{ type: 'street_vending', dwell_s: 60, require_person_within: 0.3 }] }), () => [det(STALL, 'umbrella'), det(away, 'person')], 100).out).toEqual([]);
-    expect(run(rules({ rules: [{ type: 'street_vending', dwell_s: 60, require_person_within: 1 }] }), () => [det(STALL, 'umbrella'), det(away, 'person')], 100).out).toHaveLength(1);
+    expect(
+      run(
+        rules({ rules: [{ type: 'street_vending', dwell_s: 60, require_person_within: 0.3 }] }),
+        () => [det(STALL, 'umbrella'), det(away, 'person')],
+        100,
+      ).out,
+    ).toEqual([]);
+    expect(
+      run(
+        rules({ rules: [{ type: 'street_vending', dwell_s: 60, require_person_within: 1 }] }),
+        () => [det(STALL, 'umbrella'), det(away, 'person')],
+        100,
+      ).out,
+    ).toHaveLength(1);
   });
 
   it('the stall counts when its vendor stands in the zone, though its canopy hangs above it', () => {
-    const ground: Pt[] = [[0.1, 0.7], [0.9, 0.7], [0.9, 0.98], [0.1, 0.98]];
-    const cam = { id: 'cam', zones: [{ id: 'z', polygon: ground, rules: [{ type: 'street_vending', dwell_s: 30 }] }] } as unknown as CameraSettings;
+    const ground: Pt[] = [
+      [0.1, 0.7],
+      [0.9, 0.7],
+      [0.9, 0.98],
+      [0.1, 0.98],
+    ];
+    const cam = {
+      id: 'cam',
+      zones: [{ id: 'z', polygon: ground, rules: [{ type: 'street_vending', dwell_s: 30 }] }],
+    } as unknown as CameraSettings;
     const zr = resolveZoneRules(cam);
     expect(shareInside(zr[0], STALL)).toBe(0);
     expect(run(zr, () => [det(STALL, 'umbrella'), det(VENDOR, 'person')], 60).out).toHaveLength(1);
@@ -94,7 +127,12 @@ describe('people at a thing (street_vending, mobile_vendor)', () => {
 });
 
 describe('masks and anchors', () => {
-  const BAY: Pt[] = [[0.1, 0.5], [0.4, 0.5], [0.4, 0.98], [0.1, 0.98]];
+  const BAY: Pt[] = [
+    [0.1, 0.5],
+    [0.4, 0.5],
+    [0.4, 0.98],
+    [0.1, 0.98],
+  ];
   const bikes = (xs: number[]) => xs.map((x) => det([x, 0.7, x + 0.06, 0.82], 'bicycle'));
 
   it('a thing whose foot is in a mask does not count', () => {
@@ -109,12 +147,15 @@ describe('masks and anchors', () => {
 
   it('anchor: foot, centre or a quarter of the box', () => {
     const car: Box = [0.4, 0.3, 0.6, 0.55]; // foot in the zone (y > 0.5), centre above it
-    const go = (anchor: 'foot' | 'centre' | 'box') => run(rules({ rules: [{ type: 'illegal_parking', dwell_s: 10, anchor }] }), () => [det(car, 'car')], 30).out.length;
+    const go = (anchor: 'foot' | 'centre' | 'box') =>
+      run(rules({ rules: [{ type: 'illegal_parking', dwell_s: 10, anchor }] }), () => [det(car, 'car')], 30).out.length;
     expect(go('foot')).toBe(1);
     expect(go('centre')).toBe(0);
     expect(go('box')).toBe(0); // only a fifth of it is in the zone
     const low: Box = [0.4, 0.4, 0.6, 0.6]; // half in
-    expect(run(rules({ rules: [{ type: 'illegal_parking', dwell_s: 10, anchor: 'box' }] }), () => [det(low, 'car')], 30).out).toHaveLength(1);
+    expect(run(rules({ rules: [{ type: 'illegal_parking', dwell_s: 10, anchor: 'box' }] }), () => [det(low, 'car')], 30).out).toHaveLength(
+      1,
+    );
   });
 });
 
@@ -154,7 +195,10 @@ describe('schedules', () => {
   it("a rule's own schedule replaces the zone's, and the other rules keep the zone's", () => {
     const zr = rules({
       schedule: { inactive: [{ days: ['tue'] }] },
-      rules: [{ type: 'illegal_parking', dwell_s: 10 }, { type: 'river_intrusion', dwell_s: 10, schedule: { active: [{ days: ['tue'] }] } }],
+      rules: [
+        { type: 'illegal_parking', dwell_s: 10 },
+        { type: 'river_intrusion', dwell_s: 10, schedule: { active: [{ days: ['tue'] }] } },
+      ],
     });
     const { out } = run(zr, () => [det(car, 'car'), det([0.7, 0.6, 0.75, 0.9], 'person')], 60);
     expect(out.map((v) => v.rule.type)).toEqual(['river_intrusion']);
@@ -190,6 +234,8 @@ describe('detections dated by their detector, and overrides', () => {
     const x = (s: number) => 0.2 + 0.02 * (s % 40 < 20 ? s % 40 : 40 - (s % 40));
     const moving = (s: number): Box => [x(s), 0.6, x(s) + 0.15, 0.8];
     expect(run(rules({ rules: [{ type: 'illegal_parking', dwell_s: 30 }] }), (s) => [det(moving(s), 'car')], 100).out).toEqual([]);
-    expect(run(rules({ rules: [{ type: 'illegal_parking', dwell_s: 30, stationary: false }] }), (s) => [det(moving(s), 'car')], 100).out).toHaveLength(1);
+    expect(
+      run(rules({ rules: [{ type: 'illegal_parking', dwell_s: 30, stationary: false }] }), (s) => [det(moving(s), 'car')], 100).out,
+    ).toHaveLength(1);
   });
 });

@@ -12,7 +12,12 @@ import type { Detection } from '../../gateway/detect/types.ts';
 import type { Box, Pt } from '../../gateway/zones/geometry.ts';
 
 /** The lower half of the picture, with a margin. */
-const ZONE: Pt[] = [[0.2, 0.5], [0.8, 0.5], [0.8, 0.98], [0.2, 0.98]];
+const ZONE: Pt[] = [
+  [0.2, 0.5],
+  [0.8, 0.5],
+  [0.8, 0.98],
+  [0.2, 0.98],
+];
 const CAR: Box = [0.4, 0.6, 0.55, 0.8];
 const T0 = 1_750_000_000_000;
 const MAX_MISSED_S = 8;
@@ -28,7 +33,7 @@ const shift = (b: Box, dx: number, dy = 0): Box => [b[0] + dx, b[1] + dy, b[2] +
 /** A deterministic PRNG so irregular timings are repeatable. */
 function rng(seed: number) {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 interface Frame {
@@ -56,7 +61,14 @@ class Harness {
 }
 
 /** Frames from `from` to `to` ms at irregular intervals in [minMs, maxMs]. */
-function* frames(from: number, to: number, dets: (ts: number, i: number) => Detection[], minMs = 1000, maxMs = 1000, seed = 1): Generator<Frame> {
+function* frames(
+  from: number,
+  to: number,
+  dets: (ts: number, i: number) => Detection[],
+  minMs = 1000,
+  maxMs = 1000,
+  seed = 1,
+): Generator<Frame> {
   const r = rng(seed);
   let i = 0;
   for (let ts = from; ts <= to; ts += minMs + Math.round(r() * (maxMs - minMs)), i++) yield { ts, dets: dets(ts, i) };
@@ -119,7 +131,7 @@ describe('illegal_parking: dwell in wall-clock time', () => {
   it('a car that drives in, then parks, fires dwell_s after it stopped', () => {
     const h = new Harness(rules('illegal_parking', { dwell_s: 20 }));
     const parkedAt = T0 + 10_000;
-    const where = (ts: number): Box => shift([0.1, 0.6, 0.25, 0.8], (Math.min(ts, parkedAt) - T0) / 1000 * 0.03);
+    const where = (ts: number): Box => shift([0.1, 0.6, 0.25, 0.8], ((Math.min(ts, parkedAt) - T0) / 1000) * 0.03);
     const v = h.feed(frames(T0, T0 + 60_000, (ts) => [det(where(ts))]));
     expect(v).toHaveLength(1);
     expect(v[0].since).toBe(parkedAt);
@@ -167,7 +179,12 @@ describe('illegal_parking: dwell in wall-clock time', () => {
   });
 
   it('the bottom-centre decides: top in the zone but bottom out does not count', () => {
-    const upper: Pt[] = [[0.1, 0.1], [0.9, 0.1], [0.9, 0.5], [0.1, 0.5]];
+    const upper: Pt[] = [
+      [0.1, 0.1],
+      [0.9, 0.1],
+      [0.9, 0.5],
+      [0.1, 0.5],
+    ];
     const topIn: Box = [0.4, 0.3, 0.55, 0.7]; // most of the box in the zone, the foot (y 0.7) out
     const footIn: Box = [0.4, 0.02, 0.55, 0.45]; // the top is above the zone, the foot in it
     const a = new Harness(rules('illegal_parking', { dwell_s: 10 }, upper));
@@ -200,7 +217,11 @@ describe('illegal_parking: dwell in wall-clock time', () => {
 });
 
 describe('min_count and non-stationary types', () => {
-  const bikes: Box[] = [[0.3, 0.7, 0.36, 0.8], [0.45, 0.7, 0.51, 0.8], [0.6, 0.7, 0.66, 0.8]];
+  const bikes: Box[] = [
+    [0.3, 0.7, 0.36, 0.8],
+    [0.45, 0.7, 0.51, 0.8],
+    [0.6, 0.7, 0.66, 0.8],
+  ];
 
   it('non_motor_parking needs 3 bicycles (default min_count) for the dwell', () => {
     const zr = rules('non_motor_parking');
@@ -210,7 +231,9 @@ describe('min_count and non-stationary types', () => {
     expect(two.feed(frames(T0, T0 + 600_000, () => bikes.slice(0, 2).map((b) => det(b, 'bicycle')), 2000, 2000))).toHaveLength(0);
     // The third one arrives 100 s later: the verdict comes 300 s after that, with all three.
     const three = new Harness(rules('non_motor_parking'));
-    const v = three.feed(frames(T0, T0 + 600_000, (ts) => (ts - T0 < 100_000 ? bikes.slice(0, 2) : bikes).map((b) => det(b, 'bicycle')), 2000, 2000));
+    const v = three.feed(
+      frames(T0, T0 + 600_000, (ts) => (ts - T0 < 100_000 ? bikes.slice(0, 2) : bikes).map((b) => det(b, 'bicycle')), 2000, 2000),
+    );
     expect(v).toHaveLength(1);
     expect(v[0].at).toBe(T0 + 400_000);
     expect(v[0].since).toBe(T0);
@@ -308,7 +331,11 @@ describe('presence()', () => {
   });
 
   it('with min_count, present only while enough of them are there', () => {
-    const bikes: Box[] = [[0.3, 0.7, 0.36, 0.8], [0.45, 0.7, 0.51, 0.8], [0.6, 0.7, 0.66, 0.8]];
+    const bikes: Box[] = [
+      [0.3, 0.7, 0.36, 0.8],
+      [0.45, 0.7, 0.51, 0.8],
+      [0.6, 0.7, 0.66, 0.8],
+    ];
     const h = new Harness(rules('non_motor_parking', { dwell_s: 10 }));
     const v = h.feed(frames(T0, T0 + 15_000, () => bikes.map((b) => det(b, 'bicycle'))));
     expect(v).toHaveLength(1);

@@ -76,7 +76,9 @@ describe.runIf(ok)('COCO-visible types on scenario videos through the real pipel
     // All three stand right of the bay (mask x < 0.3): the bay's bicycle (x from 0.04) is
     // not in the event's box. It was seen all along.
     expect(e.box[0]).toBeGreaterThan(0.2);
-    const inBay = r.frames.filter((f) => f.detections.some((d) => d.label === 'bicycle' && (d.box[0] + d.box[2]) / 2 < 0.3 && d.box[3] > 0.9));
+    const inBay = r.frames.filter((f) =>
+      f.detections.some((d) => d.label === 'bicycle' && (d.box[0] + d.box[2]) / 2 < 0.3 && d.box[3] > 0.9),
+    );
     expect(inBay.length).toBeGreaterThan(r.frames.length * 0.9);
     // With the bay's bicycle there were three in the zone from 40 s: without the mask the
     // event would have come at 340 s.
@@ -87,7 +89,9 @@ describe.runIf(ok)('COCO-visible types on scenario videos through the real pipel
     const r = results.get('river-intrusion')!;
     expect(r.events).toHaveLength(1);
     expect(r.events[0].confirmedS).toBeLessThan(60);
-    const crossing = r.frames.filter((f) => f.t >= 72 && f.t <= 80 && f.detections.some((d) => d.label === 'person' && (d.box[0] + d.box[2]) / 2 < 0.25));
+    const crossing = r.frames.filter(
+      (f) => f.t >= 72 && f.t <= 80 && f.detections.some((d) => d.label === 'person' && (d.box[0] + d.box[2]) / 2 < 0.25),
+    );
     expect(crossing.length).toBeGreaterThanOrEqual(2);
   });
 
@@ -99,7 +103,13 @@ describe.runIf(ok)('COCO-visible types on scenario videos through the real pipel
       expect(contract.check(m.topic, m.json)).toEqual([]);
       const r = results.get(m.json!.camera.id)!;
       const seen = r.events.find((e) => e.id === m.json!.id)!;
-      expect(m.json).toMatchObject({ type: seen.type, zone: { id: seen.zone }, track_ids: seen.trackIds, classes: seen.classes, state: 'confirmed' });
+      expect(m.json).toMatchObject({
+        type: seen.type,
+        zone: { id: seen.zone },
+        track_ids: seen.trackIds,
+        classes: seen.classes,
+        state: 'confirmed',
+      });
       expect(Date.parse(m.json!.confirmed_at)).toBe(Math.round(r.base + seen.confirmedS * 1000));
       expect(Date.parse(m.json!.first_seen_at)).toBe(Math.round(r.base + seen.firstSeenS * 1000));
       expect(m.json!.evidence.sha256).toMatch(/^[0-9a-f]{64}$/);

@@ -35,10 +35,16 @@ describe('Schedule', () => {
   });
 
   it('holidays and make-up working days by date; inactive wins over active', () => {
-    const s = new Schedule({
-      active: [{ days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '07:00', to: '19:00' }, { dates: ['2025-09-28'], from: '07:00', to: '19:00' }],
-      inactive: [{ dates: ['2025-10-01', '2025-10-02'] }],
-    }, SH);
+    const s = new Schedule(
+      {
+        active: [
+          { days: ['mon', 'tue', 'wed', 'thu', 'fri'], from: '07:00', to: '19:00' },
+          { dates: ['2025-09-28'], from: '07:00', to: '19:00' },
+        ],
+        inactive: [{ dates: ['2025-10-01', '2025-10-02'] }],
+      },
+      SH,
+    );
     expect(s.isActive(at('2025-09-28T10:00:00'))).toBe(true); // a Sunday worked in lieu
     expect(s.isActive(at('2025-10-01T10:00:00'))).toBe(false); // National Day, a Wednesday
     expect(s.isActive(at('2025-10-03T10:00:00'))).toBe(true); // Friday

@@ -15,7 +15,10 @@ import { CATALOGUE, VIOLATION_TYPES } from '../../gateway/rules/catalogue.ts';
 import { iou, type Box } from '../../gateway/zones/geometry.ts';
 
 const DIR = join(import.meta.dirname, '..', 'fixtures', 'detections');
-const FILES = readdirSync(DIR).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
+const FILES = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.replace(/\.json$/, ''))
+  .sort();
 const load = (name: string): DetectionStream => loadStream(join(DIR, `${name}.json`));
 const run = (s: DetectionStream) => replay(s, DIR);
 
@@ -26,8 +29,21 @@ describe('detection streams through the tracker and rules', () => {
   });
 
   it('cover every type that COCO cannot see', () => {
-    const covered = new Set(FILES.flatMap((f) => load(f).expect.filter((x) => x.count > 0).map((x) => x.type)));
-    for (const t of ['garbage_exposure', 'material_stacking', 'illegal_advertising', 'street_drying', 'river_floating_debris', 'open_burning'])
+    const covered = new Set(
+      FILES.flatMap((f) =>
+        load(f)
+          .expect.filter((x) => x.count > 0)
+          .map((x) => x.type),
+      ),
+    );
+    for (const t of [
+      'garbage_exposure',
+      'material_stacking',
+      'illegal_advertising',
+      'street_drying',
+      'river_floating_debris',
+      'open_burning',
+    ])
       expect(covered, t).toContain(t);
     expect(VIOLATION_TYPES.filter((t) => !covered.has(t))).toEqual(['mobile_vendor', 'non_motor_parking', 'river_intrusion']);
   });
@@ -88,7 +104,10 @@ describe('detection streams through the tracker and rules', () => {
     // The stall that traded 19:00-21:30, inside the tolerated hours, was there and is no event.
     expect(market.tracks.some((t) => t.label === 'stall' && t.firstS >= 4000 && t.lastS - t.firstS > 8000)).toBe(true);
     const days = run(load('parking-workdays'));
-    expect(days.events.map((e) => new Date(days.base + e.confirmedS * 1000).toISOString())).toEqual(['2025-06-02T23:03:00.000Z', '2025-06-03T10:53:00.000Z']);
+    expect(days.events.map((e) => new Date(days.base + e.confirmedS * 1000).toISOString())).toEqual([
+      '2025-06-02T23:03:00.000Z',
+      '2025-06-03T10:53:00.000Z',
+    ]);
     // In another time zone the same windows fall at other instants.
     const elsewhere = load('parking-workdays');
     elsewhere.timezone = 'Europe/Berlin';
@@ -97,7 +116,10 @@ describe('detection streams through the tracker and rules', () => {
 
   it('cooldown: back within it is held back, back after it is a new event', () => {
     const r = run(load('parking-cooldown'));
-    expect(r.events.map((e) => [e.confirmedS, e.closedS])).toEqual([[180, 300], [1180, null]]);
+    expect(r.events.map((e) => [e.confirmedS, e.closedS])).toEqual([
+      [180, 300],
+      [1180, null],
+    ]);
     // The car was really back (400-700 s) while the cooldown held.
     expect(r.tracks.some((t) => t.firstS >= 400 && t.lastS <= 700 && t.lastS - t.firstS > 250)).toBe(true);
   });

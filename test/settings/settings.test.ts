@@ -198,7 +198,11 @@ gateway:
   // is undefined) and load.ts swallows the exception, so every semantic problem of the whole
   // file (a crossing polygon in another zone, an unknown speaker) is hidden until the first is fixed.
   it('an unknown violation type does not hide semantic problems elsewhere in the file', () => {
-    const text = camera({ rules: '          - type: illegal_parkin\n', speakers: '[spk-404]', polygon: '[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]' });
+    const text = camera({
+      rules: '          - type: illegal_parkin\n',
+      speakers: '[spk-404]',
+      polygon: '[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]',
+    });
     const issues = issuesOf(text);
     expect(issues.some((i) => /must be one of/.test(i.message))).toBe(true);
     expect(issues.some((i) => /no speaker with id "spk-404"/.test(i.message))).toBe(true);
@@ -257,13 +261,18 @@ officers:
     expect(explicit.path).toEqual(['cameras', 0, 'zones', 0, 'rules', 0, 'dwell_s']);
     expect(explicit.line).toBe(15);
     // river_intrusion defaults to 20 s
-    const byDefault = only(issuesOf(camera({ cameraExtra: '    interval_s: 30\n', rules: '          - type: river_intrusion\n' })), /shorter than/);
+    const byDefault = only(
+      issuesOf(camera({ cameraExtra: '    interval_s: 30\n', rules: '          - type: river_intrusion\n' })),
+      /shorter than/,
+    );
     expect(byDefault.message).toContain('dwell 20 s');
     expect(byDefault.path).toEqual(['cameras', 0, 'zones', 0, 'rules', 0, 'type']);
   });
 
   it('an unknown class for the model (static_change is model-free and allowed)', () => {
-    const issues = issuesOf(camera({ rules: '          - type: garbage_exposure\n            classes: [static_change, car, garbage_pile]\n' }));
+    const issues = issuesOf(
+      camera({ rules: '          - type: garbage_exposure\n            classes: [static_change, car, garbage_pile]\n' }),
+    );
     const i = only(issues, /unknown class/);
     expect(i.message).toContain('"garbage_pile"');
     expect(i.message).toContain('yolox_nano');
@@ -300,7 +309,11 @@ officers:
   });
 
   it('reports every problem of a file in one pass', () => {
-    const text = camera({ speakers: '[spk-404]', polygon: '[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]', top: 'tracking:\n  max_mised_s: 3\n' });
+    const text = camera({
+      speakers: '[spk-404]',
+      polygon: '[[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]',
+      top: 'tracking:\n  max_mised_s: 3\n',
+    });
     const issues = issuesOf(text);
     expect(only(issues, /unknown key/).message).toContain('did you mean "max_missed_s"');
     expect(issues.some((i) => /no speaker/.test(i.message))).toBe(true);
@@ -379,7 +392,11 @@ describe.concurrent('gateway check (CLI)', () => {
     );
 
   it('exits 0 on config/example.yaml with its secrets set', async () => {
-    const r = await cli(['check', '--config', 'config/example.yaml'], { MQTT_PASSWORD: 'pw', CAM_001_PASSWORD: 'pw2', GATEWAY_HTTP_TOKEN: 'a-long-enough-random-token-1234' });
+    const r = await cli(['check', '--config', 'config/example.yaml'], {
+      MQTT_PASSWORD: 'pw',
+      CAM_001_PASSWORD: 'pw2',
+      GATEWAY_HTTP_TOKEN: 'a-long-enough-random-token-1234',
+    });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('config/example.yaml: OK (1 cameras, 3 zones, 1 speakers, 2 officers)');
@@ -398,7 +415,10 @@ describe.concurrent('gateway check (CLI)', () => {
     const env = { ...process.env };
     delete env.MQTT_PASSWORD;
     delete env.CAM_001_PASSWORD;
-    const r = await run(process.execPath, ['--import', 'tsx', 'gateway/cli.ts', 'check', '--config', 'config/example.yaml'], { cwd: ROOT, env }).then(
+    const r = await run(process.execPath, ['--import', 'tsx', 'gateway/cli.ts', 'check', '--config', 'config/example.yaml'], {
+      cwd: ROOT,
+      env,
+    }).then(
       () => ({ code: 0, stderr: '' }),
       (e: { code: number; stderr: string }) => e,
     );

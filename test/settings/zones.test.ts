@@ -65,8 +65,29 @@ describe('zone settings that are accepted', () => {
 `);
     const s = parseSettings(text, FILE, {}).settings;
     const [parking, vending, mobile] = resolveZoneRules(s.cameras[0], {}, s.gateway.timezone);
-    expect(parking).toMatchObject({ dwellS: CATALOGUE.illegal_parking.dwellS, personWithin: null, anchor: 'foot', mask: [[[0.1, 0.5], [0.3, 0.5], [0.3, 0.95], [0.1, 0.95]]] });
-    expect(vending).toMatchObject({ minCount: 2, minArea: 0.01, dwellS: 600, graceS: 60, cooldownS: 900, stationary: false, personWithin: 2, anchor: 'foot' });
+    expect(parking).toMatchObject({
+      dwellS: CATALOGUE.illegal_parking.dwellS,
+      personWithin: null,
+      anchor: 'foot',
+      mask: [
+        [
+          [0.1, 0.5],
+          [0.3, 0.5],
+          [0.3, 0.95],
+          [0.1, 0.95],
+        ],
+      ],
+    });
+    expect(vending).toMatchObject({
+      minCount: 2,
+      minArea: 0.01,
+      dwellS: 600,
+      graceS: 60,
+      cooldownS: 900,
+      stationary: false,
+      personWithin: 2,
+      anchor: 'foot',
+    });
     expect([...vending.classes]).toEqual(['umbrella', 'dining table']);
     expect(mobile.personWithin).toBeNull();
     // The zone's schedule: Tuesday 10:00 in Shanghai runs, Saturday does not, 1 October does not.
@@ -84,20 +105,30 @@ describe('zone settings that are accepted', () => {
 
 describe('zone mistakes `gateway check` explains', () => {
   it('a self-intersecting mask', () => {
-    const i = only(issuesOf(settings(`${SQUARE}        mask: [[[0.2, 0.6], [0.4, 0.9], [0.4, 0.6], [0.2, 0.9]]]\n        rules: [{ type: illegal_parking }]\n`)), /crosses itself/);
+    const i = only(
+      issuesOf(
+        settings(`${SQUARE}        mask: [[[0.2, 0.6], [0.4, 0.9], [0.4, 0.6], [0.2, 0.9]]]\n        rules: [{ type: illegal_parking }]\n`),
+      ),
+      /crosses itself/,
+    );
     expect(i.message).toBe('mask polygon crosses itself (edge 1 crosses edge 3); list the points in order around the area');
     expect(i.path).toEqual(['cameras', 0, 'zones', 0, 'mask', 0]);
     expect(i.line).toBe(9);
   });
 
   it('a mask outside its zone, which would ignore nothing', () => {
-    const i = only(issuesOf(settings(`${SQUARE}        mask: [[[0.1, 0.1], [0.3, 0.1], [0.3, 0.3]]]\n        rules: [{ type: illegal_parking }]\n`)), /outside zone/);
+    const i = only(
+      issuesOf(settings(`${SQUARE}        mask: [[[0.1, 0.1], [0.3, 0.1], [0.3, 0.3]]]\n        rules: [{ type: illegal_parking }]\n`)),
+      /outside zone/,
+    );
     expect(i.message).toContain('zone "z1"');
     expect(i.path).toEqual(['cameras', 0, 'zones', 0, 'mask', 0]);
   });
 
   it('coordinates in pixels: one message per polygon, with the hint', () => {
-    const issues = issuesOf(settings('        polygon: [[100, 200], [640, 200], [640, 360], [100, 360]]\n        rules: [{ type: illegal_parking }]\n'));
+    const issues = issuesOf(
+      settings('        polygon: [[100, 200], [640, 200], [640, 360], [100, 360]]\n        rules: [{ type: illegal_parking }]\n'),
+    );
     const i = only(issues, /between 0 and 1/);
     expect(i.message).toContain('look like pixels: divide x by the picture width and y by its height');
     expect(i.path).toEqual(['cameras', 0, 'zones', 0, 'polygon']);
@@ -106,11 +137,13 @@ describe('zone mistakes `gateway check` explains', () => {
   });
 
   it('an unknown class, a class nothing can report, and two rules of one type', () => {
-    const issues = issuesOf(settings(`${SQUARE}        rules:
+    const issues = issuesOf(
+      settings(`${SQUARE}        rules:
           - { type: street_vending, classes: [umbrella, stal] }
           - type: illegal_advertising
           - { type: street_vending, dwell_s: 60 }
-`));
+`),
+    );
     expect(only(issues, /unknown class/).path).toEqual(['cameras', 0, 'zones', 0, 'rules', 0, 'classes', 1]);
     const never = only(issues, /needs a detector/);
     expect(never.message).toContain('illegal_advertising needs a detector of "banner"');
@@ -121,14 +154,22 @@ describe('zone mistakes `gateway check` explains', () => {
   });
 
   it('types whose classes include static_change need no model for them', () => {
-    expect(() => parseSettings(settings(`${SQUARE}        rules: [{ type: garbage_exposure }, { type: material_stacking }, { type: river_floating_debris }]\n`), FILE, {})).not.toThrow();
+    expect(() =>
+      parseSettings(
+        settings(`${SQUARE}        rules: [{ type: garbage_exposure }, { type: material_stacking }, { type: river_floating_debris }]\n`),
+        FILE,
+        {},
+      ),
+    ).not.toThrow();
   });
 
   it('schedule windows that cannot work', () => {
-    const issues = issuesOf(settings(`${SQUARE}        schedule:
+    const issues = issuesOf(
+      settings(`${SQUARE}        schedule:
           active: [{ days: [mon], dates: ['2025-06-02'] }, { from: '08:00', to: '08:00' }, { days: [monday], from: '7:00' }]
         rules: [{ type: illegal_parking }]
-`));
+`),
+    );
     expect(only(issues, /either days or dates/).path).toEqual(['cameras', 0, 'zones', 0, 'schedule', 'active', 0, 'dates']);
     expect(only(issues, /is empty/).message).toContain('08:00-08:00');
     expect(only(issues, /must be one of/).message).toContain('"mon"');
@@ -136,16 +177,30 @@ describe('zone mistakes `gateway check` explains', () => {
   });
 
   it('dwell shorter than the analysis interval, and tracks that cannot survive one missed frame', () => {
-    const issues = issuesOf(settings(`${SQUARE}        rules: [{ type: river_intrusion, dwell_s: 4 }]\n`, { camera: '    interval_s: 5\n' }));
+    const issues = issuesOf(
+      settings(`${SQUARE}        rules: [{ type: river_intrusion, dwell_s: 4 }]\n`, { camera: '    interval_s: 5\n' }),
+    );
     expect(only(issues, /shorter than/).message).toBe("dwell 4 s is shorter than the camera's analysis interval 5 s");
     const missed = only(issues, /max_missed_s/);
     expect(missed.message).toContain('set tracking.max_missed_s to at least 10');
     expect(missed.path).toEqual(['cameras', 0, 'interval_s']);
-    expect(() => parseSettings(settings(`${SQUARE}        rules: [{ type: illegal_parking }]\n`, { camera: '    interval_s: 5\n', top: 'tracking: { max_missed_s: 12 }\n' }), FILE, {})).not.toThrow();
+    expect(() =>
+      parseSettings(
+        settings(`${SQUARE}        rules: [{ type: illegal_parking }]\n`, {
+          camera: '    interval_s: 5\n',
+          top: 'tracking: { max_missed_s: 12 }\n',
+        }),
+        FILE,
+        {},
+      ),
+    ).not.toThrow();
   });
 
   it('clock: media on a live stream', () => {
-    const i = only(issuesOf(settings(`${SQUARE}        rules: [{ type: illegal_parking }]\n`, { camera: '    clock: media\n' })), /clock: media/);
+    const i = only(
+      issuesOf(settings(`${SQUARE}        rules: [{ type: illegal_parking }]\n`, { camera: '    clock: media\n' })),
+      /clock: media/,
+    );
     expect(i.path).toEqual(['cameras', 0, 'clock']);
   });
 
@@ -157,8 +212,15 @@ describe('zone mistakes `gateway check` explains', () => {
 
   it('gateway check prints file:line:col, key path and the message, and fails', async () => {
     const file = join(tmp, 'bad.yaml');
-    writeFileSync(file, settings('        polygon: [[0.1, 0.5], [0.9, 0.95], [0.9, 0.5], [0.1, 0.95]]\n        rules: [{ type: illegal_parking, classes: [lorry] }]\n'));
-    const r = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway', 'cli.ts'), 'check', '--config', file], { cwd: ROOT }).catch((e) => e as { code: number; stdout: string; stderr: string });
+    writeFileSync(
+      file,
+      settings(
+        '        polygon: [[0.1, 0.5], [0.9, 0.95], [0.9, 0.5], [0.1, 0.95]]\n        rules: [{ type: illegal_parking, classes: [lorry] }]\n',
+      ),
+    );
+    const r = await run(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway', 'cli.ts'), 'check', '--config', file], {
+      cwd: ROOT,
+    }).catch((e) => e as { code: number; stdout: string; stderr: string });
     expect((r as { code?: number }).code).not.toBe(0);
     const out = `${r.stdout}${r.stderr}`;
     expect(out).toContain(`${file}:8:18: cameras[0].zones[0].polygon: polygon crosses itself (edge 1 crosses edge 3)`);

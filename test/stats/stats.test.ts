@@ -13,10 +13,13 @@ const s = (n: number) => n * 1000;
 
 function seed(path = ':memory:') {
   const db = openDb(path);
-  const ev = db.prepare(`INSERT INTO events (id, type, camera_id, zone_id, state, track_ids, classes, box, first_seen_at, confirmed_at, data, updated_at, closed_at)
+  const ev =
+    db.prepare(`INSERT INTO events (id, type, camera_id, zone_id, state, track_ids, classes, box, first_seen_at, confirmed_at, data, updated_at, closed_at)
     VALUES (?, ?, ?, ?, ?, '[]', '[]', '[0,0,1,1]', ?, ?, '{}', ?, ?)`);
   const tr = db.prepare('INSERT INTO event_transitions (event_id, from_state, to_state, at) VALUES (?, ?, ?, ?)');
-  const dsp = db.prepare(`INSERT INTO dispatches (id, event_id, officer_id, state, distance_m, created_at, updated_at, tier, accepted_at) VALUES (?, ?, ?, ?, 100, ?, ?, ?, ?)`);
+  const dsp = db.prepare(
+    `INSERT INTO dispatches (id, event_id, officer_id, state, distance_m, created_at, updated_at, tier, accepted_at) VALUES (?, ?, ?, ?, 100, ?, ?, ?, ?)`,
+  );
   /** An event through `path` with the given seconds between steps. */
   const add = (id: string, type: string, cam: string, at: number, path: [string, number][]) => {
     const last = path.at(-1)![0];
@@ -32,11 +35,33 @@ function seed(path = ':memory:') {
     }
   };
   // Three settled by the warning (warn after 2, 4, 6 s; gone 120, 130, 140 s later).
-  add('E1', 'illegal_parking', 'cam-a', T0, [['warned', 2], ['rechecked', 120], ['resolved_by_warning', 0]]);
-  add('E2', 'illegal_parking', 'cam-a', T0 + s(3600), [['warned', 4], ['rechecked', 130], ['resolved_by_warning', 0]]);
-  add('E3', 'street_vending', 'cam-b', T0 + s(7200), [['warned', 6], ['rechecked', 140], ['resolved_by_warning', 0]]);
+  add('E1', 'illegal_parking', 'cam-a', T0, [
+    ['warned', 2],
+    ['rechecked', 120],
+    ['resolved_by_warning', 0],
+  ]);
+  add('E2', 'illegal_parking', 'cam-a', T0 + s(3600), [
+    ['warned', 4],
+    ['rechecked', 130],
+    ['resolved_by_warning', 0],
+  ]);
+  add('E3', 'street_vending', 'cam-b', T0 + s(7200), [
+    ['warned', 6],
+    ['rechecked', 140],
+    ['resolved_by_warning', 0],
+  ]);
   // One escalated and handled: declined once, then accepted after 60 s in all, closed 600 s later.
-  add('E4', 'illegal_parking', 'cam-b', T0 + s(100), [['warned', 3], ['rechecked', 120], ['escalated', 0], ['dispatched', 1], ['escalated', 20], ['dispatched', 0], ['acknowledged', 40], ['arrived', 300], ['closed', 300]]);
+  add('E4', 'illegal_parking', 'cam-b', T0 + s(100), [
+    ['warned', 3],
+    ['rechecked', 120],
+    ['escalated', 0],
+    ['dispatched', 1],
+    ['escalated', 20],
+    ['dispatched', 0],
+    ['acknowledged', 40],
+    ['arrived', 300],
+    ['closed', 300],
+  ]);
   dsp.run('D1', 'E4', 'off-a', 'declined', T0, T0, 'local', null);
   dsp.run('D2', 'E4', 'off-n', 'closed', T0, T0, 'neighbour', T0);
   // One cancelled before any decision: not counted in the share.
@@ -69,7 +94,12 @@ describe('statistics', () => {
   });
 
   it('counts only events confirmed in the window', () => {
-    const r = computeStats(seed(), { gatewayId: 'gw', timeZone: 'Asia/Shanghai', now: T0 + s(86_400), window: { since: T0 + s(3000), until: T0 + s(8000) } });
+    const r = computeStats(seed(), {
+      gatewayId: 'gw',
+      timeZone: 'Asia/Shanghai',
+      now: T0 + s(86_400),
+      window: { since: T0 + s(3000), until: T0 + s(8000) },
+    });
     expect(r.events.total).toBe(2);
     expect(r.window).toEqual({ since: new Date(T0 + s(3000)).toISOString(), until: new Date(T0 + s(8000)).toISOString() });
     const empty = computeStats(openDb(':memory:'), { gatewayId: 'gw', timeZone: 'Asia/Shanghai', now: T0 });
@@ -77,7 +107,7 @@ describe('statistics', () => {
     expect(empty.durations.confirm_to_warn).toEqual({ n: 0, median_s: null, p90_s: null });
   });
 
-  it('`gateway stats` prints them from the box\'s database, as text or JSON, and says what is wrong', () => {
+  it("`gateway stats` prints them from the box's database, as text or JSON, and says what is wrong", () => {
     const dir = tempDir('gw-stats-');
     seed(`${dir}/data/gateway.db`).close();
     const config = settingsAt(dir, `gateway: { id: gw-s, data_dir: ./data, timezone: Asia/Shanghai }\ncameras: []\n`);
@@ -95,7 +125,9 @@ describe('statistics', () => {
     expect(JSON.parse(json.text).events.total).toBe(2);
     expect(run({ since: 'last week' })).toEqual({ code: 2, text: expect.stringContaining('--since "last week" is not a time') });
     const said: string[] = [];
-    expect(statsCommand(settingsAt(tempDir('gw-stats-'), `gateway: { id: gw-s, data_dir: ./nothing }\ncameras: []\n`), {}, (l) => said.push(l))).toBe(1);
+    expect(
+      statsCommand(settingsAt(tempDir('gw-stats-'), `gateway: { id: gw-s, data_dir: ./nothing }\ncameras: []\n`), {}, (l) => said.push(l)),
+    ).toBe(1);
     expect(said[0]).toMatch(/no database at .*nothing\/gateway\.db \(gateway\.data_dir\)/);
   });
 });

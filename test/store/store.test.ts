@@ -10,7 +10,11 @@ import type { EventRecord } from '../../gateway/events/types.ts';
 import { readdirSync } from 'node:fs';
 
 /** The newest migration number: the schema version a fresh database gets. */
-const LATEST = Math.max(...readdirSync(new URL('../../gateway/store/migrations/', import.meta.url)).map((f) => Number(f.slice(0, 3))).filter(Number.isFinite));
+const LATEST = Math.max(
+  ...readdirSync(new URL('../../gateway/store/migrations/', import.meta.url))
+    .map((f) => Number(f.slice(0, 3)))
+    .filter(Number.isFinite),
+);
 
 const root = mkdtempSync(join(tmpdir(), 'gw-store-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -37,7 +41,9 @@ describe('openDb', () => {
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
-    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((t) => t.name);
+    const tables = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map(
+      (t) => t.name,
+    );
     for (const t of ['dispatches', 'event_transitions', 'events', 'officer_state', 'outbox', 'warnings']) expect(tables).toContain(t);
   });
 
@@ -68,7 +74,13 @@ describe('openDb', () => {
 
 describe('OutboxRepo', () => {
   const msg = (id: string, priority: number, orderKey: string | null = null, extra: Partial<NewMessage> = {}): NewMessage => ({
-    msgId: id, topic: `t/${id}`, payload: `{"id":"${id}"}`, qos: 1, priority, orderKey, ...extra,
+    msgId: id,
+    topic: `t/${id}`,
+    payload: `{"id":"${id}"}`,
+    qos: 1,
+    priority,
+    orderKey,
+    ...extra,
   });
   const ids = (o: OutboxRepo, limit = 100, inFlight = new Set<number>()) => o.next(limit, inFlight).map((m) => m.msgId);
 
@@ -85,9 +97,31 @@ describe('OutboxRepo', () => {
 
   it('round-trips every field', () => {
     const o = new OutboxRepo(fresh().db);
-    o.add({ msgId: 'a', topic: 'township/gw/event', payload: Buffer.from([0, 1, 2, 255]), qos: 0, retain: true, priority: 1, orderKey: 'ev-9', expiresAt: 5000 }, 1234);
+    o.add(
+      {
+        msgId: 'a',
+        topic: 'township/gw/event',
+        payload: Buffer.from([0, 1, 2, 255]),
+        qos: 0,
+        retain: true,
+        priority: 1,
+        orderKey: 'ev-9',
+        expiresAt: 5000,
+      },
+      1234,
+    );
     const [m] = o.next(10, new Set());
-    expect(m).toMatchObject({ msgId: 'a', topic: 'township/gw/event', qos: 0, retain: true, priority: 1, orderKey: 'ev-9', createdAt: 1234, expiresAt: 5000, attempts: 0 });
+    expect(m).toMatchObject({
+      msgId: 'a',
+      topic: 'township/gw/event',
+      qos: 0,
+      retain: true,
+      priority: 1,
+      orderKey: 'ev-9',
+      createdAt: 1234,
+      expiresAt: 5000,
+      attempts: 0,
+    });
     expect(Buffer.from(m.payload).equals(Buffer.from([0, 1, 2, 255]))).toBe(true);
     o.attempted(m.id);
     o.attempted(m.id);
@@ -178,9 +212,25 @@ describe('OutboxRepo', () => {
 
 describe('EventsRepo', () => {
   const ev = (id: string, o: Partial<EventRecord> = {}): Omit<EventRecord, 'seq'> => ({
-    id, type: 'illegal_parking', camera: 'cam-1', zone: 'z1', state: 'confirmed', trackIds: [3, 4], classes: ['car'], box: [0.1, 0.2, 0.3, 0.4],
-    firstSeenAt: 1000, confirmedAt: 181_000, dueAt: null, evidencePath: '/data/evidence/x.jpg', evidenceSha256: 'ab'.repeat(32),
-    officerId: null, reason: null, data: { place: '中心街东口' }, updatedAt: 181_000, closedAt: null, ...o,
+    id,
+    type: 'illegal_parking',
+    camera: 'cam-1',
+    zone: 'z1',
+    state: 'confirmed',
+    trackIds: [3, 4],
+    classes: ['car'],
+    box: [0.1, 0.2, 0.3, 0.4],
+    firstSeenAt: 1000,
+    confirmedAt: 181_000,
+    dueAt: null,
+    evidencePath: '/data/evidence/x.jpg',
+    evidenceSha256: 'ab'.repeat(32),
+    officerId: null,
+    reason: null,
+    data: { place: '中心街东口' },
+    updatedAt: 181_000,
+    closedAt: null,
+    ...o,
   });
 
   it('insert returns increasing seq numbers and get round-trips every field', () => {
@@ -204,7 +254,11 @@ describe('EventsRepo', () => {
     const e = r.insert(ev('E1'));
     r.update({ ...e, state: 'warned', dueAt: 301_000, updatedAt: 182_000 }, 'confirmed', 182_000, { speaker: 'spk-1' });
     r.update({ ...e, state: 'warned', dueAt: 301_000, data: { place: 'x', n: 2 }, updatedAt: 183_000 }, 'warned', 183_000);
-    r.update({ ...e, state: 'resolved_by_warning', reason: 'gone after warning', dueAt: null, updatedAt: 301_000, closedAt: 301_000 }, 'warned', 301_000);
+    r.update(
+      { ...e, state: 'resolved_by_warning', reason: 'gone after warning', dueAt: null, updatedAt: 301_000, closedAt: 301_000 },
+      'warned',
+      301_000,
+    );
     const got = r.get('E1')!;
     expect(got.state).toBe('resolved_by_warning');
     expect(got.reason).toBe('gone after warning');

@@ -60,11 +60,16 @@ describe('Tracker', () => {
     expect(t.all()[0].labels.get('car')).toBe(2);
   });
 
-  it('does not match across families (a person at a car\'s place is another track)', () => {
+  it("does not match across families (a person at a car's place is another track)", () => {
     const t = new Tracker(opts);
     t.update([det(CAR)], 0);
     t.update([det(CAR, 'person')], 1000);
-    expect(t.all().map((x) => x.label).sort()).toEqual(['car', 'person']);
+    expect(
+      t
+        .all()
+        .map((x) => x.label)
+        .sort(),
+    ).toEqual(['car', 'person']);
     expect(sameFamily('car', 'bus')).toBe(true);
     expect(sameFamily('bicycle', 'motorcycle')).toBe(true);
     expect(sameFamily('car', 'bicycle')).toBe(false);

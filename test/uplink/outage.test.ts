@@ -24,8 +24,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function uplink(db: Db, url: string, protocolVersion: 4 | 5 = 5): Uplink {
   return new Uplink({
-    url, protocolVersion, clientId: `gw-outage-${ulid()}`, topics: new Topics('o', 'gw'), outbox: new OutboxRepo(db),
-    log: silentLogger(), clock: systemClock, version: 'test',
+    url,
+    protocolVersion,
+    clientId: `gw-outage-${ulid()}`,
+    topics: new Topics('o', 'gw'),
+    outbox: new OutboxRepo(db),
+    log: silentLogger(),
+    clock: systemClock,
+    version: 'test',
   });
 }
 
@@ -34,7 +40,13 @@ function emit(u: Uplink, db: Db, i: number): string {
   const id = `ev-${String(i).padStart(4, '0')}`;
   db.transaction(() => {
     u.enqueue({ topic: 'o/v1/gateways/gw/events', payload: JSON.stringify({ id, n: 1 }), qos: 1, priority: PRIORITY.event, orderKey: id });
-    u.enqueue({ topic: `o/v1/gateways/gw/events/${id}/state`, payload: JSON.stringify({ event_id: id, n: 2 }), qos: 1, priority: PRIORITY.dispatch, orderKey: id });
+    u.enqueue({
+      topic: `o/v1/gateways/gw/events/${id}/state`,
+      payload: JSON.stringify({ event_id: id, n: 2 }),
+      qos: 1,
+      priority: PRIORITY.dispatch,
+      orderKey: id,
+    });
   })();
   u.flush();
   return id;
@@ -55,48 +67,56 @@ describe.runIf(ok)('durable outbox through a broker outage', () => {
     await broker?.stop();
   });
 
-  it(`delivers every event of a burst across a ${OUTAGE_S} s outage, in order, none twice`, async () => {
-    const db = openDb(join(tempDir('gw-outage-'), 'gw.db'));
-    const u = uplink(db, broker.url);
-    u.start();
-    const ids: string[] = [];
-    const N = 500;
-    let outageDone: Promise<void> | null = null;
-    for (let i = 0; i < N; i++) {
-      ids.push(emit(u, db, i));
-      if (i === 150) {
-        outageDone = (async () => {
-          await broker.stop();
-          await sleep(OUTAGE_S * 1000);
-          await broker.start();
-        })();
+  it(
+    `delivers every event of a burst across a ${OUTAGE_S} s outage, in order, none twice`,
+    async () => {
+      const db = openDb(join(tempDir('gw-outage-'), 'gw.db'));
+      const u = uplink(db, broker.url);
+      u.start();
+      const ids: string[] = [];
+      const N = 500;
+      let outageDone: Promise<void> | null = null;
+      for (let i = 0; i < N; i++) {
+        ids.push(emit(u, db, i));
+        if (i === 150) {
+          outageDone = (async () => {
+            await broker.stop();
+            await sleep(OUTAGE_S * 1000);
+            await broker.start();
+          })();
+        }
+        await sleep(i > 150 && i < 300 ? (OUTAGE_S * 1000) / 150 : 5);
       }
-      await sleep(i > 150 && i < 300 ? (OUTAGE_S * 1000) / 150 : 5);
-    }
-    await outageDone;
-    expect(await u.settle(30_000)).toBe(true);
-    await heard.waitFor(() => new Set(heard.find((m) => m.topic.endsWith('/state')).map((m) => m.json!.event_id)).size === N, 30_000, 'all state messages');
-    await sleep(500);
+      await outageDone;
+      expect(await u.settle(30_000)).toBe(true);
+      await heard.waitFor(
+        () => new Set(heard.find((m) => m.topic.endsWith('/state')).map((m) => m.json!.event_id)).size === N,
+        30_000,
+        'all state messages',
+      );
+      await sleep(500);
 
-    const confirmed = heard.find((m) => m.topic === 'o/v1/gateways/gw/events');
-    const states = heard.find((m) => m.topic.endsWith('/state'));
-    // Every event arrived...
-    expect(new Set(confirmed.map((m) => m.json!.id))).toEqual(new Set(ids));
-    // ...and none as two events: a re-sent message is the same message, not a new one.
-    const perEvent = new Map<string, number>();
-    for (const m of confirmed) perEvent.set(m.json!.id, (perEvent.get(m.json!.id) ?? 0) + 1);
-    const dupes = [...perEvent.values()].filter((n) => n > 1).length;
-    expect(dupes).toBeLessThanOrEqual(5); // at-least-once: a handful of same-id re-sends at the cut, never more
-    // Order per event: the confirmation always before its state change.
-    for (const id of ids) {
-      const first = confirmed.findIndex((m) => m.json!.id === id);
-      const st = states.findIndex((m) => m.json!.event_id === id);
-      expect(heard.messages.indexOf(confirmed[first])).toBeLessThan(heard.messages.indexOf(states[st]));
-    }
-    expect(u.pending()).toBe(0);
-    await u.stop();
-    db.close();
-  }, (OUTAGE_S + 90) * 1000);
+      const confirmed = heard.find((m) => m.topic === 'o/v1/gateways/gw/events');
+      const states = heard.find((m) => m.topic.endsWith('/state'));
+      // Every event arrived...
+      expect(new Set(confirmed.map((m) => m.json!.id))).toEqual(new Set(ids));
+      // ...and none as two events: a re-sent message is the same message, not a new one.
+      const perEvent = new Map<string, number>();
+      for (const m of confirmed) perEvent.set(m.json!.id, (perEvent.get(m.json!.id) ?? 0) + 1);
+      const dupes = [...perEvent.values()].filter((n) => n > 1).length;
+      expect(dupes).toBeLessThanOrEqual(5); // at-least-once: a handful of same-id re-sends at the cut, never more
+      // Order per event: the confirmation always before its state change.
+      for (const id of ids) {
+        const first = confirmed.findIndex((m) => m.json!.id === id);
+        const st = states.findIndex((m) => m.json!.event_id === id);
+        expect(heard.messages.indexOf(confirmed[first])).toBeLessThan(heard.messages.indexOf(states[st]));
+      }
+      expect(u.pending()).toBe(0);
+      await u.stop();
+      db.close();
+    },
+    (OUTAGE_S + 90) * 1000,
+  );
 
   it('sends what was pending after a power cut, from the same database', async () => {
     const dir = tempDir('gw-powercut-');
@@ -114,7 +134,11 @@ describe.runIf(ok)('durable outbox through a broker outage', () => {
     const u2 = uplink(db2, broker.url);
     u2.start();
     expect(await u2.settle(20_000)).toBe(true);
-    await heard.waitFor(() => ids.every((id) => heard.find((m) => m.json?.event_id === id).length > 0), 20_000, 'state messages after power cut');
+    await heard.waitFor(
+      () => ids.every((id) => heard.find((m) => m.json?.event_id === id).length > 0),
+      20_000,
+      'state messages after power cut',
+    );
     for (const id of ids) expect(heard.find((m) => m.topic === 'o/v1/gateways/gw/events' && m.json!.id === id).length).toBe(1);
     await u2.stop();
     db2.close();

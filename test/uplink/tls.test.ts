@@ -26,18 +26,55 @@ describe.runIf(ok)('MQTT over TLS with username and password', () => {
 
   beforeAll(async () => {
     const sh = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-    sh(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=Test Township CA', '-keyout', 'ca.key', '-out', 'ca.pem']);
+    sh([
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=Test Township CA',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.pem',
+    ]);
     sh(['req', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-keyout', 'server.key', '-out', 'server.csr']);
     writeFileSync(join(dir, 'san.ext'), 'subjectAltName=DNS:localhost,IP:127.0.0.1\n');
-    sh(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2', '-out', 'server.pem', '-extfile', 'san.ext']);
+    sh([
+      'x509',
+      '-req',
+      '-in',
+      'server.csr',
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-out',
+      'server.pem',
+      '-extfile',
+      'san.ext',
+    ]);
     execFileSync('mosquitto_passwd', ['-b', '-c', join(dir, 'passwd'), 'hecun-01', 's3cret-pass']);
     // mosquitto drops to its own user when started as root: it must read these.
     for (const f of readdirSync(dir)) chmodSync(join(dir, f), 0o644);
     chmodSync(dir, 0o755);
     tlsPort = await freePort();
     broker = await startMosquitto({
-      extra: [`listener ${tlsPort} 127.0.0.1`, `cafile ${dir}/ca.pem`, `certfile ${dir}/server.pem`, `keyfile ${dir}/server.key`, 'tls_version tlsv1.2',
-        `password_file ${dir}/passwd`, 'allow_anonymous false'],
+      extra: [
+        `listener ${tlsPort} 127.0.0.1`,
+        `cafile ${dir}/ca.pem`,
+        `certfile ${dir}/server.pem`,
+        `keyfile ${dir}/server.key`,
+        'tls_version tlsv1.2',
+        `password_file ${dir}/passwd`,
+        'allow_anonymous false',
+      ],
     });
   }, 60_000);
 
@@ -50,7 +87,9 @@ describe.runIf(ok)('MQTT over TLS with username and password', () => {
     const d = tempDir('gw-tls-run-');
     const lines: Record<string, any>[] = [];
     const log = pino({ level: 'debug' }, new Writable({ write: (c, _e, cb) => (lines.push(JSON.parse(String(c))), cb()) }));
-    const cfg = settingsAt(d, `
+    const cfg = settingsAt(
+      d,
+      `
 gateway: { id: ${o.id}, data_dir: ${d}/data }
 mqtt:
   url: 'mqtts://localhost:${tlsPort}'
@@ -61,7 +100,8 @@ mqtt:
   ${o.ca ? `tls: { ca: ${dir}/ca.pem }` : ''}
 http: { host: 127.0.0.1, port: 0 }
 stats: { interval_s: 0 }
-`.replace('${MQTT_TEST_PASSWORD}', o.pass));
+`.replace('${MQTT_TEST_PASSWORD}', o.pass),
+    );
     const gw = new Gateway({ config: cfg, log });
     gateways.push(gw);
     await gw.start();
@@ -76,9 +116,17 @@ stats: { interval_s: 0 }
   };
 
   it('connects with the right credentials and a private CA, and its status reaches the platform', async () => {
-    const watcher = await Collector.connect(`mqtts://localhost:${tlsPort}`, 's/#', { username: 'hecun-01', password: 's3cret-pass', ca: readFileSync(join(dir, 'ca.pem')) });
+    const watcher = await Collector.connect(`mqtts://localhost:${tlsPort}`, 's/#', {
+      username: 'hecun-01',
+      password: 's3cret-pass',
+      ca: readFileSync(join(dir, 'ca.pem')),
+    });
     const { gw } = await gateway({ user: 'hecun-01', pass: 's3cret-pass', ca: true, v: 5, id: 'gw-tls' });
-    const s = await watcher.waitFor((m) => m.topic === 's/v1/gateways/gw-tls/status' && m.json?.state === 'online', 10_000, 'online over TLS');
+    const s = await watcher.waitFor(
+      (m) => m.topic === 's/v1/gateways/gw-tls/status' && m.json?.state === 'online',
+      10_000,
+      'online over TLS',
+    );
     expect(s.json!.contract).toBe('v1');
     expect(gw.ctx.uplink.status()).toMatchObject({ connected: true, error: null });
     await watcher.close();
@@ -97,7 +145,7 @@ stats: { interval_s: 0 }
     expect(health.mqtt.error).toMatch(/not authorized/);
   });
 
-  it('says the broker\'s certificate is not trusted when the CA is not configured', async () => {
+  it("says the broker's certificate is not trusted when the CA is not configured", async () => {
     const { gw } = await gateway({ user: 'hecun-01', pass: 's3cret-pass', ca: false, v: 5, id: 'gw-noca' });
     await until(() => gw.ctx.uplink.status().error !== null, 10_000, 'an error');
     expect(gw.ctx.uplink.status().error).toMatch(/^TLS: the broker's certificate is not trusted/);

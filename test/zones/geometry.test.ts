@@ -1,12 +1,36 @@
 /** Plane geometry on normalised image coordinates, and great-circle distance. */
 import { describe, expect, it } from 'vitest';
 import {
-  boxArea, centre, footPoint, haversineM, iou, pointInPolygon, polygonArea, segmentsIntersect, selfIntersection, type Box, type Pt,
+  boxArea,
+  centre,
+  footPoint,
+  haversineM,
+  iou,
+  pointInPolygon,
+  polygonArea,
+  segmentsIntersect,
+  selfIntersection,
+  type Box,
+  type Pt,
 } from '../../gateway/zones/geometry.ts';
 
-const square: Pt[] = [[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8]];
+const square: Pt[] = [
+  [0.2, 0.2],
+  [0.8, 0.2],
+  [0.8, 0.8],
+  [0.2, 0.8],
+];
 // A "U" shape: concave, the notch (0.4..0.6 x 0.2..0.7) is outside.
-const U: Pt[] = [[0.1, 0.1], [0.4, 0.1], [0.4, 0.7], [0.6, 0.7], [0.6, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]];
+const U: Pt[] = [
+  [0.1, 0.1],
+  [0.4, 0.1],
+  [0.4, 0.7],
+  [0.6, 0.7],
+  [0.6, 0.1],
+  [0.9, 0.1],
+  [0.9, 0.9],
+  [0.1, 0.9],
+];
 
 describe('pointInPolygon', () => {
   it('inside and outside a square', () => {
@@ -26,11 +50,21 @@ describe('pointInPolygon', () => {
 
   it('does not depend on the winding direction', () => {
     const rev = [...U].reverse();
-    for (const [x, y] of [[0.5, 0.3], [0.5, 0.8], [0.2, 0.3], [0.95, 0.5]] as const) expect(pointInPolygon(x, y, rev)).toBe(pointInPolygon(x, y, U));
+    for (const [x, y] of [
+      [0.5, 0.3],
+      [0.5, 0.8],
+      [0.2, 0.3],
+      [0.95, 0.5],
+    ] as const)
+      expect(pointInPolygon(x, y, rev)).toBe(pointInPolygon(x, y, U));
   });
 
   it('a triangle', () => {
-    const t: Pt[] = [[0, 0], [1, 0], [0, 1]];
+    const t: Pt[] = [
+      [0, 0],
+      [1, 0],
+      [0, 1],
+    ];
     expect(pointInPolygon(0.2, 0.2, t)).toBe(true);
     expect(pointInPolygon(0.6, 0.6, t)).toBe(false);
   });
@@ -39,13 +73,25 @@ describe('pointInPolygon', () => {
 describe('polygonArea', () => {
   it('square, triangle, concave, either winding', () => {
     expect(polygonArea(square)).toBeCloseTo(0.36, 12);
-    expect(polygonArea([[0, 0], [1, 0], [0, 1]])).toBeCloseTo(0.5, 12);
+    expect(
+      polygonArea([
+        [0, 0],
+        [1, 0],
+        [0, 1],
+      ]),
+    ).toBeCloseTo(0.5, 12);
     expect(polygonArea(U)).toBeCloseTo(0.8 * 0.8 - 0.2 * 0.6, 12);
     expect(polygonArea([...U].reverse())).toBeCloseTo(polygonArea(U), 12);
   });
 
   it('collinear points have no area', () => {
-    expect(polygonArea([[0.1, 0.1], [0.5, 0.5], [0.9, 0.9]])).toBeCloseTo(0, 12);
+    expect(
+      polygonArea([
+        [0.1, 0.1],
+        [0.5, 0.5],
+        [0.9, 0.9],
+      ]),
+    ).toBeCloseTo(0, 12);
   });
 });
 
@@ -53,22 +99,43 @@ describe('selfIntersection', () => {
   it('a simple polygon has none', () => {
     expect(selfIntersection(square)).toBeNull();
     expect(selfIntersection(U)).toBeNull();
-    expect(selfIntersection([[0, 0], [1, 0], [0, 1]])).toBeNull();
+    expect(
+      selfIntersection([
+        [0, 0],
+        [1, 0],
+        [0, 1],
+      ]),
+    ).toBeNull();
   });
 
   it('a bow-tie crosses: edges 0 and 2', () => {
     // (0.2,0.2)->(0.8,0.8) crosses (0.8,0.2)->(0.2,0.8)
-    expect(selfIntersection([[0.2, 0.2], [0.8, 0.8], [0.8, 0.2], [0.2, 0.8]])).toEqual([0, 2]);
+    expect(
+      selfIntersection([
+        [0.2, 0.2],
+        [0.8, 0.8],
+        [0.8, 0.2],
+        [0.2, 0.8],
+      ]),
+    ).toEqual([0, 2]);
   });
 
   it('a crossing involving the closing edge is found', () => {
     // Only edge 4 (the last point back to the first) crosses edge 1, at (0.5, 0.15).
-    const p: Pt[] = [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5], [0.9, 0.5], [0.9, 0.2]];
+    const p: Pt[] = [
+      [0.1, 0.1],
+      [0.5, 0.1],
+      [0.5, 0.5],
+      [0.9, 0.5],
+      [0.9, 0.2],
+    ];
     expect(selfIntersection(p)).toEqual([1, 4]);
   });
 
   it('a pentagram crosses itself', () => {
-    const star: Pt[] = [0, 2, 4, 1, 3].map((k) => [0.5 + 0.4 * Math.cos((k * 2 * Math.PI) / 5), 0.5 + 0.4 * Math.sin((k * 2 * Math.PI) / 5)] as Pt);
+    const star: Pt[] = [0, 2, 4, 1, 3].map(
+      (k) => [0.5 + 0.4 * Math.cos((k * 2 * Math.PI) / 5), 0.5 + 0.4 * Math.sin((k * 2 * Math.PI) / 5)] as Pt,
+    );
     expect(selfIntersection(star)).not.toBeNull();
   });
 
@@ -110,7 +177,7 @@ describe('haversineM', () => {
     expect(haversineM(0, 0, 1, 0)).toBeCloseTo(111_195, -1);
   });
 
-  it('Beijing (Tiananmen) to Shanghai (People\'s Square) is about 1,067 km', () => {
+  it("Beijing (Tiananmen) to Shanghai (People's Square) is about 1,067 km", () => {
     const d = haversineM(39.9042, 116.4074, 31.2304, 121.4737);
     expect(d).toBeGreaterThan(1_060_000);
     expect(d).toBeLessThan(1_075_000);

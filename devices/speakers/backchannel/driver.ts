@@ -39,7 +39,8 @@ export class BackchannelSpeaker implements SpeakerDriver {
     this.#one = new OneAtATime(this.id);
     if (u.protocol !== 'rtsp:') throw new DeviceError('unsupported', this.id, `expected an rtsp:// URL, got ${u.protocol}`);
     this.#o = {
-      timeoutMs: 5000, ...options,
+      timeoutMs: 5000,
+      ...options,
       username: options.username ?? (u.username ? decodeURIComponent(u.username) : undefined),
       password: options.password ?? decodeURIComponent(u.password),
     };
@@ -86,7 +87,10 @@ export class BackchannelSpeaker implements SpeakerDriver {
       const r = await streamRtp(audio, (pkt) => conn.interleave(channel, pkt), { codec: law, payloadType: Number(pt), signal: sig });
       // Let the camera's jitter buffer drain before the session goes.
       await new Promise((res) => setTimeout(res, 100));
-      const down = await conn.request('TEARDOWN', base, { Require: BACKCHANNEL }).then((x) => `TEARDOWN ${x.status}`, (e: Error) => `TEARDOWN failed: ${e.message}`);
+      const down = await conn.request('TEARDOWN', base, { Require: BACKCHANNEL }).then(
+        (x) => `TEARDOWN ${x.status}`,
+        (e: Error) => `TEARDOWN failed: ${e.message}`,
+      );
       return { sentMs: r.sentMs, bytes: r.bytes, detail: `backchannel ${law} on ${control}, session ${conn.session ?? '-'}, ${down}` };
     } catch (e) {
       if (sig.aborted) throw sig.reason;
@@ -106,11 +110,17 @@ export class BackchannelSpeaker implements SpeakerDriver {
 
   async #describe(conn: RtspConnection): Promise<{ media: SdpMedia; pt: string; base: string }> {
     const res = await conn.request('DESCRIBE', this.#url.href, { Accept: 'application/sdp', Require: BACKCHANNEL });
-    if (res.status === 551) throw new DeviceError('unsupported', this.id, 'the camera has no audio backchannel (RTSP 551 Option not supported)');
+    if (res.status === 551)
+      throw new DeviceError('unsupported', this.id, 'the camera has no audio backchannel (RTSP 551 Option not supported)');
     this.#check(res, 'DESCRIBE');
     const sdp = parseSdp(res.body.toString('utf8'));
     const back = sdp.media.filter((m) => m.type === 'audio' && m.direction === 'sendonly');
-    if (!back.length) throw new DeviceError('unsupported', this.id, 'the camera offers no backchannel track (no a=sendonly audio); is its speaker enabled?');
+    if (!back.length)
+      throw new DeviceError(
+        'unsupported',
+        this.id,
+        'the camera offers no backchannel track (no a=sendonly audio); is its speaker enabled?',
+      );
     for (const media of back) {
       const pt = media.formats.find((f) => g711Of(media, f));
       if (pt) {
@@ -119,12 +129,25 @@ export class BackchannelSpeaker implements SpeakerDriver {
         return { media, pt, base: resolveControl(base, sdp.control && sdp.control !== '*' ? sdp.control : undefined) };
       }
     }
-    throw new DeviceError('unsupported', this.id, `the backchannel takes ${back.flatMap((m) => Object.values(m.rtpmap)).join(', ') || 'no codec we know'}, not G.711`);
+    throw new DeviceError(
+      'unsupported',
+      this.id,
+      `the backchannel takes ${back.flatMap((m) => Object.values(m.rtpmap)).join(', ') || 'no codec we know'}, not G.711`,
+    );
   }
 
   #check(res: RtspResponse, doing: string): void {
     if (res.status < 300) return;
-    const code = res.status === 404 ? 'not_found' : res.status === 403 ? 'auth' : res.status === 453 || res.status === 503 ? 'busy' : res.status === 461 || res.status === 551 ? 'unsupported' : 'rejected';
+    const code =
+      res.status === 404
+        ? 'not_found'
+        : res.status === 403
+          ? 'auth'
+          : res.status === 453 || res.status === 503
+            ? 'busy'
+            : res.status === 461 || res.status === 551
+              ? 'unsupported'
+              : 'rejected';
     throw new DeviceError(code, this.id, `${doing}: RTSP ${res.status} ${res.reason}`);
   }
 

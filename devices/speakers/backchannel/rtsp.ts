@@ -40,7 +40,10 @@ export class RtspConnection {
   static connect(host: string, port: number, device: string, timeoutMs: number, signal?: AbortSignal): Promise<RtspConnection> {
     return new Promise((ok, fail) => {
       const sock = net.connect({ host, port, noDelay: true });
-      const t = setTimeout(() => (sock.destroy(), fail(new DeviceError('timeout', device, `no RTSP connection to ${host}:${port} within ${timeoutMs} ms`))), timeoutMs);
+      const t = setTimeout(
+        () => (sock.destroy(), fail(new DeviceError('timeout', device, `no RTSP connection to ${host}:${port} within ${timeoutMs} ms`))),
+        timeoutMs,
+      );
       const onAbort = () => (sock.destroy(), clearTimeout(t), fail(signal!.reason));
       signal?.addEventListener('abort', onAbort, { once: true });
       sock.once('error', (e) => (clearTimeout(t), signal?.removeEventListener('abort', onAbort), fail(fromSocketError(device, e))));
@@ -60,16 +63,19 @@ export class RtspConnection {
       if (this.session) h.Session = this.session;
       if (this.#auth && this.user !== undefined) {
         const { challenge } = this.#auth;
-        h.Authorization = challenge.scheme === 'basic'
-          ? basicAuthorization(this.user, this.password ?? '')
-          : digestAuthorization({ user: this.user, password: this.password ?? '', method, uri: url, challenge, nc: ++this.#auth.nc });
+        h.Authorization =
+          challenge.scheme === 'basic'
+            ? basicAuthorization(this.user, this.password ?? '')
+            : digestAuthorization({ user: this.user, password: this.password ?? '', method, uri: url, challenge, nc: ++this.#auth.nc });
       }
       const res = await this.#send(method, url, h);
       if (res.status !== 401) return res;
-      if (this.user === undefined) throw new DeviceError('auth', this.#device, `${method}: RTSP 401, the camera needs credentials and none are configured`);
+      if (this.user === undefined)
+        throw new DeviceError('auth', this.#device, `${method}: RTSP 401, the camera needs credentials and none are configured`);
       const challenge = pickChallenge(parseChallenges(res.headers.get('www-authenticate')?.split(/\n/) ?? []));
       const stale = challenge?.params.stale?.toLowerCase() === 'true';
-      if (!challenge || (attempt > 0 && !stale) || attempt > 2) throw new DeviceError('auth', this.#device, `${method}: RTSP 401, credentials refused`);
+      if (!challenge || (attempt > 0 && !stale) || attempt > 2)
+        throw new DeviceError('auth', this.#device, `${method}: RTSP 401, credentials refused`);
       this.#auth = { challenge, nc: 0 };
     }
   }
@@ -79,7 +85,10 @@ export class RtspConnection {
     const cseq = ++this.#cseq;
     const lines = [`${method} ${url} RTSP/1.0`, `CSeq: ${cseq}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
     return new Promise((ok, fail) => {
-      const timer = setTimeout(() => this.#fail(new DeviceError('timeout', this.#device, `no answer to RTSP ${method} within ${this.#timeoutMs} ms`)), this.#timeoutMs);
+      const timer = setTimeout(
+        () => this.#fail(new DeviceError('timeout', this.#device, `no answer to RTSP ${method} within ${this.#timeoutMs} ms`)),
+        this.#timeoutMs,
+      );
       this.#waiting = { cseq, ok, fail, timer };
       this.#sock.write(`${lines.join('\r\n')}\r\n\r\n`);
     });
@@ -136,7 +145,7 @@ export class RtspConnection {
     this.#error ??= e;
     const w = this.#waiting;
     this.#waiting = undefined;
-    if (w) (clearTimeout(w.timer), w.fail(e));
+    if (w) clearTimeout(w.timer), w.fail(e);
   }
 
   close(): void {

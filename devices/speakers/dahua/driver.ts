@@ -92,7 +92,11 @@ export class DahuaSpeaker implements SpeakerDriver {
     if (res.status !== 0 && (res.status >= 300 || text.startsWith('Error'))) throw this.#error(res, text, type);
     if (res.sentBytes < audio.data.length)
       throw new DeviceError('rejected', this.id, `device stopped taking audio after ${res.sentBytes} of ${audio.data.length} bytes`);
-    return { sentMs, bytes: res.sentBytes, detail: res.status ? `HTTP ${res.status} ${text.slice(0, 40)}`.trim() : 'no answer after the upload' };
+    return {
+      sentMs,
+      bytes: res.sentBytes,
+      detail: res.status ? `HTTP ${res.status} ${text.slice(0, 40)}`.trim() : 'no answer after the upload',
+    };
   }
 
   /**
@@ -103,10 +107,13 @@ export class DahuaSpeaker implements SpeakerDriver {
     const reason = text.startsWith('Error') ? text.slice(5).trim().replace(/!$/, '') : text.slice(0, 80);
     const r = reason.toLowerCase();
     const code: DeviceErrorCode =
-      r.includes('authority') || res.status === 401 || res.status === 403 ? 'auth'
-      : r.includes('busy') || res.status === 503 ? 'busy'
-      : r.includes('not implemented') || res.status === 404 || res.status === 501 ? 'unsupported'
-      : 'rejected';
+      r.includes('authority') || res.status === 401 || res.status === 403
+        ? 'auth'
+        : r.includes('busy') || res.status === 503
+          ? 'busy'
+          : r.includes('not implemented') || res.status === 404 || res.status === 501
+            ? 'unsupported'
+            : 'rejected';
     const hint = code === 'rejected' && res.status === 400 ? ` (the channel or ${type} may not be accepted)` : '';
     return new DeviceError(code, this.id, `postAudio: HTTP ${res.status} ${reason || 'no reason given'}${hint}`);
   }

@@ -101,7 +101,11 @@ export class IsapiSpeaker implements SpeakerDriver {
     await this.probe(signal);
     if (!this.#codecs.includes(audio.codec)) {
       const fix = this.#codecs.length ? `prepare ${this.#codecs[0]} instead` : 'set the channel to G.711ulaw or G.711alaw';
-      throw new DeviceError('unsupported', this.id, `channel ${this.#channel} is set to ${this.#compression}, cannot play ${audio.codec}: ${fix}`);
+      throw new DeviceError(
+        'unsupported',
+        this.id,
+        `channel ${this.#channel} is set to ${this.#compression}, cannot play ${audio.codec}: ${fix}`,
+      );
     }
     let opened = false;
     let result: PlayResult | undefined;
@@ -173,12 +177,17 @@ export class IsapiSpeaker implements SpeakerDriver {
     const statusCode = rs ? xmlText(xml, 'statusCode') : undefined;
     const code: DeviceErrorCode =
       SUB_STATUS[sub] ??
-      (statusCode === '2' ? 'busy' // "Device Busy"
-        : res.status === 401 || (res.status === 403 && !rs) ? 'auth'
-        : res.status === 404 ? 'not_found'
-        : res.status === 405 || res.status === 501 ? 'unsupported'
-        : res.status < 300 && !rs ? 'protocol'
-        : 'rejected');
+      (statusCode === '2'
+        ? 'busy' // "Device Busy"
+        : res.status === 401 || (res.status === 403 && !rs)
+          ? 'auth'
+          : res.status === 404
+            ? 'not_found'
+            : res.status === 405 || res.status === 501
+              ? 'unsupported'
+              : res.status < 300 && !rs
+                ? 'protocol'
+                : 'rejected');
     const said = rs ? ` ${xmlText(xml, 'statusString') ?? ''} (${sub || `statusCode ${statusCode}`})` : '';
     return new DeviceError(code, this.id, `${doing}: HTTP ${res.status}${said}`);
   }

@@ -31,7 +31,14 @@ export function parseRtpUrl(url: string, codec?: 'pcma' | 'pcmu'): RtpOptions {
   const q = u.searchParams;
   const c = (q.get('codec') ?? codec ?? 'pcma') as 'pcma' | 'pcmu';
   if (!(c in PAYLOAD_TYPE)) throw new DeviceError('unsupported', url, `codec ${c} is not G.711 (pcma or pcmu)`);
-  return { host: u.hostname.replace(/^\[|\]$/g, ''), port, ptimeMs: Number(q.get('ptime') ?? 20), ttl: Number(q.get('ttl') ?? 1), codec: c, iface: q.get('iface') ?? undefined };
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port,
+    ptimeMs: Number(q.get('ptime') ?? 20),
+    ttl: Number(q.get('ttl') ?? 1),
+    codec: c,
+    iface: q.get('iface') ?? undefined,
+  };
 }
 
 export function isMulticast(ip: string): boolean {
@@ -52,7 +59,8 @@ export class RtpSpeaker implements SpeakerDriver {
 
   async play(audio: Audio, signal?: AbortSignal): Promise<PlayResult> {
     const { host, port, ptimeMs, ttl, codec, iface } = this.opts;
-    if (audio.codec !== 'pcma' && audio.codec !== 'pcmu') throw new DeviceError('unsupported', this.id, `audio is ${audio.codec}, speaker takes ${codec}`);
+    if (audio.codec !== 'pcma' && audio.codec !== 'pcmu')
+      throw new DeviceError('unsupported', this.id, `audio is ${audio.codec}, speaker takes ${codec}`);
     let ip: string;
     try {
       ip = isIPv4(host) ? host : (await lookup(host, { family: 4 })).address;
@@ -74,14 +82,18 @@ export class RtpSpeaker implements SpeakerDriver {
         // as unreachable or refused instead of a message played into the void.
         await new Promise<void>((ok, fail) => (sock.once('error', fail), sock.connect(port, ip, () => (sock.off('error', fail), ok()))));
       }
-      const r = await streamRtp(audio, (pkt) => {
-        if (sockError) throw fromSocketError(this.id, sockError);
-        return new Promise<void>((ok, fail) => {
-          const done = (err: Error | null) => (err ? fail(fromSocketError(this.id, err)) : ok());
-          if (multicast) sock.send(pkt, port, ip, done);
-          else sock.send(pkt, done);
-        });
-      }, { codec, ptimeMs, signal });
+      const r = await streamRtp(
+        audio,
+        (pkt) => {
+          if (sockError) throw fromSocketError(this.id, sockError);
+          return new Promise<void>((ok, fail) => {
+            const done = (err: Error | null) => (err ? fail(fromSocketError(this.id, err)) : ok());
+            if (multicast) sock.send(pkt, port, ip, done);
+            else sock.send(pkt, done);
+          });
+        },
+        { codec, ptimeMs, signal },
+      );
       // ICMP port-unreachable arrives asynchronously; give it a moment to surface.
       await new Promise((r) => setTimeout(r, 30));
       if (sockError) throw fromSocketError(this.id, sockError);

@@ -46,5 +46,12 @@ export function parseRtp(buf: Buffer): ParsedRtp | null {
   let end = buf.length;
   if (buf[0] & 0x20) end -= buf[buf.length - 1];
   if (off > end) return null;
-  return { pt: buf[1] & 0x7f, marker: (buf[1] & 0x80) !== 0, seq: buf.readUInt16BE(2), timestamp: buf.readUInt32BE(4), ssrc: buf.readUInt32BE(8), payload: buf.subarray(off, end) };
+  return {
+    pt: buf[1] & 0x7f,
+    marker: (buf[1] & 0x80) !== 0,
+    seq: buf.readUInt16BE(2),
+    timestamp: buf.readUInt32BE(4),
+    ssrc: buf.readUInt32BE(8),
+    payload: buf.subarray(off, end),
+  };
 }

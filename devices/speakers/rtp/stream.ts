@@ -25,7 +25,11 @@ export interface RtpStreamResult {
   payloadType: number;
 }
 
-export async function streamRtp(audio: Audio, send: (packet: Buffer) => void | Promise<void>, o: RtpStreamOptions): Promise<RtpStreamResult> {
+export async function streamRtp(
+  audio: Audio,
+  send: (packet: Buffer) => void | Promise<void>,
+  o: RtpStreamOptions,
+): Promise<RtpStreamResult> {
   if (audio.codec !== 'pcma' && audio.codec !== 'pcmu') throw new Error(`RTP carries G.711 here, not ${audio.codec}`);
   const data = convertLaw(audio.data, audio.codec, o.codec);
   const ptimeMs = o.ptimeMs ?? 20;
@@ -35,10 +39,15 @@ export async function streamRtp(audio: Audio, send: (packet: Buffer) => void | P
   const pt = o.payloadType ?? PAYLOAD_TYPE[o.codec];
   let bytes = 0;
   let packets = 0;
-  const sentMs = await paced(slices(data, samplesPerPacket), ptimeMs, async (chunk, i) => {
-    await send(rtpPacket(st, pt, chunk, chunk.length, i === 0));
-    bytes += chunk.length;
-    packets++;
-  }, o.signal);
+  const sentMs = await paced(
+    slices(data, samplesPerPacket),
+    ptimeMs,
+    async (chunk, i) => {
+      await send(rtpPacket(st, pt, chunk, chunk.length, i === 0));
+      bytes += chunk.length;
+      packets++;
+    },
+    o.signal,
+  );
   return { sentMs, bytes, packets, ssrc, payloadType: pt };
 }

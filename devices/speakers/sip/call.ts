@@ -24,11 +24,27 @@ export interface CallOptions {
 
 /** Final answers worth their own code; the rest of 4xx-6xx are 'rejected'. */
 const STATUS_CODE: Record<number, DeviceErrorCode> = {
-  401: 'auth', 403: 'auth', 407: 'auth',
-  404: 'not_found', 604: 'not_found', 484: 'not_found', 410: 'not_found',
-  486: 'busy', 600: 'busy', 482: 'busy',
-  488: 'unsupported', 606: 'unsupported', 415: 'unsupported', 405: 'unsupported', 501: 'unsupported', 420: 'unsupported',
-  408: 'timeout', 480: 'unreachable', 503: 'unreachable', 502: 'unreachable', 504: 'timeout',
+  401: 'auth',
+  403: 'auth',
+  407: 'auth',
+  404: 'not_found',
+  604: 'not_found',
+  484: 'not_found',
+  410: 'not_found',
+  486: 'busy',
+  600: 'busy',
+  482: 'busy',
+  488: 'unsupported',
+  606: 'unsupported',
+  415: 'unsupported',
+  405: 'unsupported',
+  501: 'unsupported',
+  420: 'unsupported',
+  408: 'timeout',
+  480: 'unreachable',
+  503: 'unreachable',
+  502: 'unreachable',
+  504: 'timeout',
 };
 
 export function errorForStatus(device: string, res: SipMessage, doing: string): DeviceError {
@@ -42,7 +58,6 @@ export class SipCall {
   readonly #flow: SipFlow;
   readonly #fromTag = newTag();
   #cseq = 1;
-  #invite?: SipMessage;
   #ack?: SipMessage;
   #dialog?: { toHeader: string; remoteTarget: string; routes: string[] };
   #hungUp?: (why: string) => void;
@@ -55,7 +70,8 @@ export class SipCall {
     this.callId = `${randomBytes(10).toString('hex')}@${flow.local.ip}`;
     flow.onStray = (res) => {
       // A 2xx retransmitted because our ACK was lost: ACK again (13.2.2.4).
-      if (res.status! >= 200 && res.status! < 300 && parseCSeq(res.headers.get('CSeq'))?.method === 'INVITE' && this.#ack) flow.send(this.#ack);
+      if (res.status! >= 200 && res.status! < 300 && parseCSeq(res.headers.get('CSeq'))?.method === 'INVITE' && this.#ack)
+        flow.send(this.#ack);
     };
     flow.onRequest = (req) => {
       if (req.headers.get('Call-ID') !== this.callId) return 481;
@@ -95,11 +111,11 @@ export class SipCall {
       h.add('Content-Type', 'application/sdp');
       if (authorization) h.add(authorization[0], authorization[1]);
       const req: SipMessage = { method: 'INVITE', uri: this.#o.target, headers: h, body: Buffer.from(this.#o.sdp) };
-      this.#invite = req;
       const res = await this.#ring(req);
       if (res.status === 401 || res.status === 407) {
         const doing = attempt === 0 ? 'INVITE needs credentials' : 'credentials refused';
-        if (attempt > 0 || this.#o.user === undefined) throw errorForStatus(this.#o.device, res, this.#o.user === undefined ? `${doing} and none are configured` : doing);
+        if (attempt > 0 || this.#o.user === undefined)
+          throw errorForStatus(this.#o.device, res, this.#o.user === undefined ? `${doing} and none are configured` : doing);
         authorization = this.#authorize(res, 'INVITE', this.#o.target);
         this.#cseq++;
         continue;
@@ -113,7 +129,8 @@ export class SipCall {
   #authorize(res: SipMessage, method: string, uri: string): [string, string] {
     const proxy = res.status === 407;
     const challenge = pickChallenge(parseChallenges(res.headers.all(proxy ? 'Proxy-Authenticate' : 'WWW-Authenticate', false)));
-    if (!challenge || challenge.scheme !== 'digest') throw new DeviceError('auth', this.#o.device, `SIP ${res.status} with no Digest challenge we can answer`);
+    if (challenge?.scheme !== 'digest')
+      throw new DeviceError('auth', this.#o.device, `SIP ${res.status} with no Digest challenge we can answer`);
     const value = digestAuthorization({ user: this.#o.user ?? '', password: this.#o.password ?? '', method, uri, challenge, nc: 1 });
     return [proxy ? 'Proxy-Authorization' : 'Authorization', value];
   }
@@ -143,19 +160,28 @@ export class SipCall {
             if (provisional) return;
             provisional = true;
             if (cancelWhy) return this.#cancel(req);
-            ringTimer = setTimeout(() => cancel(new DeviceError('timeout', this.#o.device, `rang for ${Math.round(ringMs / 1000)} s, no answer (is auto-answer on?)`)), ringMs);
+            ringTimer = setTimeout(
+              () =>
+                cancel(
+                  new DeviceError('timeout', this.#o.device, `rang for ${Math.round(ringMs / 1000)} s, no answer (is auto-answer on?)`),
+                ),
+              ringMs,
+            );
           },
         })
-        .then((res) => {
-          done();
-          if (!cancelWhy) return resolve(res);
-          // Answered as we cancelled: take the call down again (9.1, 15).
-          if (res.status! < 300) {
-            this.#established(res);
-            void this.bye().catch(() => undefined);
-          }
-          reject(cancelWhy);
-        }, (e: unknown) => (done(), reject(cancelWhy ?? e)));
+        .then(
+          (res) => {
+            done();
+            if (!cancelWhy) return resolve(res);
+            // Answered as we cancelled: take the call down again (9.1, 15).
+            if (res.status! < 300) {
+              this.#established(res);
+              void this.bye().catch(() => undefined);
+            }
+            reject(cancelWhy);
+          },
+          (e: unknown) => (done(), reject(cancelWhy ?? e)),
+        );
     });
   }
 
@@ -168,7 +194,9 @@ export class SipCall {
       ['Call-ID', this.callId],
       ['CSeq', `${parseCSeq(invite.headers.get('CSeq'))!.seq} CANCEL`],
     ]);
-    void this.#flow.request({ method: 'CANCEL', uri: invite.uri, headers: h, body: Buffer.alloc(0) }, { noAnswerMs: 4000 }).catch(() => undefined);
+    void this.#flow
+      .request({ method: 'CANCEL', uri: invite.uri, headers: h, body: Buffer.alloc(0) }, { noAnswerMs: 4000 })
+      .catch(() => undefined);
   }
 
   #established(res: SipMessage): void {
@@ -193,7 +221,10 @@ export class SipCall {
       const h = this.#headers('BYE', ++this.#cseq);
       for (const r of dialog.routes) h.add('Route', r);
       if (authorization) h.add(authorization[0], authorization[1]);
-      const res = await this.#flow.request({ method: 'BYE', uri: dialog.remoteTarget, headers: h, body: Buffer.alloc(0) }, { noAnswerMs: 8 * T1 });
+      const res = await this.#flow.request(
+        { method: 'BYE', uri: dialog.remoteTarget, headers: h, body: Buffer.alloc(0) },
+        { noAnswerMs: 8 * T1 },
+      );
       if ((res.status === 401 || res.status === 407) && attempt === 0 && this.#o.user !== undefined) {
         authorization = this.#authorize(res, 'BYE', dialog.remoteTarget);
         continue;
@@ -203,4 +234,3 @@ export class SipCall {
     return undefined;
   }
 }
-

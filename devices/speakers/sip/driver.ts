@@ -37,7 +37,8 @@ export class SipSpeaker implements SpeakerDriver {
   readonly codecs: readonly AudioCodec[];
   readonly #uri: string;
   readonly #target: SipUri;
-  readonly #o: Required<Omit<SipSpeakerOptions, 'id' | 'username' | 'password' | 'codec'>> & Pick<SipSpeakerOptions, 'username' | 'password'>;
+  readonly #o: Required<Omit<SipSpeakerOptions, 'id' | 'username' | 'password' | 'codec'>> &
+    Pick<SipSpeakerOptions, 'username' | 'password'>;
   readonly #one: OneAtATime;
 
   constructor(url: string, options: SipSpeakerOptions = {}) {
@@ -58,7 +59,11 @@ export class SipSpeaker implements SpeakerDriver {
     const codec = options.codec ?? 'pcma';
     this.codecs = codec === 'pcma' ? ['pcma', 'pcmu'] : ['pcmu', 'pcma'];
     this.#o = {
-      ringMs: 15_000, noAnswerMs: 8_000, ptimeMs: 20, direction: 'sendrecv', ...options,
+      ringMs: 15_000,
+      noAnswerMs: 8_000,
+      ptimeMs: 20,
+      direction: 'sendrecv',
+      ...options,
       username: options.username ?? (target.password !== undefined ? target.user : undefined),
       password: options.password ?? target.password,
     };
@@ -69,8 +74,13 @@ export class SipSpeaker implements SpeakerDriver {
     const flow = await SipFlow.open(this.#target.host, this.#target.port ?? 5060, this.id);
     try {
       const h = new Headers([
-        ['Via', flow.via(newBranch())], ['Max-Forwards', '70'], ['From', `<sip:gateway@${flow.local.ip}>;tag=${newBranch().slice(7, 15)}`],
-        ['To', `<${this.#uri}>`], ['Call-ID', `${newBranch().slice(7)}@${flow.local.ip}`], ['CSeq', '1 OPTIONS'], ['Accept', 'application/sdp'],
+        ['Via', flow.via(newBranch())],
+        ['Max-Forwards', '70'],
+        ['From', `<sip:gateway@${flow.local.ip}>;tag=${newBranch().slice(7, 15)}`],
+        ['To', `<${this.#uri}>`],
+        ['Call-ID', `${newBranch().slice(7)}@${flow.local.ip}`],
+        ['CSeq', '1 OPTIONS'],
+        ['Accept', 'application/sdp'],
       ]);
       signal?.throwIfAborted();
       const res = await flow.request({ method: 'OPTIONS', uri: this.#uri, headers: h, body: Buffer.alloc(0) }, { noAnswerMs: 4000 });
@@ -93,11 +103,26 @@ export class SipSpeaker implements SpeakerDriver {
     try {
       rtp = await bindRtp(flow.local.ip, this.id);
       const { port } = rtp.address();
-      const sdp = audioOffer({ address: flow.local.ip, port, codecs: [audio.codec, ...this.codecs.filter((c) => c !== audio.codec)] as ('pcma' | 'pcmu')[], ptimeMs: this.#o.ptimeMs, direction: this.#o.direction, sessionId: String(Date.now()) });
+      const sdp = audioOffer({
+        address: flow.local.ip,
+        port,
+        codecs: [audio.codec, ...this.codecs.filter((c) => c !== audio.codec)] as ('pcma' | 'pcmu')[],
+        ptimeMs: this.#o.ptimeMs,
+        direction: this.#o.direction,
+        sessionId: String(Date.now()),
+      });
       const from = this.#o.username ? `sip:${encodeURIComponent(this.#o.username)}@${this.#target.host}` : `sip:gateway@${flow.local.ip}`;
       call = new SipCall(flow, {
-        target: this.#uri, from, user: this.#o.username, password: this.#o.password, sdp, ringMs: this.#o.ringMs,
-        noAnswerMs: this.#o.noAnswerMs, userAgent: 'township-gateway', device: this.id, signal,
+        target: this.#uri,
+        from,
+        user: this.#o.username,
+        password: this.#o.password,
+        sdp,
+        ringMs: this.#o.ringMs,
+        noAnswerMs: this.#o.noAnswerMs,
+        userAgent: 'township-gateway',
+        device: this.id,
+        signal,
       });
       const answer = await call.invite();
       const media = this.#media(answer.body.toString('utf8'));
@@ -109,16 +134,30 @@ export class SipSpeaker implements SpeakerDriver {
       sock.on('error', (e) => (sockError = e));
       const started = performance.now();
       try {
-        const r = await streamRtp(audio, (pkt) => {
-          if (sockError) throw fromSocketError(this.id, sockError);
-          return new Promise<void>((ok, fail) => sock.send(pkt, media.port, media.address, (e) => (e ? fail(fromSocketError(this.id, e)) : ok())));
-        }, { codec: media.codec, payloadType: media.pt, ptimeMs: media.ptimeMs, signal: AbortSignal.any([signal, hangup.signal]) });
+        const r = await streamRtp(
+          audio,
+          (pkt) => {
+            if (sockError) throw fromSocketError(this.id, sockError);
+            return new Promise<void>((ok, fail) =>
+              sock.send(pkt, media.port, media.address, (e) => (e ? fail(fromSocketError(this.id, e)) : ok())),
+            );
+          },
+          { codec: media.codec, payloadType: media.pt, ptimeMs: media.ptimeMs, signal: AbortSignal.any([signal, hangup.signal]) },
+        );
         const bye = await call.bye().catch((e: Error) => `BYE failed: ${e.message}`);
         const byeText = typeof bye === 'string' ? bye : bye ? `BYE ${bye.status}` : 'no BYE';
-        return { sentMs: r.sentMs, bytes: r.bytes, detail: `sip ${media.codec} to ${media.address}:${media.port}, call ${call.callId}, ${byeText}` };
+        return {
+          sentMs: r.sentMs,
+          bytes: r.bytes,
+          detail: `sip ${media.codec} to ${media.address}:${media.port}, call ${call.callId}, ${byeText}`,
+        };
       } catch (e) {
         if (hangup.signal.aborted && !signal.aborted)
-          throw new DeviceError('rejected', this.id, `${why} after ${((performance.now() - started) / 1000).toFixed(1)} s of ${(audio.durationMs / 1000).toFixed(1)} s`);
+          throw new DeviceError(
+            'rejected',
+            this.id,
+            `${why} after ${((performance.now() - started) / 1000).toFixed(1)} s of ${(audio.durationMs / 1000).toFixed(1)} s`,
+          );
         throw e;
       }
     } catch (e) {
@@ -135,11 +174,18 @@ export class SipSpeaker implements SpeakerDriver {
     const sdp = parseSdp(text);
     const m: SdpMedia | undefined = sdp.media.find((x) => x.type === 'audio' && x.port > 0);
     if (!m) throw new DeviceError('unsupported', this.id, `the answer accepts no audio stream${text ? '' : ' (no SDP)'}`);
-    if (m.direction === 'sendonly' || m.direction === 'inactive') throw new DeviceError('unsupported', this.id, `the answer sets audio ${m.direction}: the speaker will not play`);
+    if (m.direction === 'sendonly' || m.direction === 'inactive')
+      throw new DeviceError('unsupported', this.id, `the answer sets audio ${m.direction}: the speaker will not play`);
     const pt = m.formats.find((f) => g711Of(m, f));
     if (!pt) throw new DeviceError('unsupported', this.id, `the answer picks no G.711 codec (${m.formats.join(' ')})`);
     if (!m.address || m.address === '0.0.0.0') throw new DeviceError('protocol', this.id, 'the answer gives no media address');
-    return { address: m.address, port: m.port, codec: g711Of(m, pt)!, pt: Number(pt), ptimeMs: m.ptime && m.ptime >= 10 && m.ptime <= 60 ? m.ptime : this.#o.ptimeMs };
+    return {
+      address: m.address,
+      port: m.port,
+      codec: g711Of(m, pt)!,
+      pt: Number(pt),
+      ptimeMs: m.ptime && m.ptime >= 10 && m.ptime <= 60 ? m.ptime : this.#o.ptimeMs,
+    };
   }
 
   close(): Promise<void> {

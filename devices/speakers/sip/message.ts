@@ -16,12 +16,33 @@ export interface SipMessage {
 
 /** RFC 3261 section 7.3.3 and the IANA compact forms the speakers we met use. */
 const COMPACT: Record<string, string> = {
-  i: 'Call-ID', m: 'Contact', e: 'Content-Encoding', l: 'Content-Length', c: 'Content-Type', f: 'From',
-  s: 'Subject', k: 'Supported', t: 'To', v: 'Via', o: 'Event', u: 'Allow-Events', r: 'Refer-To', a: 'Accept-Contact',
+  i: 'Call-ID',
+  m: 'Contact',
+  e: 'Content-Encoding',
+  l: 'Content-Length',
+  c: 'Content-Type',
+  f: 'From',
+  s: 'Subject',
+  k: 'Supported',
+  t: 'To',
+  v: 'Via',
+  o: 'Event',
+  u: 'Allow-Events',
+  r: 'Refer-To',
+  a: 'Accept-Contact',
 };
 const CANONICAL = new Map(
-  ['Call-ID', 'CSeq', 'WWW-Authenticate', 'Proxy-Authenticate', 'Proxy-Authorization', 'Record-Route', 'Max-Forwards', 'User-Agent', 'MIME-Version']
-    .map((n) => [n.toLowerCase(), n]),
+  [
+    'Call-ID',
+    'CSeq',
+    'WWW-Authenticate',
+    'Proxy-Authenticate',
+    'Proxy-Authorization',
+    'Record-Route',
+    'Max-Forwards',
+    'User-Agent',
+    'MIME-Version',
+  ].map((n) => [n.toLowerCase(), n]),
 );
 
 export function canonicalName(name: string): string {
@@ -117,7 +138,8 @@ export function parseMessage(buf: Buffer): SipMessage {
   const rest = buf.subarray(bodyStart);
   if (declared !== undefined) {
     const n = Number(declared);
-    if (!Number.isInteger(n) || n < 0 || n > rest.length) throw new SipParseError(`Content-Length ${declared} but ${rest.length} body bytes`);
+    if (!Number.isInteger(n) || n < 0 || n > rest.length)
+      throw new SipParseError(`Content-Length ${declared} but ${rest.length} body bytes`);
     msg.body = rest.subarray(0, n);
   } else msg.body = rest;
   return msg;
@@ -125,7 +147,11 @@ export function parseMessage(buf: Buffer): SipMessage {
 
 export function writeMessage(m: SipMessage): Buffer {
   const start = m.method ? `${m.method} ${m.uri} SIP/2.0` : `SIP/2.0 ${m.status} ${m.reason ?? ''}`.trimEnd();
-  const lines = [start, ...m.headers.list.filter(([k]) => k !== 'Content-Length').map(([k, v]) => `${k}: ${v}`), `Content-Length: ${m.body.length}`];
+  const lines = [
+    start,
+    ...m.headers.list.filter(([k]) => k !== 'Content-Length').map(([k, v]) => `${k}: ${v}`),
+    `Content-Length: ${m.body.length}`,
+  ];
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'utf8'), m.body]);
 }
 
@@ -144,7 +170,13 @@ export function parseParams(s: string): Record<string, string> {
     if (!p) continue;
     const eq = p.indexOf('=');
     const name = (eq < 0 ? p : p.slice(0, eq)).trim().toLowerCase();
-    const value = eq < 0 ? '' : p.slice(eq + 1).trim().replace(/^"(.*)"$/, '$1');
+    const value =
+      eq < 0
+        ? ''
+        : p
+            .slice(eq + 1)
+            .trim()
+            .replace(/^"(.*)"$/, '$1');
     out[name] = value;
   }
   return out;
@@ -156,7 +188,7 @@ function splitOutsideQuotes(s: string, sep: string): string[] {
   let quoted = false;
   for (const c of s) {
     if (c === '"') quoted = !quoted;
-    if (c === sep && !quoted) (out.push(cur), (cur = ''));
+    if (c === sep && !quoted) out.push(cur), (cur = '');
     else cur += c;
   }
   out.push(cur);
@@ -168,7 +200,14 @@ export function parseNameAddr(v: string): NameAddr {
   if (lt >= 0) {
     const gt = v.indexOf('>', lt);
     if (gt < 0) throw new SipParseError(`unclosed <> in "${v}"`);
-    return { display: v.slice(0, lt).trim().replace(/^"(.*)"$/, '$1'), uri: v.slice(lt + 1, gt), params: parseParams(v.slice(gt + 1)) };
+    return {
+      display: v
+        .slice(0, lt)
+        .trim()
+        .replace(/^"(.*)"$/, '$1'),
+      uri: v.slice(lt + 1, gt),
+      params: parseParams(v.slice(gt + 1)),
+    };
   }
   // addr-spec without <>: parameters after the URI belong to the header (RFC 3261 20.10).
   const semi = v.indexOf(';');

@@ -97,20 +97,27 @@ export class SipFlow {
       this.#pending.set(key, p);
       const invite = method === 'INVITE';
       const retransmit = (interval: number) => {
-        p.timers.push(setTimeout(() => {
-          if (!this.#pending.has(key) || (invite && p.provisional)) return;
-          this.#safeSend(req);
-          // INVITE doubles without a cap until an answer; others cap at T2, and at T2 once proceeding.
-          retransmit(invite ? interval * 2 : Math.min(p.provisional ? T2 : interval * 2, T2));
-        }, interval));
+        p.timers.push(
+          setTimeout(() => {
+            if (!this.#pending.has(key) || (invite && p.provisional)) return;
+            this.#safeSend(req);
+            // INVITE doubles without a cap until an answer; others cap at T2, and at T2 once proceeding.
+            retransmit(invite ? interval * 2 : Math.min(p.provisional ? T2 : interval * 2, T2));
+          }, interval),
+        );
       };
       this.#safeSend(req);
       retransmit(T1);
       const noAnswer = o.noAnswerMs ?? 64 * T1;
-      p.timers.push(setTimeout(() => {
-        if (p.provisional && invite) return; // ringing: the caller's ring timer decides
-        this.#settle(key, new DeviceError('timeout', this.#device, `no answer to ${method} from ${this.peer.ip}:${this.peer.port} within ${noAnswer} ms`));
-      }, noAnswer));
+      p.timers.push(
+        setTimeout(() => {
+          if (p.provisional && invite) return; // ringing: the caller's ring timer decides
+          this.#settle(
+            key,
+            new DeviceError('timeout', this.#device, `no answer to ${method} from ${this.peer.ip}:${this.peer.port} within ${noAnswer} ms`),
+          );
+        }, noAnswer),
+      );
     });
   }
 
@@ -182,7 +189,12 @@ export class SipFlow {
       const v = req.headers.get(k);
       if (v !== undefined) h.add(k, k === 'To' && !/;\s*tag=/i.test(v) ? `${v};tag=${newTag()}` : v);
     }
-    this.#safeSend({ status, reason: status === 200 ? 'OK' : status === 481 ? 'Call/Transaction Does Not Exist' : 'Not Implemented', headers: h, body: Buffer.alloc(0) });
+    this.#safeSend({
+      status,
+      reason: status === 200 ? 'OK' : status === 481 ? 'Call/Transaction Does Not Exist' : 'Not Implemented',
+      headers: h,
+      body: Buffer.alloc(0),
+    });
   }
 
   close(): void {

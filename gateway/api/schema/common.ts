@@ -22,16 +22,20 @@ export const Strict = <T extends TProperties>(props: T, description: string, tit
   Type.Object(props, { additionalProperties: false, description, ...(title ? { title } : {}) });
 
 export const Time = (description: string) => Type.String({ format: 'date-time', description: `${description} (ISO 8601, UTC)` });
-export const Ulid = (description: string) => Type.String({ pattern: ULID_PATTERN, description: `${description} (ULID: 26 characters, sortable by time)` });
+export const Ulid = (description: string) =>
+  Type.String({ pattern: ULID_PATTERN, description: `${description} (ULID: 26 characters, sortable by time)` });
 export const Id = (description: string) => Type.String({ minLength: 1, maxLength: 64, description });
 
-export const MsgId = Ulid('unique id of this message. A message re-sent after a reconnect or a restart has the same msg_id: de-duplicate by it');
+export const MsgId = Ulid(
+  'unique id of this message. A message re-sent after a reconnect or a restart has the same msg_id: de-duplicate by it',
+);
 export const Gateway = Id('the gateway (edge box) that sent this: gateway.id in its settings');
 export const ViolationType = Enum(VIOLATION_TYPES, 'kind of matter, one of the 12 types of the catalogue');
 export const EventState = Enum(EVENT_STATES, 'lifecycle state of an event');
 export const Sha256 = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 of the JPEG file, lower-case hex' });
 export const Transaction = Type.Union([Type.String({ maxLength: 128 }), Type.Integer()], {
-  description: 'any id the sender chooses; echoed in the reply, and a repeated transaction gets the first reply again instead of running twice',
+  description:
+    'any id the sender chooses; echoed in the reply, and a repeated transaction gets the first reply again instead of running twice',
 });
 export const Location = Type.Object(
   { lat: Type.Number({ minimum: -90, maximum: 90 }), lon: Type.Number({ minimum: -180, maximum: 180 }) },

@@ -27,7 +27,8 @@ function denseDecoder(ctx: DecoderContext, objectness: boolean): Decoder {
   function layoutOf(t: Tensor): { n: number; rows: boolean } {
     const d = t.dims;
     const want = ctx.output.layout;
-    const bad = () => new Error(`${name} output is ${shape(t)}, expected [1,N,${K}] or [1,${K},N] (${objectness ? '5' : '4'} + ${C} labels)`);
+    const bad = () =>
+      new Error(`${name} output is ${shape(t)}, expected [1,N,${K}] or [1,${K},N] (${objectness ? '5' : '4'} + ${C} labels)`);
     if (d.length !== 3) throw bad();
     const rowsOk = d[2] === K;
     const colsOk = d[1] === K;

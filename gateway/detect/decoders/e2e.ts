@@ -60,13 +60,18 @@ export function e2eDecoder(ctx: DecoderContext): Decoder {
   const thr = ctx.thresholds;
   const names = ctx.outputNames;
   const need = (what: string) =>
-    new Error(`end-to-end outputs ${names.map((n) => `"${n}"`).join(', ')}: cannot tell which is ${what}; name them in the manifest's output.tensors`);
+    new Error(
+      `end-to-end outputs ${names.map((n) => `"${n}"`).join(', ')}: cannot tell which is ${what}; name them in the manifest's output.tensors`,
+    );
   if (roles.detections === undefined && roles.boxes === undefined) throw need('the boxes (or a combined detections tensor)');
 
   function emit(out: Candidates, a: number, b: number, c: number, d: number, layout: string, score: number, cls: number): void {
     const k = cls - o.class_offset;
     if (!(k >= 0 && k < C) || !(score >= thr[k])) return;
-    let x1 = a, y1 = b, x2 = c, y2 = d;
+    let x1 = a,
+      y1 = b,
+      x2 = c,
+      y2 = d;
     if (layout === 'yxyx') {
       x1 = b;
       y1 = a;
@@ -91,7 +96,9 @@ export function e2eDecoder(ctx: DecoderContext): Decoder {
     const K = t.dims[t.dims.length - 1];
     const cols = o.columns ?? DEFAULT_COLUMNS[K];
     if (!cols || cols.length !== K)
-      throw new Error(`end-to-end detections are ${shape(t)}: ${o.columns ? `output.columns names ${o.columns.length} columns, the tensor has ${K}` : `say what its ${K} columns hold in output.columns`}`);
+      throw new Error(
+        `end-to-end detections are ${shape(t)}: ${o.columns ? `output.columns names ${o.columns.length} columns, the tensor has ${K}` : `say what its ${K} columns hold in output.columns`}`,
+      );
     const col = (r: E2eColumn) => cols.indexOf(r);
     const [cB, cS, cC] = [col('batch'), col('score'), col('class')];
     const corners = col('x1') >= 0;
@@ -142,9 +149,12 @@ export function e2eDecoder(ctx: DecoderContext): Decoder {
     const perClass = st.dims.length === 3 && st.dims[2] > 1 ? st.dims[2] : 0;
     if (st.dims[1] !== n) throw new Error(`end-to-end scores are ${shape(st)}, boxes ${shape(bt)}: they must have the same N`);
     if (perClass && perClass !== C && perClass !== C + o.class_offset)
-      throw new Error(`end-to-end scores are ${shape(st)}: ${perClass} classes, the labels file has ${C}${o.class_offset ? ` (+${o.class_offset} background)` : ''}`);
+      throw new Error(
+        `end-to-end scores are ${shape(st)}: ${perClass} classes, the labels file has ${C}${o.class_offset ? ` (+${o.class_offset} background)` : ''}`,
+      );
     if (!perClass && !classes) throw need('the classes');
-    if (classes && classes.t.dims[1] !== n) throw new Error(`end-to-end classes are ${shape(classes.t)}, boxes ${shape(bt)}: they must have the same N`);
+    if (classes && classes.t.dims[1] !== n)
+      throw new Error(`end-to-end classes are ${shape(classes.t)}, boxes ${shape(bt)}: they must have the same N`);
     const limit = Math.min(n, count(outputs, item) ?? n);
     const offset = perClass === C ? o.class_offset : 0; // scores without a background column
     for (let i = 0; i < limit; i++) {

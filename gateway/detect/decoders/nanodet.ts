@@ -17,13 +17,16 @@ export function nanodetDecoder(ctx: DecoderContext): Decoder {
   const thr = ctx.thresholds;
   return {
     decode(outputs: readonly Tensor[], item: number, out: Candidates): void {
-      if (outputs.length !== levels.length * 2) throw new Error(`NanoDet expects ${levels.length * 2} outputs (scores then boxes per stride), got ${outputs.length}`);
+      if (outputs.length !== levels.length * 2)
+        throw new Error(`NanoDet expects ${levels.length * 2} outputs (scores then boxes per stride), got ${outputs.length}`);
       for (let li = 0; li < levels.length; li++) {
         const { s, grid } = levels[li];
         const sc = outputs[li];
         const bx = outputs[li + levels.length];
-        if (sc.dims[1] !== grid.count || sc.dims[2] !== C) throw new Error(`NanoDet scores for stride ${s} are [${sc.dims.join(',')}], expected [1,${grid.count},${C}]`);
-        if (bx.dims[1] !== grid.count || bx.dims[2] !== 4 * bins) throw new Error(`NanoDet boxes for stride ${s} are [${bx.dims.join(',')}], expected [1,${grid.count},${4 * bins}]`);
+        if (sc.dims[1] !== grid.count || sc.dims[2] !== C)
+          throw new Error(`NanoDet scores for stride ${s} are [${sc.dims.join(',')}], expected [1,${grid.count},${C}]`);
+        if (bx.dims[1] !== grid.count || bx.dims[2] !== 4 * bins)
+          throw new Error(`NanoDet boxes for stride ${s} are [${bx.dims.join(',')}], expected [1,${grid.count},${4 * bins}]`);
         const scores = sc.data as Float32Array;
         const boxes = bx.data as Float32Array;
         const so = itemOffset(sc, item);

@@ -16,7 +16,9 @@ export function yoloxDecoder(ctx: DecoderContext): Decoder {
       const t = outputs[which];
       const dims = t.dims;
       if (dims.length !== 3 || dims[1] !== grid.count || dims[2] !== 5 + C)
-        throw new Error(`YOLOX output is [${dims.join(',')}], expected [1,${grid.count},${5 + C}] for ${ctx.width}x${ctx.height} and ${C} labels`);
+        throw new Error(
+          `YOLOX output is [${dims.join(',')}], expected [1,${grid.count},${5 + C}] for ${ctx.width}x${ctx.height} and ${C} labels`,
+        );
       const d = t.data as Float32Array;
       const base = itemOffset(t, item);
       const row = 5 + C;

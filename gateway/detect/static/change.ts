@@ -30,7 +30,16 @@ export class CellChange {
    * `lit`: pixels that show the light (unflagged); `hold` and `since`: candidates' looks
    * and per cell whether there is one; `sensitivity` 0..1 as in the settings.
    */
-  measure(g: ZoneGrid, cur: Float32Array, pred: Float32Array, lit: Uint8Array, hold: Float32Array, since: Float64Array, light: ToneCurve, sensitivity: number): void {
+  measure(
+    g: ZoneGrid,
+    cur: Float32Array,
+    pred: Float32Array,
+    lit: Uint8Array,
+    hold: Float32Array,
+    since: Float64Array,
+    light: ToneCurve,
+    sensitivity: number,
+  ): void {
     const { rw, rh, inMask, cellOf } = g;
     if (this.eI.length !== cur.length) {
       this.eI = new Float32Array(cur.length);
@@ -48,12 +57,15 @@ export class CellChange {
     histI.fill(0);
     let n = 0;
     for (let y = 0; y < rh; y++) {
-      const ya = y > 0 ? y - 1 : y, yb = y < rh - 1 ? y + 1 : y;
+      const ya = y > 0 ? y - 1 : y,
+        yb = y < rh - 1 ? y + 1 : y;
       for (let x = 0; x < rw; x++) {
         const i = y * rw + x;
         if (!inMask[i]) continue;
-        const xa = x > 0 ? x - 1 : x, xb = x < rw - 1 ? x + 1 : x;
-        const c = cur[i], p = pred[i];
+        const xa = x > 0 ? x - 1 : x,
+          xb = x < rw - 1 ? x + 1 : x;
+        const c = cur[i],
+          p = pred[i];
         const e = (eI[i] = Math.abs(c - p));
         const gx = cur[y * rw + xb] - cur[y * rw + xa] - (pred[y * rw + xb] - pred[y * rw + xa]);
         const gy = cur[yb * rw + x] - cur[ya * rw + x] - (pred[yb * rw + x] - pred[ya * rw + x]);
@@ -88,7 +100,7 @@ export class CellChange {
       if (edge || eI[i] > tI) nChanged[c]++;
       structure.add(c, pred[i], q, edge);
       // The remembered look, brought into the current light.
-      if (since[c] > 0 && hold[i] === hold[i]) {
+      if (since[c] > 0 && !Number.isNaN(hold[i])) {
         holdDiff[c] += Math.abs(q - light.at(hold[i]));
         holdN[c]++;
       }

@@ -71,7 +71,8 @@ export class StaticChangeDetector {
     const occluders = ts - this.occludersTs <= OCCLUDERS_FRESH_MS ? this.occluders : NO_BOXES;
     let out: StaticDetection[] | null = null;
     for (const z of this.zones) {
-      for (const r of z.process(this.luma, ts, occluders)) (out ??= []).push({ label: STATIC_CHANGE, score: r.score, box: r.box, zone: z.zone, since: r.since });
+      for (const r of z.process(this.luma, ts, occluders))
+        (out ??= []).push({ label: STATIC_CHANGE, score: r.score, box: r.box, zone: z.zone, since: r.since });
     }
     this.last = out ?? NONE;
     return this.last;

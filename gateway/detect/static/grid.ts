@@ -31,7 +31,10 @@ export class ZoneGrid {
     this.lw = lw;
     this.lh = lh;
     const inside = (x: number, y: number) => pointInPolygon((x + 0.5) / lw, (y + 0.5) / lh, polygon);
-    let minX = lw, minY = lh, maxX = -1, maxY = -1;
+    let minX = lw,
+      minY = lh,
+      maxX = -1,
+      maxY = -1;
     for (let y = 0; y < lh; y++)
       for (let x = 0; x < lw; x++)
         if (inside(x, y)) {
@@ -61,7 +64,8 @@ export class ZoneGrid {
         if (!inside(x + minX, y + minY)) continue;
         this.inMask[i] = 1;
         count++;
-        const gx = x + minX, gy = y + minY;
+        const gx = x + minX,
+          gy = y + minY;
         if (e[4 * c] < 0 || gx < e[4 * c]) e[4 * c] = gx;
         if (e[4 * c + 1] < 0 || gy < e[4 * c + 1]) e[4 * c + 1] = gy;
         e[4 * c + 2] = Math.max(e[4 * c + 2], gx);
@@ -82,7 +86,8 @@ export class ZoneGrid {
 
   /** Calls `f` with the rectangle index of every pixel of cell `c`. */
   forCell(c: number, f: (i: number) => void): void {
-    const cx = (c % this.cw) * CELL, cy = Math.floor(c / this.cw) * CELL;
+    const cx = (c % this.cw) * CELL,
+      cy = Math.floor(c / this.cw) * CELL;
     for (let y = cy; y < Math.min(cy + CELL, this.rh); y++) for (let x = cx; x < Math.min(cx + CELL, this.rw); x++) f(y * this.rw + x);
   }
 }

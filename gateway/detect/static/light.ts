@@ -55,7 +55,7 @@ export class ToneCurve {
 
   /** f(r), interpolated. */
   at(r: number): number {
-    const v = r <= 0 ? 0 : r >= 256 ? 256 : r;
+    const v = r <= 0 ? 0 : Math.min(r, 256);
     const k = v | 0;
     const lut = this.lut;
     return k >= 256 ? lut[256] : lut[k] + (v - k) * (lut[k + 1] - lut[k]);
@@ -63,7 +63,7 @@ export class ToneCurve {
 
   /** f⁻¹(c), interpolated; NaN where the curve squashes that level. */
   back(c: number): number {
-    const v = c <= 0 ? 0 : c >= 256 ? 256 : c;
+    const v = c <= 0 ? 0 : Math.min(c, 256);
     const k = v | 0;
     if (k >= 256) return this.invOk[256] ? this.inv[256] : NaN;
     if (!this.invOk[k] || !this.invOk[k + 1]) return NaN;
@@ -96,8 +96,8 @@ export class ToneCurve {
       if (!use[i]) continue;
       if (seen++ < next) continue;
       next += step;
-      const r = ref[i] <= 0 ? 0 : ref[i] >= 255 ? 255 : ref[i];
-      const c = cur[i] <= 0 ? 0 : cur[i] >= 255 ? 255 : cur[i];
+      const r = ref[i] <= 0 ? 0 : Math.min(ref[i], 255);
+      const c = cur[i] <= 0 ? 0 : Math.min(cur[i], 255);
       sr[k] = r;
       sc[k] = c;
       key[k++] = ((r / BIN) | 0) * 256 + ((c + 0.5) | 0);
@@ -176,7 +176,11 @@ export class ToneCurve {
   /** The curve through the knots, continued past the end knots with the knots' overall slope. */
   private table(m: number): void {
     const { kx, ky, kw, lut } = this;
-    let sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+    let sw = 0,
+      sx = 0,
+      sy = 0,
+      sxx = 0,
+      sxy = 0;
     for (let j = 0; j < m; j++) {
       sw += kw[j];
       sx += kw[j] * kx[j];
@@ -193,7 +197,7 @@ export class ToneCurve {
       if (j === 0) y = ky[0] - s * (kx[0] - r);
       else if (j === m) y = ky[m - 1] + s * (r - kx[m - 1]);
       else y = ky[j - 1] + ((r - kx[j - 1]) * (ky[j] - ky[j - 1])) / (kx[j] - kx[j - 1]);
-      lut[r] = y <= 0 ? 0 : y >= 255 ? 255 : y;
+      lut[r] = y <= 0 ? 0 : Math.min(y, 255);
     }
     this.invert();
   }
@@ -204,7 +208,8 @@ export class ToneCurve {
     for (let v = 0; v <= 256; v++) {
       // The first segment of f reaching v.
       while (r < 256 && lut[r + 1] < v) r++;
-      const lo = lut[r], hi = lut[Math.min(256, r + 1)];
+      const lo = lut[r],
+        hi = lut[Math.min(256, r + 1)];
       inv[v] = hi > lo ? Math.min(256, r + Math.max(0, v - lo) / (hi - lo)) : r;
       // Squashed: a flat stretch of the curve, or a level at its clipped ends.
       invOk[v] = hi - lo >= MIN_SLOPE && v > lut[0] + 2 && v < lut[256] - 2 ? 1 : 0;
@@ -214,7 +219,8 @@ export class ToneCurve {
 
 /** Quartiles of one bin's current levels, each interpolated within the level it falls in. */
 function binQuartiles(hist: Int32Array, at: number, n: number, out: Float64Array): Float64Array {
-  let acc = 0, k = 0;
+  let acc = 0,
+    k = 0;
   out.fill(255);
   for (let v = 0; v < 256 && k < 3; v++) {
     const h = hist[at + v];

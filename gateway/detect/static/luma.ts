@@ -23,11 +23,17 @@ export class LumaFrame {
 
   update(rgb: Uint8Array, w: number, h: number): void {
     if (w !== this.srcW || h !== this.srcH) this.resize(w, h);
-    const W = this.width, H = this.height, out = this.data, xs = this.xs, ys = this.ys;
+    const W = this.width,
+      H = this.height,
+      out = this.data,
+      xs = this.xs,
+      ys = this.ys;
     for (let y = 0; y < H; y++) {
-      const r0 = ys[2 * y], r1 = ys[2 * y + 1];
+      const r0 = ys[2 * y],
+        r1 = ys[2 * y + 1];
       for (let x = 0; x < W; x++) {
-        const c0 = xs[2 * x], c1 = xs[2 * x + 1];
+        const c0 = xs[2 * x],
+          c1 = xs[2 * x + 1];
         let sum = 0;
         for (let k = 0; k < 4; k++) {
           const o = (k < 2 ? r0 : r1) + (k & 1 ? c1 : c0);
@@ -48,7 +54,8 @@ export class LumaFrame {
     this.data = new Float32Array(W * H);
     this.xs = new Int32Array(2 * W);
     this.ys = new Int32Array(2 * H);
-    const bx = w / W, by = h / H;
+    const bx = w / W,
+      by = h / H;
     for (let x = 0; x < W; x++) {
       this.xs[2 * x] = Math.min(w - 1, Math.floor((x + 0.25) * bx)) * 3;
       this.xs[2 * x + 1] = Math.min(w - 1, Math.floor((x + 0.75) * bx)) * 3;
@@ -63,11 +70,22 @@ export class LumaFrame {
 /** 3x3 box blur of a W x H image, edges clamped: takes out compression noise. */
 export function boxBlur3(src: Float32Array, out: Float32Array, W: number, H: number): void {
   for (let y = 0; y < H; y++) {
-    const ya = y > 0 ? y - 1 : 0, yb = y < H - 1 ? y + 1 : H - 1;
+    const ya = y > 0 ? y - 1 : 0,
+      yb = y < H - 1 ? y + 1 : H - 1;
     for (let x = 0; x < W; x++) {
-      const xa = x > 0 ? x - 1 : 0, xb = x < W - 1 ? x + 1 : W - 1;
+      const xa = x > 0 ? x - 1 : 0,
+        xb = x < W - 1 ? x + 1 : W - 1;
       out[y * W + x] =
-        (src[ya * W + xa] + src[ya * W + x] + src[ya * W + xb] + src[y * W + xa] + src[y * W + x] + src[y * W + xb] + src[yb * W + xa] + src[yb * W + x] + src[yb * W + xb]) / 9;
+        (src[ya * W + xa] +
+          src[ya * W + x] +
+          src[ya * W + xb] +
+          src[y * W + xa] +
+          src[y * W + x] +
+          src[y * W + xb] +
+          src[yb * W + xa] +
+          src[yb * W + x] +
+          src[yb * W + xb]) /
+        9;
     }
   }
 }

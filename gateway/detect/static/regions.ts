@@ -36,10 +36,18 @@ export function cellRegions(
     if (label[start] >= 0 || !flagged(start)) continue;
     label[start] = out.length;
     stack.push(start);
-    let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity, n = 0, sum = 0, first = Infinity, keep = false;
+    let x1 = Infinity,
+      y1 = Infinity,
+      x2 = -Infinity,
+      y2 = -Infinity,
+      n = 0,
+      sum = 0,
+      first = Infinity,
+      keep = false;
     while (stack.length) {
       const c = stack.pop()!;
-      const cx = c % cw, cy = (c - cx) / cw;
+      const cx = c % cw,
+        cy = (c - cx) / cw;
       const b = cellBox(cx, cy);
       x1 = Math.min(x1, b[0]);
       y1 = Math.min(y1, b[1]);
@@ -51,7 +59,8 @@ export function cellRegions(
       keep ||= structured(c);
       for (let dy = -GAP - 1; dy <= GAP + 1; dy++)
         for (let dx = -GAP - 1; dx <= GAP + 1; dx++) {
-          const nx = cx + dx, ny = cy + dy;
+          const nx = cx + dx,
+            ny = cy + dy;
           if (nx < 0 || ny < 0 || nx >= cw || ny >= ch) continue;
           const k = ny * cw + nx;
           if (k >= cells || label[k] >= 0 || !flagged(k)) continue;

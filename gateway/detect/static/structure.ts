@@ -44,8 +44,10 @@ export class CellStructure {
   relit(c: number, minStd: number, minNcc: number): boolean {
     const n = this.n[c];
     if (n < 3) return false;
-    const mp = this.sp[c] / n, mq = this.sc[c] / n;
-    const vp = this.spp[c] / n - mp * mp, vq = this.scc[c] / n - mq * mq;
+    const mp = this.sp[c] / n,
+      mq = this.sc[c] / n;
+    const vp = this.spp[c] / n - mp * mp,
+      vq = this.scc[c] / n - mq * mq;
     const floor = minStd * minStd;
     if (vp < floor || vq < floor) return false;
     return (this.spc[c] / n - mp * mq) / Math.sqrt(vp * vq) >= minNcc;

@@ -168,7 +168,7 @@ export class ZoneWatcher {
     for (let i = 0; i < ref.length; i++) {
       if (since[cellOf[i]] !== 0) continue;
       const back = light.back(raw[i]);
-      if (back === back && light.slope(ref[i]) >= MIN_SLOPE) ref[i] += alpha * (back - ref[i]);
+      if (!Number.isNaN(back) && light.slope(ref[i]) >= MIN_SLOPE) ref[i] += alpha * (back - ref[i]);
     }
   }
 
@@ -218,7 +218,8 @@ export class ZoneWatcher {
   /** Whether the cell's centre lies in one of the occluders' boxes. */
   private hidden(c: number, occluders: readonly Box[]): boolean {
     const g = this.g!;
-    const x = (g.x0 + (c % g.cw) * CELL + CELL / 2) / g.lw, y = (g.y0 + Math.floor(c / g.cw) * CELL + CELL / 2) / g.lh;
+    const x = (g.x0 + (c % g.cw) * CELL + CELL / 2) / g.lw,
+      y = (g.y0 + Math.floor(c / g.cw) * CELL + CELL / 2) / g.lh;
     return occluders.some((b) => x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]);
   }
 
@@ -239,7 +240,7 @@ export class ZoneWatcher {
   private absorb(c: number): void {
     this.g!.forCell(c, (i) => {
       const back = this.light.back(this.raw[i]);
-      this.ref[i] = back === back ? back : this.light.inv[Math.max(0, Math.min(256, Math.round(this.raw[i])))];
+      this.ref[i] = !Number.isNaN(back) ? back : this.light.inv[Math.max(0, Math.min(256, Math.round(this.raw[i])))];
     });
     this.clear(c);
   }
@@ -256,7 +257,8 @@ export class ZoneWatcher {
     if (!any) return this.regions.length ? [] : this.regions;
     // A static cell stays reported through brief occlusions (up to MAX_MISSED frames).
     return cellRegions(
-      g.cw, g.cells,
+      g.cw,
+      g.cells,
       (c) => this.stat[c] === 1,
       (c) => (this.change.nValid[c] ? this.change.nChanged[c] / this.change.nValid[c] : 0),
       (cx, cy) => g.cellBox(cx, cy),

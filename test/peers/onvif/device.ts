@@ -83,7 +83,7 @@ export class FakeOnvifDevice {
   }
 
   get port(): number {
-    return (this.server?.address() as AddressInfo).port;
+    return (this.server!.address() as AddressInfo).port;
   }
   get base(): string {
     return `http://${this.o.host}:${this.port}`;
@@ -132,7 +132,13 @@ export class FakeOnvifDevice {
     if (s) await new Promise<void>((r) => s.close(() => r()));
   }
 
-  private send(res: http.ServerResponse, status: number, body: string | Buffer, type = 'application/soap+xml; charset=utf-8', extra: Record<string, string> = {}): void {
+  private send(
+    res: http.ServerResponse,
+    status: number,
+    body: string | Buffer,
+    type = 'application/soap+xml; charset=utf-8',
+    extra: Record<string, string> = {},
+  ): void {
     // Explicit Content-Length, spelled so: libonvif looks for exactly "Content-Length: ".
     res.writeHead(status, { 'Content-Type': type, 'Content-Length': String(Buffer.byteLength(body)), Server: 'App-webs/', ...extra });
     res.end(body);
@@ -162,7 +168,7 @@ export class FakeOnvifDevice {
     const path = url.split('?')[0];
     const media2 = this.o.media2 && path === '/onvif/Media2';
     const known = path === '/onvif/device_service' ? DEVICE_OPS : path === '/onvif/Media' ? MEDIA_OPS : media2 ? MEDIA2_OPS : undefined;
-    if (!known || !known.has(action))
+    if (!known?.has(action))
       return reply(500, fault({ code: 'Receiver', subcodes: ['ter:ActionNotSupported'], reason: 'Action Not Implemented' }));
 
     if (!PRE_AUTH.has(action) && this.o.auth !== 'none') {
@@ -184,9 +190,20 @@ export class FakeOnvifDevice {
         });
       // A gSOAP stack without the WS-Security plugin faults on a mustUnderstand header.
       if (a === 'digest' && entry.wsse !== 'absent')
-        return reply(500, fault({ code: 'MustUnderstand', reason: 'The data in element Security must be understood but cannot be processed' }));
+        return reply(
+          500,
+          fault({ code: 'MustUnderstand', reason: 'The data in element Security must be understood but cannot be processed' }),
+        );
       if (!wsseOk && !digestOk)
-        return reply(400, fault({ code: 'Sender', subcodes: ['ter:NotAuthorized'], reason: 'Sender not Authorized', detail: 'The action requested requires authorization and the sender is not authorized' }));
+        return reply(
+          400,
+          fault({
+            code: 'Sender',
+            subcodes: ['ter:NotAuthorized'],
+            reason: 'Sender not Authorized',
+            detail: 'The action requested requires authorization and the sender is not authorized',
+          }),
+        );
     }
 
     try {
@@ -200,7 +217,8 @@ export class FakeOnvifDevice {
   /** Hikvision serves /onvif-http/snapshot?Profile_N as JPEG behind HTTP Digest, whatever the SOAP auth. */
   private snapshot(req: http.IncomingMessage, res: http.ServerResponse, url: string): void {
     const r = this.digest.verify('GET', url, req.headers.authorization);
-    if (r !== 'ok') return this.send(res, 401, 'Unauthorized', 'text/plain', { 'WWW-Authenticate': this.digest.challenge(r === 'stale-nonce') });
+    if (r !== 'ok')
+      return this.send(res, 401, 'Unauthorized', 'text/plain', { 'WWW-Authenticate': this.digest.challenge(r === 'stale-nonce') });
     this.send(res, 200, readFileSync(`${FIXTURES}snapshot.jpg`), 'image/jpeg');
   }
 }

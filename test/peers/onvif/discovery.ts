@@ -86,7 +86,10 @@ export class DiscoveryResponder {
     this.probes++;
     if (this.probes <= (this.o.dropProbes ?? 0)) return;
     // Types are QNames; prefixes vary by client (dn:, tdn:, dp0:), so compare local parts.
-    const types = (kid(probe, 'Types')?.text ?? '').split(/\s+/).filter(Boolean).map((t) => t.slice(t.lastIndexOf(':') + 1));
+    const types = (kid(probe, 'Types')?.text ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((t) => t.slice(t.lastIndexOf(':') + 1));
     if (types.some((t) => t !== 'NetworkVideoTransmitter' && t !== 'Device')) return;
     const scopes = (kid(probe, 'Scopes')?.text ?? '').split(/\s+/).filter(Boolean);
     if (!scopes.every((s) => this.o.scopes.some((mine) => mine.startsWith(s)))) return;

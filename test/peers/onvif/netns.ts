@@ -82,10 +82,15 @@ async function inside(opts: FakeOnvifOptions): Promise<void> {
   const fake = await new FakeOnvifDevice({ ...opts, host: '127.0.0.1', discovery: { interfaces: ['127.0.0.1'] } }).start();
   try {
     const n = fake.o.profiles.length;
-    const cmds = ['get profiles', ...Array.from({ length: n }, (_v, i) => [`get profile ${i}`, `get rtsp ${i}`]).flat(), 'get time', 'quit'];
-    const raw = await run('onvif-util', ['-u', fake.o.user, '-p', fake.o.password, '127.0.0.1'], cmds.join('\n') + '\n', 30_000);
+    const cmds = [
+      'get profiles',
+      ...Array.from({ length: n }, (_v, i) => [`get profile ${i}`, `get rtsp ${i}`]).flat(),
+      'get time',
+      'quit',
+    ];
+    const raw = await run('onvif-util', ['-u', fake.o.user, '-p', fake.o.password, '127.0.0.1'], `${cmds.join('\n')}\n`, 30_000);
     const ours = await probe(fake.url, { user: fake.o.user, password: fake.o.password, timeoutMs: 5000 });
-    process.stdout.write(JSON.stringify({ util: parseUtil(raw), ours } satisfies CrossCheck) + '\n');
+    process.stdout.write(`${JSON.stringify({ util: parseUtil(raw), ours } satisfies CrossCheck)}\n`);
   } finally {
     await fake.stop();
   }
@@ -102,7 +107,8 @@ export async function runCrossCheck(opts: FakeOnvifOptions = {}): Promise<CrossC
   if (!line)
     throw new Error(
       'cross-check in a private network namespace failed. `unshare -rn` needs unprivileged user namespaces ' +
-        '(Ubuntu 24.04: sysctl kernel.apparmor_restrict_unprivileged_userns=0) and `ip` from iproute2. Output:\n' + out,
+        '(Ubuntu 24.04: sysctl kernel.apparmor_restrict_unprivileged_userns=0) and `ip` from iproute2. Output:\n' +
+        out,
     );
   return JSON.parse(line) as CrossCheck;
 }

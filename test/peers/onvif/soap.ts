@@ -45,7 +45,10 @@ export interface FaultSpec {
 }
 
 export function fault(f: FaultSpec): string {
-  const subcode = (f.subcodes ?? []).reduceRight((inner, v) => `<env:Subcode><env:Value>${escapeXml(v)}</env:Value>${inner}</env:Subcode>`, '');
+  const subcode = (f.subcodes ?? []).reduceRight(
+    (inner, v) => `<env:Subcode><env:Value>${escapeXml(v)}</env:Value>${inner}</env:Subcode>`,
+    '',
+  );
   return envelope(render('Fault', { code: f.code, subcode, reason: f.reason, detail: f.detail ?? f.reason }));
 }
 
@@ -73,13 +76,22 @@ const xml2js = createRequire(createRequire(import.meta.url).resolve('onvif'))('x
 const toNode = (r: Raw): Node => ({
   ns: r.$ns?.uri ?? '',
   name: r.$ns?.local ?? r['#name'],
-  attrs: Object.fromEntries(Object.values(r.$ ?? {}).filter((a) => a.uri !== 'http://www.w3.org/2000/xmlns/').map((a) => [a.local, a.value])),
+  attrs: Object.fromEntries(
+    Object.values(r.$ ?? {})
+      .filter((a) => a.uri !== 'http://www.w3.org/2000/xmlns/')
+      .map((a) => [a.local, a.value]),
+  ),
   text: (r._ ?? '').trim(),
   children: (r.$$ ?? []).map(toNode),
 });
 
 export async function parse(xml: string): Promise<Node> {
-  const doc = await xml2js.parseStringPromise(xml, { xmlns: true, explicitChildren: true, preserveChildrenOrder: true, explicitCharkey: true });
+  const doc = await xml2js.parseStringPromise(xml, {
+    xmlns: true,
+    explicitChildren: true,
+    preserveChildrenOrder: true,
+    explicitCharkey: true,
+  });
   const root = doc && Object.values(doc)[0];
   if (!root) throw new Error('empty document');
   return toNode(root);
