@@ -4,7 +4,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { CameraHealth } from './capture/health.ts';
-import type { EventRecord, EventState } from './events/types.ts';
+import type { EventRecord, EventState } from './core/event.ts';
 import type { WarningOutcome } from './alert/types.ts';
 
 export interface BusEvents {

@@ -24,6 +24,8 @@ import { warningPolicy } from './alert/policy.ts';
 import { Roster } from './dispatch/roster.ts';
 import { subscribeOfficers } from './dispatch/officer-input.ts';
 import { EventService, ruleKey } from './events/service.ts';
+import { EventLifecycle } from './events/lifecycle.ts';
+import { WarningsRepo } from './store/warnings.ts';
 import { resolveZoneRules, type ZoneRule } from './rules/zone-rules.ts';
 import { CameraPipeline } from './pipeline.ts';
 import type { CameraHealth } from './capture/health.ts';
@@ -134,50 +136,57 @@ export class Gateway {
     const zoneName = (e: EventRecord) => rules.get(ruleKey(e.camera, e.zone, e.type))?.zoneName ?? e.zone;
     const http = (this.http = await startHttpApi({ ctx, repo, stats: this.stats, cameras, zoneName }));
     const evidenceUrl = http ? (e: { id: string }) => http.evidenceUrl(e.id) : undefined;
+    const dispatchLog = log.child({ part: 'dispatch' });
     this.dispatcher = new Dispatcher({
       db,
       repo,
-      uplink,
       topics,
       gatewayId: s.gateway.id,
-      log,
-      clock,
+      log: dispatchLog,
       roster,
       cameras,
       evidenceUrl,
       zoneName,
       config: dispatchConfig(s),
     });
-    this.events = new EventService({
-      db,
+    const eventsLog = log.child({ part: 'events' });
+    const lifecycle = new EventLifecycle({
       repo,
+      dispatches: this.dispatcher.dispatches,
+      warnings: new WarningsRepo(db),
       uplink,
       topics,
       gatewayId: s.gateway.id,
-      log,
+      log: eventsLog,
       clock,
       bus: ctx.bus,
+    });
+    this.events = new EventService({
+      lifecycle,
+      repo,
+      gatewayId: s.gateway.id,
+      log: eventsLog,
+      clock,
       warner,
-      roster,
       evidenceDir: join(dataDir, 'evidence'),
       timeZone: s.gateway.timezone,
       cameras,
       rules,
       presence: (e) => this.pipelines.get(e.camera)?.presence(e) ?? 'unknown',
-      dispatch: { positionMaxAgeS: s.dispatch.position_max_age_s, deadlineS: s.dispatch.deadline_s },
       policy,
-      dispatcher: this.dispatcher,
+      dispatch: this.dispatcher,
       evidenceUrl,
     });
 
     // Every subscription is in place before the first connect: a persistent session may
     // hand over queued commands and officers' answers at once.
     subscribeOfficers(ctx, roster, () => this.events.wake('unassigned'));
-    subscribeOfficerReplies(ctx, roster, this.dispatcher);
+    subscribeOfficerReplies(ctx, roster, (id, r) => this.events.answer(id, r));
     this.commands = new Commands(
       ctx,
       commandActions({
         events: this.events,
+        lifecycle,
         repo,
         warner,
         clock,

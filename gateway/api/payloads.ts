@@ -3,7 +3,7 @@
  * (docs/asyncapi.yaml and its JSON Schemas) has a single source to be checked against.
  * Times are ISO 8601 with offset; durations are seconds.
  */
-import type { EventRecord, EventState } from '../events/types.ts';
+import type { EventRecord, EventState } from '../core/event.ts';
 import type { WarningOutcome } from '../alert/types.ts';
 import type { CameraHealth } from '../capture/health.ts';
 import { CATALOGUE } from '../rules/catalogue.ts';

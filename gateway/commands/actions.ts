@@ -1,5 +1,6 @@
 /** What each platform command does. Checks that need the gateway's state live here; shape checks are in the schemas. */
 import type { EventService } from '../events/service.ts';
+import type { EventLifecycle } from '../events/lifecycle.ts';
 import type { EventsRepo } from '../store/events.ts';
 import type { Warner } from '../alert/warner.ts';
 import type { WarningOutcome } from '../alert/types.ts';
@@ -11,6 +12,8 @@ import type { ReplyData } from '../api/schema/commands.ts';
 
 export interface ActionDeps {
   events: EventService;
+  /** Records the warnings a test or shout played (they belong to no event). */
+  lifecycle: Pick<EventLifecycle, 'recordWarnings'>;
   repo: EventsRepo;
   warner: Warner;
   speakers: () => string[];
@@ -41,7 +44,7 @@ export function commandActions(d: ActionDeps): CommandActions {
   };
   const play = async (text: string, speakers: string[]) => {
     const outcomes = await d.warner.warn({ eventId: null, text, speakers });
-    d.events.recordWarnings(outcomes);
+    d.lifecycle.recordWarnings(outcomes);
     return outcomes;
   };
 

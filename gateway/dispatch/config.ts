@@ -1,8 +1,6 @@
-/** The dispatcher's settings, and what it needs from the event lifecycle. */
+/** The dispatcher's settings. */
 import type { Settings } from '../settings/schema.ts';
 import type { TownRule } from './select.ts';
-import type { EventRecord, EventState } from '../events/types.ts';
-import type { TransitionNote } from '../api/schema/events.ts';
 
 export interface DispatchConfig extends TownRule {
   positionMaxAgeS: number;
@@ -21,20 +19,6 @@ export const DEFAULT_DISPATCH: Omit<DispatchConfig, 'positionMaxAgeS' | 'deadlin
   retryS: 30,
   reaskAfterS: 900,
 };
-
-/** What the dispatcher needs from the event lifecycle (gateway/events/service.ts). */
-export interface Lifecycle {
-  transition(
-    e: EventRecord,
-    to: EventState,
-    patch?: Partial<Pick<EventRecord, 'dueAt' | 'reason' | 'officerId'>>,
-    note?: TransitionNote,
-    proceed?: boolean,
-  ): EventRecord;
-  schedule(e: EventRecord): void;
-  /** Runs the events in `state` now rather than at their due time. */
-  wake(state: EventState): void;
-}
 
 /** The dispatcher's settings: dispatch.* and the box's own town. */
 export function dispatchConfig(s: Settings): DispatchConfig {

@@ -6,36 +6,34 @@
  * Nobody available: the event waits as unassigned, the platform gets an alert, and it
  * is tried again every `retry_s` and whenever an officer becomes free.
  *
- * Every change is one SQLite transaction with its MQTT messages; timers are the event's
- * due_at, so a restart continues where it stopped. An officer holds at most
+ * Every method returns a decision (core/decision.ts) and writes nothing: the event
+ * lifecycle applies it, in one SQLite transaction with its MQTT messages. Timers are the
+ * event's due_at, so a restart continues where it stopped. An officer holds at most
  * `max_jobs_per_officer` open dispatches (offered, accepted, arrived) at once.
  */
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';
-import type { Clock } from '../clock.ts';
 import type { Db } from '../store/db.ts';
 import type { EventsRepo } from '../store/events.ts';
 import { DispatchesRepo, type DispatchRecord, type DispatchState } from '../store/dispatches.ts';
-import type { Uplink } from '../uplink/uplink.ts';
 import { PRIORITY } from '../store/outbox.ts';
 import type { Topics } from '../api/topics.ts';
 import { alertPayload, dispatchPayload, type CameraInfo } from '../api/payloads.ts';
 import type { OfficerReply } from '../api/schema/dispatch.ts';
 import type { Roster } from './roster.ts';
 import { choose } from './select.ts';
-import type { DispatchConfig, Lifecycle } from './config.ts';
-import { TERMINAL, type EventRecord, type EventState } from '../events/types.ts';
+import type { DispatchConfig } from './config.ts';
+import { TERMINAL, type EventRecord, type EventState } from '../core/event.ts';
+import type { AnswerResult, Decision, DispatchStage, Effect } from '../core/decision.ts';
 
-export { DEFAULT_DISPATCH, type DispatchConfig, type Lifecycle } from './config.ts';
+export { DEFAULT_DISPATCH, type DispatchConfig } from './config.ts';
 
 export interface DispatcherDeps {
   db: Db;
   repo: EventsRepo;
-  uplink: Uplink;
   topics: Topics;
   gatewayId: string;
   log: Logger;
-  clock: Clock;
   roster: Roster;
   cameras: Map<string, CameraInfo>;
   zoneName: (e: EventRecord) => string;
@@ -43,20 +41,13 @@ export interface DispatcherDeps {
   config: DispatchConfig;
 }
 
-export type AnswerResult = { known: false } | { known: true; changed: boolean; state: DispatchState; error?: string };
-
-export class Dispatcher {
+export class Dispatcher implements DispatchStage {
   private readonly d: DispatcherDeps;
   readonly dispatches: DispatchesRepo;
-  private lc: Lifecycle | null = null;
 
   constructor(d: DispatcherDeps) {
     this.d = d;
     this.dispatches = new DispatchesRepo(d.db);
-  }
-
-  attach(lc: Lifecycle): void {
-    this.lc = lc;
   }
 
   /** Settings changed (reload_config): applies to the next offer. */
@@ -64,15 +55,8 @@ export class Dispatcher {
     this.d.config = config;
   }
 
-  private get life(): Lifecycle {
-    if (!this.lc) throw new Error('dispatcher not attached to the event lifecycle');
-    return this.lc;
-  }
-
-  /** An escalated or unassigned event: offer it to the best available officer. */
-  assign(e: EventRecord): void {
-    const { config: c, clock, roster } = this.d;
-    const now = clock.now();
+  assign(e: EventRecord, now: number): Decision {
+    const { config: c, roster } = this.d;
     const cam = this.camera(e.camera);
     const tried = this.dispatches.refusedSince(e.id, now - c.reaskAfterS * 1000);
     const exclude = new Set(tried);
@@ -97,178 +81,177 @@ export class Dispatcher {
       arrivedAt: null,
       closedAt: null,
     };
-    this.d.repo.tx(() => {
-      this.dispatches.insert(rec);
-      const note = { dispatch_id: rec.id, distance_m: Math.round(rec.distanceM), tier: rec.tier, town: rec.town, attempt: rec.attempt };
-      const moved = this.life.transition(e, 'dispatched', { officerId: rec.officerId, reason: null, dueAt: rec.dueAt }, note);
-      this.publish(moved, rec, now);
-    });
-    this.d.log.info(
-      { event: e.id, officer: rec.officerId, distance_m: Math.round(rec.distanceM), tier: rec.tier, attempt: rec.attempt },
-      rec.tier === 'local' ? 'dispatched to the nearest officer' : "dispatched to a neighbouring town's officer (1+3)",
-    );
+    const note = { dispatch_id: rec.id, distance_m: Math.round(rec.distanceM), tier: rec.tier, town: rec.town, attempt: rec.attempt };
+    return {
+      event: e,
+      effects: [
+        { kind: 'dispatch', record: rec, insert: true },
+        { kind: 'move', to: 'dispatched', officerId: rec.officerId, reason: null, dueAt: rec.dueAt, note },
+        ...this.publish(e, rec, now),
+      ],
+      log: {
+        level: 'info',
+        msg: rec.tier === 'local' ? 'dispatched to the nearest officer' : "dispatched to a neighbouring town's officer (1+3)",
+        fields: { officer: rec.officerId, distance_m: Math.round(rec.distanceM), tier: rec.tier, attempt: rec.attempt },
+      },
+    };
   }
 
-  private unassigned(e: EventRecord, cam: CameraInfo, tried: string[], now: number): void {
+  private unassigned(e: EventRecord, cam: CameraInfo, tried: string[], now: number): Decision {
     const dueAt = now + this.d.config.retryS * 1000;
-    if (e.state === 'unassigned') {
-      // Still nobody: look again later; the platform was alerted when it started.
-      this.d.repo.update({ ...e, dueAt, updatedAt: now }, e.state, now);
-      return this.life.schedule({ ...e, dueAt });
-    }
+    // Still nobody: look again later; the platform was alerted when it started.
+    if (e.state === 'unassigned') return { event: e, effects: [{ kind: 'wait', dueAt }] };
     const reason = tried.length ? `no other available officer (asked: ${tried.join(', ')})` : 'no available officer with a recent position';
-    this.d.repo.tx(() => {
-      this.life.transition(e, 'unassigned', { reason, dueAt, officerId: null });
-      const message = `no available officer for event ${e.id} (${e.type}) at ${cam.name}: ${reason}; trying again every ${this.d.config.retryS} s`;
-      this.enqueue(
-        this.d.topics.alerts(),
-        alertPayload(this.d.gatewayId, { kind: 'no_officer', event_id: e.id, tried, message }, now),
-        e.id,
-      );
-    });
-    this.d.log.warn({ event: e.id, tried }, 'no officer available; platform alerted');
+    const message = `no available officer for event ${e.id} (${e.type}) at ${cam.name}: ${reason}; trying again every ${this.d.config.retryS} s`;
+    return {
+      event: e,
+      effects: [
+        { kind: 'move', to: 'unassigned', reason, dueAt, officerId: null },
+        this.alert(alertPayload(this.d.gatewayId, { kind: 'no_officer', event_id: e.id, tried, message }, now)),
+      ],
+      log: { level: 'warn', msg: 'no officer available; platform alerted', fields: { tried } },
+    };
   }
 
-  /** The offer's answer time has passed without an answer. */
-  expire(e: EventRecord): void {
+  expire(e: EventRecord, now: number): Decision {
     const cur = this.dispatches.current(e.id);
-    if (cur?.state !== 'offered') {
-      this.d.log.warn({ event: e.id, dispatch: cur?.id, state: cur?.state }, 'dispatched event without an open offer; asking again');
-      return this.assign(this.life.transition(e, 'escalated', { reason: 'offer lost', officerId: null }, {}, false));
-    }
+    if (cur?.state !== 'offered')
+      return {
+        event: e,
+        effects: [{ kind: 'move', to: 'escalated', reason: 'offer lost', officerId: null }],
+        next: 'assign',
+        log: {
+          level: 'warn',
+          msg: 'dispatched event without an open offer; asking again',
+          fields: { dispatch: cur?.id, state: cur?.state },
+        },
+      };
     const who = this.officerName(cur.officerId);
-    this.refuse(
-      e,
-      cur,
-      'timed_out',
-      `no answer within ${this.d.config.ackTimeoutS} s`,
-      `no answer from ${who} within ${this.d.config.ackTimeoutS} s`,
-    );
+    const s = this.d.config.ackTimeoutS;
+    return this.refuse(e, cur, 'timed_out', `no answer within ${s} s`, `no answer from ${who} within ${s} s`, now);
   }
 
-  /** An accepted matter is past its deadline: tell the platform, once. */
-  overdue(e: EventRecord): void {
-    if (e.data.overdue_alerted) return;
-    const now = this.d.clock.now();
+  overdue(e: EventRecord, now: number): Decision {
+    if (e.data.overdue_alerted) return { event: e, effects: [] };
     const cur = this.dispatches.current(e.id);
-    this.d.repo.tx(() => {
-      this.d.repo.update({ ...e, dueAt: null, updatedAt: now, data: { ...e.data, overdue_alerted: true } }, e.state, now);
-      const message = `event ${e.id} (${e.type}) with ${cur ? this.officerName(cur.officerId) : 'an officer'} is past its deadline`;
-      this.enqueue(
-        this.d.topics.alerts(),
-        alertPayload(this.d.gatewayId, { kind: 'overdue', event_id: e.id, officer_id: cur?.officerId ?? e.officerId, message }, now),
-        e.id,
-      );
-    });
-    this.d.log.warn({ event: e.id, officer: cur?.officerId }, 'dispatched matter is past its deadline; platform alerted');
+    const message = `event ${e.id} (${e.type}) with ${cur ? this.officerName(cur.officerId) : 'an officer'} is past its deadline`;
+    return {
+      event: e,
+      effects: [
+        { kind: 'wait', dueAt: null, data: { overdue_alerted: true } },
+        this.alert(
+          alertPayload(this.d.gatewayId, { kind: 'overdue', event_id: e.id, officer_id: cur?.officerId ?? e.officerId, message }, now),
+        ),
+      ],
+      log: { level: 'warn', msg: 'dispatched matter is past its deadline; platform alerted', fields: { officer: cur?.officerId } },
+    };
   }
 
-  /** An officer's answer from the phone. Unknown dispatch ids belong to other gateways. */
-  answer(officerId: string, r: OfficerReply): AnswerResult {
+  /** Unknown dispatch ids belong to other gateways. */
+  answer(officerId: string, r: OfficerReply, now: number): { result: AnswerResult; decision?: Decision } {
     const cur = this.dispatches.get(r.dispatch_id);
-    if (!cur) return { known: false };
+    if (!cur) return { result: { known: false } };
     if (cur.officerId !== officerId)
       return {
-        known: true,
-        changed: false,
-        state: cur.state,
-        error: `dispatch ${cur.id} was offered to ${cur.officerId}, not ${officerId}`,
+        result: {
+          known: true,
+          changed: false,
+          state: cur.state,
+          error: `dispatch ${cur.id} was offered to ${cur.officerId}, not ${officerId}`,
+        },
       };
     const e = this.d.repo.get(cur.eventId);
     const expected: Partial<Record<DispatchState, EventState>> = { offered: 'dispatched', accepted: 'acknowledged', arrived: 'arrived' };
     if (!e || TERMINAL.has(e.state) || expected[cur.state] !== e.state) {
       // Too late (timed out, withdrawn) or already done: tell the phone how things stand.
-      this.d.repo.tx(() => e && this.publish(e, cur, this.d.clock.now(), true));
-      return { known: true, changed: false, state: cur.state, error: `dispatch is ${cur.state}` };
+      const result = { known: true as const, changed: false, state: cur.state, error: `dispatch is ${cur.state}` };
+      return { result, decision: e ? { event: e, effects: this.publish(e, cur, now, true) } : undefined };
     }
     const name = this.officerName(officerId);
+    const changed = (state: DispatchState, decision: Decision) => ({ result: { known: true as const, changed: true, state }, decision });
     switch (r.action) {
       case 'decline':
-        this.refuse(e, cur, 'declined', r.reason ?? null, `declined by ${name}${r.reason ? `: ${r.reason}` : ''}`);
-        return { known: true, changed: true, state: 'declined' };
+        return changed(
+          'declined',
+          this.refuse(e, cur, 'declined', r.reason ?? null, `declined by ${name}${r.reason ? `: ${r.reason}` : ''}`, now),
+        );
       case 'accept':
-        if (cur.state !== 'offered') return this.repeat(e, cur);
-        this.advance(e, cur, 'accepted');
-        return { known: true, changed: true, state: 'accepted' };
+        if (cur.state !== 'offered') return this.again(e, cur, now);
+        return changed('accepted', this.advance(e, cur, 'accepted', now));
       case 'arrived':
-        if (cur.state === 'arrived') return this.repeat(e, cur);
-        this.advance(e, cur, 'arrived');
-        return { known: true, changed: true, state: 'arrived' };
+        if (cur.state === 'arrived') return this.again(e, cur, now);
+        return changed('arrived', this.advance(e, cur, 'arrived', now));
       case 'closed':
-        this.advance(e, cur, 'closed', r.note);
-        return { known: true, changed: true, state: 'closed' };
+        return changed('closed', this.advance(e, cur, 'closed', now, r.note));
     }
   }
 
-  /** The event ended another way (resolved, cancelled): the officer is told to stand down. */
-  withdraw(e: EventRecord, reason: string): void {
+  withdraw(e: EventRecord, reason: string, now: number): Effect[] {
     const cur = this.dispatches.current(e.id);
-    if (!cur) return;
-    const now = this.d.clock.now();
-    const next = { ...cur, state: 'withdrawn' as const, reason, updatedAt: now, dueAt: null };
-    this.dispatches.update(next);
-    this.publish(e, next, now, true);
+    if (!cur) return [];
     this.d.log.info({ event: e.id, officer: cur.officerId, reason }, 'dispatch withdrawn');
+    const next = { ...cur, state: 'withdrawn' as const, reason, updatedAt: now, dueAt: null };
+    return [{ kind: 'dispatch', record: next }, ...this.publish(e, next, now, true)];
   }
 
-  /** The officer is free again: events waiting for somebody get another chance. */
-  private freed(): void {
-    this.life.wake('unassigned');
-  }
-
-  private repeat(e: EventRecord, cur: DispatchRecord): AnswerResult {
-    this.d.repo.tx(() => this.publish(e, cur, this.d.clock.now(), true));
-    return { known: true, changed: false, state: cur.state };
+  /** A repeated answer: the phone hears the state again, nothing changes. */
+  private again(e: EventRecord, cur: DispatchRecord, now: number): { result: AnswerResult; decision: Decision } {
+    return { result: { known: true, changed: false, state: cur.state }, decision: { event: e, effects: this.publish(e, cur, now, true) } };
   }
 
   /** Declined or timed out: the event goes back to escalated, then to the next-nearest. */
-  private refuse(e: EventRecord, cur: DispatchRecord, state: 'declined' | 'timed_out', reason: string | null, eventReason: string): void {
-    const now = this.d.clock.now();
+  private refuse(
+    e: EventRecord,
+    cur: DispatchRecord,
+    state: 'declined' | 'timed_out',
+    reason: string | null,
+    eventReason: string,
+    now: number,
+  ): Decision {
     const next = { ...cur, state, reason, updatedAt: now, dueAt: null };
-    const moved = this.d.repo.tx(() => {
-      this.dispatches.update(next);
-      this.publish(e, next, now);
-      return this.life.transition(e, 'escalated', { reason: eventReason, officerId: null }, { dispatch_id: cur.id }, false);
-    });
-    this.d.log.info({ event: e.id, officer: cur.officerId, state }, `dispatch ${state}; asking the next-nearest officer`);
-    this.assign(moved);
-    this.freed();
+    return {
+      event: e,
+      effects: [
+        { kind: 'dispatch', record: next },
+        ...this.publish(e, next, now),
+        { kind: 'move', to: 'escalated', reason: eventReason, officerId: null, note: { dispatch_id: cur.id } },
+      ],
+      next: 'assign',
+      freed: true,
+      log: { level: 'info', msg: `dispatch ${state}; asking the next-nearest officer`, fields: { officer: cur.officerId, state } },
+    };
   }
 
   /** accepted → arrived → closed, filling in skipped steps so the event's path stays whole. */
-  private advance(e: EventRecord, cur: DispatchRecord, to: 'accepted' | 'arrived' | 'closed', note?: string): void {
-    const now = this.d.clock.now();
+  private advance(e: EventRecord, cur: DispatchRecord, to: 'accepted' | 'arrived' | 'closed', now: number, note?: string): Decision {
     const next: DispatchRecord = { ...cur, state: to, updatedAt: now, dueAt: null };
-    this.d.repo.tx(() => {
-      let ev = e;
-      const base = { dispatch_id: cur.id };
-      if (cur.state === 'offered') {
-        next.acceptedAt = now;
-        ev = this.life.transition(ev, 'acknowledged', { dueAt: cur.deadlineAt, officerId: cur.officerId }, base, to === 'accepted');
-      }
-      if (to === 'arrived') {
-        next.arrivedAt = now;
-        ev = this.life.transition(ev, 'arrived', { dueAt: ev.data.overdue_alerted ? null : cur.deadlineAt }, base);
-      }
-      if (to === 'closed') {
-        next.closedAt = now;
-        next.reason = note ?? null;
-        ev = this.life.transition(
-          ev,
-          'closed',
-          { reason: `closed by ${this.officerName(cur.officerId)}`, dueAt: null },
-          { ...base, by: 'officer', ...(note ? { note } : {}) },
-        );
-      }
-      this.dispatches.update(next);
-      this.publish(ev, next, now);
-    });
-    this.d.log.info({ event: e.id, officer: cur.officerId, dispatch: cur.id }, `officer ${to}`);
-    if (to === 'closed') this.freed();
+    const base = { dispatch_id: cur.id };
+    const effects: Effect[] = [];
+    if (cur.state === 'offered') {
+      next.acceptedAt = now;
+      effects.push({ kind: 'move', to: 'acknowledged', dueAt: cur.deadlineAt, officerId: cur.officerId, note: base });
+    }
+    if (to === 'arrived') {
+      next.arrivedAt = now;
+      effects.push({ kind: 'move', to: 'arrived', dueAt: e.data.overdue_alerted ? null : cur.deadlineAt, note: base });
+    }
+    if (to === 'closed') {
+      next.closedAt = now;
+      next.reason = note ?? null;
+      const reason = `closed by ${this.officerName(cur.officerId)}`;
+      effects.push({ kind: 'move', to: 'closed', reason, dueAt: null, note: { ...base, by: 'officer', ...(note ? { note } : {}) } });
+    }
+    effects.push({ kind: 'dispatch', record: next }, ...this.publish(e, next, now));
+    return {
+      event: e,
+      effects,
+      freed: to === 'closed',
+      log: { level: 'info', msg: `officer ${to}`, fields: { officer: cur.officerId, dispatch: cur.id } },
+    };
   }
 
   /** The dispatch's state to the officer's phone and to the platform. */
-  private publish(e: EventRecord, rec: DispatchRecord, at: number, officerOnly = false): void {
+  private publish(e: EventRecord, rec: DispatchRecord, at: number, officerOnly = false): Effect[] {
     const o = this.d.roster.get(rec.officerId);
     const payload = dispatchPayload(
       this.d.gatewayId,
@@ -281,15 +264,22 @@ export class Dispatcher {
       at,
     );
     // An offer nobody can answer any more is worth nothing: it expires with its answer time.
-    this.enqueue(this.d.topics.officerDispatch(rec.officerId), payload, e.id, rec.state === 'offered' ? rec.dueAt : null);
-    if (!officerOnly || rec.state === 'withdrawn') this.enqueue(this.d.topics.dispatches(), { ...payload }, e.id);
+    const out: Effect[] = [
+      {
+        kind: 'send',
+        topic: this.d.topics.officerDispatch(rec.officerId),
+        payload,
+        priority: PRIORITY.dispatch,
+        expiresAt: rec.state === 'offered' ? rec.dueAt : null,
+      },
+    ];
+    if (!officerOnly || rec.state === 'withdrawn')
+      out.push({ kind: 'send', topic: this.d.topics.dispatches(), payload: { ...payload }, priority: PRIORITY.dispatch });
+    return out;
   }
 
-  private enqueue(topic: string, payload: { msg_id: string }, orderKey: string, expiresAt: number | null = null): void {
-    const msgId = ulid(this.d.clock.now());
-    payload.msg_id = msgId;
-    this.d.uplink.enqueue({ msgId, topic, payload: JSON.stringify(payload), qos: 1, priority: PRIORITY.dispatch, orderKey, expiresAt });
-    this.d.uplink.flush();
+  private alert(payload: { msg_id: string }): Effect {
+    return { kind: 'send', topic: this.d.topics.alerts(), payload, priority: PRIORITY.dispatch };
   }
 
   private officerName(id: string): string {

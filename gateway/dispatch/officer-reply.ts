@@ -6,12 +6,13 @@
  */
 import type { Context } from '../context.ts';
 import type { Roster } from './roster.ts';
-import type { Dispatcher } from './dispatcher.ts';
+import type { AnswerResult } from '../core/decision.ts';
 import { OfficerReply } from '../api/schema/dispatch.ts';
 import { compile, dotted, pathOf, describe } from '../validate.ts';
 import { CommandError, envelope, replyTarget, sendReply } from '../commands/envelope.ts';
 
-export function subscribeOfficerReplies(ctx: Context, roster: Roster, dispatcher: Dispatcher): void {
+/** `answer` applies the officer's answer to the event (the event service's answer). */
+export function subscribeOfficerReplies(ctx: Context, roster: Roster, answer: (officerId: string, r: OfficerReply) => AnswerResult): void {
   const validate = compile<OfficerReply>(OfficerReply);
   const gw = ctx.config.settings.gateway.id;
   ctx.uplink.on(`${ctx.topics.officersRoot}/+/reply`, (topic, payload, packet) => {
@@ -41,7 +42,7 @@ export function subscribeOfficerReplies(ctx: Context, roster: Roster, dispatcher
       const details = (validate.errors ?? []).map((e) => ({ path: dotted(pathOf(e)), message: describe(e) }));
       return reject('invalid', details.map((d) => `${d.path || '(message)'}: ${d.message}`).join('; '), tx, details);
     }
-    const r = dispatcher.answer(id, msg);
+    const r = answer(id, msg);
     if (!r.known) return ctx.log.debug({ officer: id, dispatch: msg.dispatch_id }, 'answer to a dispatch of another gateway; ignored');
     if (r.error) {
       ctx.log.info(

@@ -6,15 +6,9 @@
 import type { Db } from '../store/db.ts';
 import type { OfficerSettings } from '../settings/schema.ts';
 import { haversineM } from '../zones/geometry.ts';
+import { OfficerStateRepo, type OfficerState } from '../store/officers.ts';
 
-export interface OfficerState {
-  id: string;
-  lat: number | null;
-  lon: number | null;
-  onDuty: boolean;
-  busy: boolean;
-  reportedAt: number;
-}
+export type { OfficerState } from '../store/officers.ts';
 
 export interface Candidate {
   officer: OfficerSettings;
@@ -24,17 +18,11 @@ export interface Candidate {
 
 export class Roster {
   private officers: Map<string, OfficerSettings>;
-  private readonly q;
+  private readonly states: OfficerStateRepo;
 
   constructor(db: Db, officers: OfficerSettings[]) {
     this.officers = new Map(officers.map((o) => [o.id, o]));
-    this.q = {
-      upsert:
-        db.prepare(`INSERT INTO officer_state (officer_id, lat, lon, on_duty, busy, reported_at) VALUES (@id, @lat, @lon, @onDuty, @busy, @reportedAt)
-        ON CONFLICT (officer_id) DO UPDATE SET lat = coalesce(@lat, lat), lon = coalesce(@lon, lon), on_duty = @onDuty, busy = @busy, reported_at = @reportedAt
-        WHERE @reportedAt >= reported_at`),
-      all: db.prepare('SELECT * FROM officer_state'),
-    };
+    this.states = new OfficerStateRepo(db);
   }
 
   /** A new roster from reloaded settings; reported states are kept. */
@@ -52,27 +40,7 @@ export class Roster {
 
   /** Records a phone's report; an older report arriving late never overwrites a newer one. */
   report(s: OfficerState): void {
-    this.q.upsert.run({ ...s, onDuty: s.onDuty ? 1 : 0, busy: s.busy ? 1 : 0 });
-  }
-
-  states(): OfficerState[] {
-    return (
-      this.q.all.all() as {
-        officer_id: string;
-        lat: number | null;
-        lon: number | null;
-        on_duty: number;
-        busy: number;
-        reported_at: number;
-      }[]
-    ).map((r) => ({
-      id: r.officer_id,
-      lat: r.lat,
-      lon: r.lon,
-      onDuty: r.on_duty === 1,
-      busy: r.busy === 1,
-      reportedAt: r.reported_at,
-    }));
+    this.states.report(s);
   }
 
   /**
@@ -81,7 +49,7 @@ export class Roster {
    */
   candidates(lat: number, lon: number, now: number, maxAgeS: number, exclude: ReadonlySet<string> = new Set()): Candidate[] {
     const out: Candidate[] = [];
-    for (const s of this.states()) {
+    for (const s of this.states.all()) {
       const officer = this.officers.get(s.id);
       if (!officer || exclude.has(s.id) || !s.onDuty || s.busy || s.lat === null || s.lon === null) continue;
       if (now - s.reportedAt > maxAgeS * 1000) continue;

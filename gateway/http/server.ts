@@ -15,7 +15,7 @@ import { networkInterfaces } from 'node:os';
 import type { Logger } from '../log.ts';
 import type { EventsRepo } from '../store/events.ts';
 import type { DispatchesRepo } from '../store/dispatches.ts';
-import type { EventRecord } from '../events/types.ts';
+import type { EventRecord } from '../core/event.ts';
 import type { UplinkStatus } from '../uplink/uplink.ts';
 import { ULID_PATTERN } from '../api/schema/common.ts';
 import { pictureToken, sameSecret } from './tokens.ts';

@@ -5,7 +5,7 @@ import type { EventsRepo } from '../store/events.ts';
 import { DispatchesRepo } from '../store/dispatches.ts';
 import type { StatsPublisher } from '../stats/publisher.ts';
 import { eventPayload, transitionPayload, type CameraInfo } from '../api/payloads.ts';
-import type { EventRecord } from '../events/types.ts';
+import type { EventRecord } from '../core/event.ts';
 import { HttpApi } from './server.ts';
 import { loadToken } from './tokens.ts';
 

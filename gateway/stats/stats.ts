@@ -4,6 +4,7 @@
  * type, camera, zone and day. Events are counted by when they were confirmed.
  */
 import type { Db } from '../store/db.ts';
+import { statsRows } from '../store/stats.ts';
 import type { StatsMessage } from '../api/schema/stats.ts';
 import { stamp } from '../events/evidence.ts';
 
@@ -35,26 +36,7 @@ const bump = (m: Record<string, number>, k: string) => void (m[k] = (m[k] ?? 0) 
 export function computeStats(db: Db, o: { gatewayId: string; timeZone: string; now: number; window?: StatsWindow }): StatsMessage {
   const since = o.window?.since ?? null;
   const until = o.window?.until ?? o.now;
-  const events = db
-    .prepare(`SELECT id, type, camera_id, zone_id, state, confirmed_at, closed_at FROM events
-    WHERE confirmed_at >= ? AND confirmed_at < ? ORDER BY seq`)
-    .all(since ?? 0, until) as {
-    id: string;
-    type: string;
-    camera_id: string;
-    zone_id: string;
-    state: string;
-    confirmed_at: number;
-    closed_at: number | null;
-  }[];
-  const transitions = db
-    .prepare(`SELECT t.event_id, t.to_state, t.at FROM event_transitions t JOIN events e ON e.id = t.event_id
-    WHERE e.confirmed_at >= ? AND e.confirmed_at < ? ORDER BY t.id`)
-    .all(since ?? 0, until) as { event_id: string; to_state: string; at: number }[];
-  const dispatches = db
-    .prepare(`SELECT d.state, d.tier, d.accepted_at FROM dispatches d JOIN events e ON e.id = d.event_id
-    WHERE e.confirmed_at >= ? AND e.confirmed_at < ?`)
-    .all(since ?? 0, until) as { state: string; tier: string; accepted_at: number | null }[];
+  const { events, transitions, dispatches } = statsRows(db, since ?? 0, until);
 
   // The first time each event reached each state.
   const first = new Map<string, Map<string, number>>();

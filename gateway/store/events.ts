@@ -1,6 +1,7 @@
 /** The events and event_transitions tables. */
 import type { Db } from './db.ts';
-import type { EventRecord, EventState } from '../events/types.ts';
+import { WarningsRepo } from './warnings.ts';
+import type { EventRecord, EventState } from '../core/event.ts';
 
 interface Row {
   seq: number;
@@ -132,16 +133,9 @@ export class EventsRepo {
     return (this.q.afterSeq.all(seq, limit) as Row[]).map(fromRow);
   }
 
-  /**
-   * When each zone ("camera/zone") was last given a first warning, since `since`, oldest
-   * first: what the per-zone rate limit counted before a restart. Skipped attempts (quiet
-   * hours, the limit itself) never counted; repeats are part of the same warning.
-   */
+  /** The rate limit's memory (kept here for callers that have only this repository). */
   firstWarningsSince(since: number): { zone: string; at: number }[] {
-    return this.db
-      .prepare(`SELECT e.camera_id || '/' || e.zone_id AS zone, MIN(w.at) AS at FROM warnings w JOIN events e ON e.id = w.event_id
-      WHERE w.repeat = 0 AND w.outcome != 'skipped' AND w.at > ? GROUP BY w.event_id ORDER BY at`)
-      .all(since) as { zone: string; at: number }[];
+    return new WarningsRepo(this.db).firstSince(since);
   }
 
   tx<T>(fn: () => T): T {

@@ -5,7 +5,7 @@
  * them (scripts/asyncapi.ts).
  */
 import { Type, type TSchema, type TProperties } from '@sinclair/typebox';
-import { EVENT_STATES } from '../../events/types.ts';
+import { EVENT_STATES } from '../../core/event.ts';
 import { VIOLATION_TYPES } from '../../rules/catalogue.ts';
 
 export const ULID_PATTERN = '^[0-9A-HJKMNP-TV-Z]{26}$';

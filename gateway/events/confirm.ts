@@ -1,0 +1,81 @@
+/**
+ * A verdict becomes an event: the evidence picture first (outside any transaction; a
+ * full disk records the event without it and says why), then the row and its messages.
+ */
+import { ulid } from 'ulid';
+import type { Logger } from '../log.ts';
+import type { Clock } from '../clock.ts';
+import type { Verdict } from '../rules/engine.ts';
+import type { EventRecord } from '../core/event.ts';
+import { eventPayload, type CameraInfo } from '../api/payloads.ts';
+import { CATALOGUE } from '../rules/catalogue.ts';
+import { writeEvidence } from './evidence.ts';
+import type { EventLifecycle } from './lifecycle.ts';
+
+export interface FrameCopy {
+  rgb: Buffer;
+  width: number;
+  height: number;
+  /** Fetches a full-resolution still of the scene for the evidence, if the camera has one. */
+  still?: () => Promise<Buffer | null>;
+}
+
+export interface ConfirmDeps {
+  lifecycle: EventLifecycle;
+  log: Logger;
+  clock: Clock;
+  gatewayId: string;
+  evidenceDir: string;
+  timeZone: string;
+  camera: (id: string) => CameraInfo;
+  evidenceUrl?: (e: EventRecord) => string | null;
+}
+
+export async function confirmEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy): Promise<EventRecord> {
+  const id = ulid(v.at);
+  const r = v.rule;
+  const still = frame.still ? await frame.still().catch(() => null) : null;
+  const ev = await writeEvidence(d.evidenceDir, {
+    eventId: id,
+    rgb: frame.rgb,
+    width: frame.width,
+    height: frame.height,
+    polygon: r.polygon,
+    still,
+    boxes: v.tracks.map((t) => ({ box: t.box, label: `${t.label} #${t.id}` })),
+    title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera}/${r.zone}`,
+    at: v.at,
+    timeZone: d.timeZone,
+  }).catch((err: Error) => {
+    d.log.error({ camera: r.camera, err }, 'evidence could not be written; recording the event without it');
+    return null;
+  });
+  const event = d.lifecycle.create(
+    {
+      id,
+      type: r.type,
+      camera: r.camera,
+      zone: r.zone,
+      state: 'confirmed',
+      trackIds: v.tracks.map((t) => t.id),
+      classes: v.classes,
+      box: v.box,
+      firstSeenAt: v.since,
+      confirmedAt: v.at,
+      dueAt: null,
+      evidencePath: ev?.path ?? null,
+      evidenceSha256: ev?.sha256 ?? null,
+      officerId: null,
+      reason: null,
+      data: ev ? {} : { evidence_error: 'not written' },
+      updatedAt: d.clock.now(),
+      closedAt: null,
+    },
+    (e) => eventPayload(d.gatewayId, e, d.camera(e.camera), r.zoneName, d.evidenceUrl?.(e) ?? null),
+  );
+  d.log.info(
+    { event: id, type: r.type, camera: r.camera, zone: r.zone, dwell_s: Math.round((v.at - v.since) / 1000), classes: v.classes },
+    'event confirmed',
+  );
+  return event;
+}
