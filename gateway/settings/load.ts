@@ -9,19 +9,9 @@ import { SettingsSchema, type Settings } from './schema.ts';
 import { compile, dotted, pathOf, describe } from '../validate.ts';
 import { checkSemantics } from './semantics.ts';
 import { foldCoordinateIssues } from './semantics-zones.ts';
+import type { ConfigIssue } from './issues.ts';
 
-export interface ConfigIssue {
-  path: (string | number)[];
-  message: string;
-  line?: number;
-  col?: number;
-  /**
-   * A problem the running gateway contains by itself (a model that cannot load fails only
-   * its cameras, marked "detector failed"): `gateway check` refuses it, `gateway run`
-   * starts anyway and logs it when asked to (`contain`).
-   */
-  containable?: boolean;
-}
+export type { ConfigIssue } from './issues.ts';
 
 export interface LoadOptions {
   /** Start despite containable issues; they come back in `warnings`. */

@@ -1,7 +1,7 @@
 /** Cross-checks for the MQTT connection, the HTTP API and dispatch ("1+3" towns). */
 import { existsSync } from 'node:fs';
 import type { Settings } from './schema.ts';
-import type { ConfigIssue } from './load.ts';
+import type { ConfigIssue } from './issues.ts';
 
 export function checkUplinkAndDispatch(s: Settings, resolvePath: (p: string) => string): ConfigIssue[] {
   const issues: ConfigIssue[] = [];

@@ -5,7 +5,7 @@
  * 0-1 are gathered into one message per polygon that says what went wrong (pixels).
  */
 import type { CameraSettings, ScheduleSettings } from './schema.ts';
-import type { ConfigIssue } from './load.ts';
+import type { ConfigIssue } from './issues.ts';
 import { pointInPolygon, polygonArea, segmentsIntersect, selfIntersection, type Pt } from '../zones/geometry.ts';
 import { CATALOGUE, STATIC_CHANGE } from '../rules/catalogue.ts';
 import { clockMinutes } from '../rules/schedule.ts';

@@ -5,13 +5,13 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from './schema.ts';
-import type { ConfigIssue } from './load.ts';
+import type { ConfigIssue } from './issues.ts';
 import { polygonArea, selfIntersection, type Pt } from '../zones/geometry.ts';
 import { loadManifest, type Manifest } from '../detect/manifest.ts';
 import { filesDir, MODELS_DIR } from '../paths.ts';
 import { CATALOGUE } from '../rules/catalogue.ts';
 import { speakerSchemes } from '../../devices/registry.ts';
-import { checkMessages } from '../alert/check.ts';
+import { checkMessages } from './messages-check.ts';
 import { checkUplinkAndDispatch } from './semantics-uplink.ts';
 import { checkZones } from './semantics-zones.ts';
 

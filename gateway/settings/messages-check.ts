@@ -1,8 +1,8 @@
 /** `gateway check` for warnings: unknown {variables} in message texts and clips that are not there. */
 import { existsSync } from 'node:fs';
-import type { Settings } from '../settings/schema.ts';
-import type { ConfigIssue } from '../settings/load.ts';
-import { VARIABLES, unknownVariables } from './messages.ts';
+import type { Settings } from './schema.ts';
+import type { ConfigIssue } from './issues.ts';
+import { VARIABLES, unknownVariables } from '../alert/messages.ts';
 
 type Path = (string | number)[];
 
