@@ -11,6 +11,7 @@ import type { OfficerReply } from '../api/schema/dispatch.ts';
 import type { Verdict, Presence } from '../rules/engine.ts';
 import type { ZoneRule } from '../rules/zone-rules.ts';
 import type { Warner } from '../alert/warner.ts';
+import type { WarningOutcome } from '../alert/types.ts';
 import type { WarningPolicy } from '../alert/policy.ts';
 import type { AnswerResult, Decision, DispatchStage } from '../core/decision.ts';
 import { TERMINAL, type EventRecord, type EventState } from '../core/event.ts';
@@ -24,7 +25,7 @@ export type { FrameCopy } from './confirm.ts';
 export interface EventServiceDeps extends Omit<ConfirmDeps, 'camera'> {
   repo: EventsRepo;
   dispatch: DispatchStage;
-  warner: Warner;
+  warner: Pick<Warner, 'warn'>;
   policy: WarningPolicy;
   cameras: Map<string, CameraInfo & { speakers: string[] }>;
   rules: Map<string, ZoneRule>; // key: camera/zone/type
@@ -103,32 +104,37 @@ export class EventService {
 
   private async warn(first: EventRecord): Promise<void> {
     const zone = policy.zoneKey(first);
-    await this.playing.get(zone); // covered by the warning playing now, if it was waiting already
+    // Covered by the warning playing now, if it was waiting already. No await without one:
+    // the check and the claim of the zone below must happen in the same turn.
+    for (let p = this.playing.get(zone); p; p = this.playing.get(zone)) await p;
     const e = this.d.repo.get(first.id);
     if (e?.state !== 'confirmed' || (e.dueAt !== null && e.dueAt > this.d.clock.now())) return e ? this.timers.schedule(e) : undefined;
     const speakers = this.d.cameras.get(e.camera)?.speakers ?? [];
     const now = this.d.clock.now();
     const decision = policy.decideWarning(e, this.rule(e), this.d.policy, now, speakers);
-    if (decision.kind !== 'play') {
-      if (decision.kind === 'wait')
-        this.d.log.info({ event: e.id, zone, wait_s: Math.round((decision.until - now) / 1000) }, 'warning waits for the zone rate limit');
-      return void this.apply({ event: e, effects: policy.notPlayed(decision) });
-    }
+    if (decision.kind !== 'play') return void this.apply(policy.notPlayed(e, decision, now));
     this.d.policy.limiter.record(zone, now);
-    const play = this.d.warner.warn({ eventId: e.id, text: decision.text, speakers: decision.speakers, file: decision.clip });
-    const done = play.then(
-      () => undefined,
-      () => undefined,
+    const req = { eventId: e.id, text: decision.text, speakers: decision.speakers, file: decision.clip };
+    // Waiters wake only once every event the play covers is warned (or escalated).
+    const done = this.d.warner
+      .warn(req)
+      .then((outcomes) => this.cover(zone, e, outcomes, decision.text))
+      .finally(() => this.playing.delete(zone));
+    this.playing.set(
+      zone,
+      done.catch(() => undefined),
     );
-    this.playing.set(zone, done);
-    const outcomes = await play.finally(() => this.playing.get(zone) === done && this.playing.delete(zone));
-    // Every event of the zone waiting to be warned heard it too (cancelled ones are not waiting any more).
+    await done;
+  }
+
+  /** Every event of the zone waiting to be warned heard it too (cancelled ones are not waiting any more). */
+  private cover(zone: string, first: EventRecord, outcomes: WarningOutcome[], text: string): void {
     const at = this.d.clock.now();
     for (const x of this.d.repo.open()) {
       const rule = this.rule(x);
       if (x.state !== 'confirmed' || policy.zoneKey(x) !== zone || !rule) continue;
-      if (x.id !== e.id) this.d.log.info({ event: x.id, with: e.id, zone }, 'covered by the warning of another event in its zone');
-      this.apply({ event: x, effects: policy.afterWarning(x, rule, this.d.policy, outcomes, decision.text, at) });
+      if (x.id !== first.id) this.d.log.info({ event: x.id, with: first.id, zone }, 'covered by the warning of another event in its zone');
+      this.apply({ event: x, effects: policy.afterWarning(x, rule, this.d.policy, outcomes, text, at) });
     }
   }
 

@@ -5,7 +5,7 @@
  * events/service.ts does what these say, through events/lifecycle.ts.
  */
 import type { EventRecord } from '../core/event.ts';
-import type { Effect } from '../core/decision.ts';
+import type { Decision, Effect } from '../core/decision.ts';
 import type { WarningOutcome } from '../alert/types.ts';
 import type { WarningPolicy } from '../alert/policy.ts';
 import type { ZoneRule } from '../rules/zone-rules.ts';
@@ -54,12 +54,19 @@ export function decideWarning(
 }
 
 /** What a decision other than play does to the event. */
-export function notPlayed(d: Exclude<WarningDecision, { kind: 'play' }>): Effect[] {
-  if (d.kind === 'wait') return [{ kind: 'wait', dueAt: d.until, data: { rate_limited_until: d.until } }];
-  return [
-    ...(d.skipped.length ? [{ kind: 'warnings' as const, outcomes: d.skipped }] : []),
-    { kind: 'move', to: 'escalated', reason: d.reason },
-  ];
+export function notPlayed(e: EventRecord, d: Exclude<WarningDecision, { kind: 'play' }>, now: number): Decision {
+  if (d.kind === 'wait')
+    return {
+      event: e,
+      effects: [{ kind: 'wait', dueAt: d.until, data: { rate_limited_until: d.until } }],
+      log: {
+        level: 'info',
+        msg: 'warning waits for the zone rate limit',
+        fields: { zone: zoneKey(e), wait_s: Math.round((d.until - now) / 1000) },
+      },
+    };
+  const skipped: Effect[] = d.skipped.length ? [{ kind: 'warnings', outcomes: d.skipped }] : [];
+  return { event: e, effects: [...skipped, { kind: 'move', to: 'escalated', reason: d.reason }] };
 }
 
 /**
