@@ -170,6 +170,6 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((e) => {
-  createLogger('error').fatal({ err: (e as Error).message }, 'gateway failed');
+  createLogger('error').fatal({ err: e }, 'gateway failed');
   process.exit(1);
 });

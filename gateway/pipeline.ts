@@ -82,7 +82,7 @@ export class CameraPipeline {
     try {
       if (this.staticChange) statics = this.staticChange.process(f, f.ts);
     } catch (e) {
-      this.ctx.log.error({ camera: this.camera.id, err: (e as Error).message }, 'static-change analysis failed');
+      this.ctx.log.error({ camera: this.camera.id, err: e }, 'static-change analysis failed');
     }
     if (!this.queues.length) {
       if (this.staticChange) this.join.start(f, statics);
@@ -122,9 +122,7 @@ export class CameraPipeline {
     // The frame buffer goes back to the pool after this call: evidence needs its own copy.
     const copy = { rgb: Buffer.from(frame.data), width: frame.width, height: frame.height, still: () => this.capture.still() };
     for (const v of verdicts) {
-      this.events
-        .confirm(v, copy)
-        .catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e.message }, 'could not record event'));
+      this.events.confirm(v, copy).catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e }, 'could not record event'));
     }
   }
 

@@ -17,6 +17,7 @@
  * recheck (grace_s later) closed if the thing has gone, else kept open; a spot with an
  * open event, or one closed within cooldown_s, holds new verdicts back.
  */
+import { DEFAULT_TIME_ZONE } from '../gateway/timezone.ts';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -145,7 +146,7 @@ export function streamRules(s: DetectionStream, camera = 'stream'): ZoneRule[] {
     if (!check(copy)) throw new Error(`zones[${i}]: ${(check.errors ?? []).map((e) => `${dotted(pathOf(e))} ${describe(e)}`).join('; ')}`);
     return copy;
   });
-  return resolveZoneRules({ id: camera, zones } as unknown as CameraSettings, {}, s.timezone ?? 'Asia/Shanghai');
+  return resolveZoneRules({ id: camera, zones } as unknown as CameraSettings, {}, s.timezone ?? DEFAULT_TIME_ZONE);
 }
 
 /** Replays a stream through the tracker, the rules and a stand-in for the event lifecycle. */

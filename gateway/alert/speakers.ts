@@ -40,7 +40,7 @@ export async function startSpeakers(ctx: Context): Promise<Speakers> {
     try {
       drivers.set(sp.id, createSpeaker({ id: sp.id, url: sp.url, codec: sp.codec, username: sp.username, password: sp.password }));
     } catch (e) {
-      log.error({ speaker: sp.id, err: (e as Error).message }, 'speaker unusable');
+      log.error({ speaker: sp.id, err: e }, 'speaker unusable');
       health.onProbe(sp.id, false, isDeviceError(e) ? e.code : 'unsupported', (e as Error).message, clock.now());
     }
   }

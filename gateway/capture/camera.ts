@@ -12,7 +12,7 @@ import { resolveSource, isOnvif, type CameraSource } from './source.ts';
 import type { CameraSettings } from '../settings/schema.ts';
 import type { Logger } from '../log.ts';
 import { CameraFramePool } from './pool.ts';
-import { Backoff } from './backoff.ts';
+import { Backoff } from '../backoff.ts';
 import { RateWindow, type CameraHealth, type CameraState } from './health.ts';
 
 const ONVIF_WORDS: Partial<Record<DeviceError['code'], string>> = {
@@ -193,7 +193,7 @@ export class CameraCapture {
     if (!s) return null;
     if (s.snapshot) {
       const jpeg = await fetchSnapshot(s.snapshot, c.username, c.password, timeoutMs, c.id).catch((e: Error) => {
-        this.o.log.warn({ camera: c.id, err: e.message }, 'snapshot failed; trying the main stream');
+        this.o.log.warn({ camera: c.id, err: e }, 'snapshot failed; trying the main stream');
         return null;
       });
       if (jpeg) return jpeg;
@@ -201,7 +201,7 @@ export class CameraCapture {
     if (s.main) {
       return grabStill({ url: s.main, username: c.username, password: c.password, transport: c.transport, timeoutMs, device: c.id }).catch(
         (e: Error) => {
-          this.o.log.warn({ camera: c.id, err: e.message }, 'still from the main stream failed; evidence uses the analysed frame');
+          this.o.log.warn({ camera: c.id, err: e }, 'still from the main stream failed; evidence uses the analysed frame');
           return null;
         },
       );

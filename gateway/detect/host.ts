@@ -6,6 +6,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Manifest } from './manifest.ts';
+import { backoffDelay } from '../backoff.ts';
 import { ModelError, type ModelOptions } from './model.ts';
 import type { Detection, Detector, FrameLike, RunTiming } from './types.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './worker.ts';
@@ -102,7 +103,7 @@ export class ModelHost implements Detector {
     this.down = reason;
     this.onDown(reason);
     this.restarts++;
-    const delay = Math.min(60_000, 1000 * 2 ** Math.min(this.restarts - 1, 6));
+    const delay = backoffDelay(this.restarts - 1, 1000, 60_000);
     this.retry = setTimeout(() => {
       this.retry = null;
       if (!this.stopped) this.spawn().catch(() => undefined);

@@ -8,6 +8,7 @@ import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Box, Pt } from '../zones/geometry.ts';
+import { DEFAULT_TIME_ZONE } from '../timezone.ts';
 
 export interface EvidenceInput {
   eventId: string;
@@ -31,7 +32,7 @@ export interface Evidence {
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-export function stamp(at: number, timeZone = 'Asia/Shanghai'): string {
+export function stamp(at: number, timeZone = DEFAULT_TIME_ZONE): string {
   // sv-SE formats as "2026-11-26 17:00:00": ISO-like, in local time of the site.
   return new Date(at).toLocaleString('sv-SE', { timeZone, hour12: false });
 }

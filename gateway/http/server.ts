@@ -151,7 +151,7 @@ export class HttpApi {
       }
       return send(404, { error: 'not found' });
     } catch (e) {
-      this.o.log.error({ path: url.pathname, err: (e as Error).message }, 'HTTP request failed');
+      this.o.log.error({ path: url.pathname, err: e }, 'HTTP request failed');
       if (!res.headersSent) send(500, { error: 'internal error' });
     }
   }

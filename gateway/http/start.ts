@@ -47,7 +47,7 @@ export async function startHttpApi(o: {
     await api.start();
     return api;
   } catch (e) {
-    ctx.log.error({ err: (e as Error).message }, 'HTTP API not started; events carry no evidence links');
+    ctx.log.error({ err: e }, 'HTTP API not started; events carry no evidence links');
     return null;
   }
 }

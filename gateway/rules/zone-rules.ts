@@ -2,6 +2,7 @@
 import type { CameraSettings, ZoneSettings } from '../settings/schema.ts';
 import { CATALOGUE, type Anchor, type ViolationType } from './catalogue.ts';
 import type { Pt } from '../zones/geometry.ts';
+import { DEFAULT_TIME_ZONE } from '../timezone.ts';
 import type { MessageOverrideT } from '../settings/schema.ts';
 import { resolveMessage, type MessageSpec } from '../alert/messages.ts';
 import { ALWAYS, Schedule, type ActiveCheck, type ScheduleSpec } from './schedule.ts';
@@ -34,7 +35,7 @@ export interface ZoneRule {
   messages: MessageSpec;
 }
 
-export const DEFAULT_TIME_ZONE = 'Asia/Shanghai';
+export { DEFAULT_TIME_ZONE };
 
 export function resolveZoneRules(
   cam: CameraSettings,

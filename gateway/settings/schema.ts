@@ -6,6 +6,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ANCHORS, VIOLATION_TYPES, type ViolationType } from '../rules/catalogue.ts';
 import { DAYS } from '../rules/schedule.ts';
+import { DEFAULT_TIME_ZONE } from '../timezone.ts';
 
 const Strict = { additionalProperties: false } as const;
 
@@ -267,7 +268,7 @@ export const SettingsSchema = Type.Object(
       town: Type.Optional(Type.String({ description: 'the town this box serves (dispatch prefers its officers)' })),
       data_dir: Type.String({ default: './data', description: 'database, evidence and audio cache; relative to this file' }),
       timezone: Type.String({
-        default: 'Asia/Shanghai',
+        default: DEFAULT_TIME_ZONE,
         description: 'IANA time zone of the site: evidence stamps, quiet hours, schedules',
       }),
       log_level: Literals(['trace', 'debug', 'info', 'warn', 'error'], { default: 'info' }),

@@ -147,7 +147,7 @@ export class Uplink {
           try {
             h.fn(topic, payload, packet);
           } catch (e) {
-            this.o.log.error({ topic, err: (e as Error).message }, 'MQTT handler failed');
+            this.o.log.error({ topic, err: e }, 'MQTT handler failed');
           }
         }
     });
@@ -229,7 +229,7 @@ export class Uplink {
         this.client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, (err) => {
           this.inFlight.delete(m.id);
           if (err) {
-            this.o.log.debug({ topic: m.topic, err: err.message }, 'publish failed; will retry');
+            this.o.log.debug({ topic: m.topic, err }, 'publish failed; will retry');
             return;
           }
           this.o.outbox.delivered(m.id);
