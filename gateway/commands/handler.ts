@@ -11,7 +11,8 @@
  */
 import type { IPublishPacket } from 'mqtt';
 import type { Context } from '../context.ts';
-import { compile, dotted, pathOf, describe } from '../validate.ts';
+import { Type } from '@sinclair/typebox';
+import { readInbound } from '../api/inbound.ts';
 import { COMMANDS, type CommandName, type CommandParams, type ReplyData, type ReplyEnvelope } from '../api/schema/commands.ts';
 import { CommandError, envelope, replyTarget, sendReply } from './envelope.ts';
 
@@ -24,6 +25,7 @@ export interface CommandMeta {
 export type CommandActions = { [N in CommandName]: (p: CommandParams<N>, m: CommandMeta) => ReplyData[N] | Promise<ReplyData[N]> };
 
 const REMEMBER_MS = 10 * 60_000;
+const ANY = Type.Unknown();
 
 export class Commands {
   private readonly ctx: Context;
@@ -64,13 +66,11 @@ export class Commands {
       return finish(envelope(name, ctx.config.settings.gateway.id, ctx.clock.now(), tx, { error: e }));
     };
 
-    let msg: unknown;
-    try {
-      msg = payload.length ? JSON.parse(payload.toString('utf8')) : {};
-    } catch (e) {
-      return refuse(new CommandError('bad_json', `payload is not JSON: ${(e as Error).message}`));
-    }
-    if (msg && typeof msg === 'object' && !Array.isArray(msg)) tx = (msg as { transaction?: unknown }).transaction ?? null;
+    const name0 = Object.hasOwn(COMMANDS, name) ? (name as CommandName) : null;
+    // Parsed first (an unknown command still gets its transaction back), checked once the command is known.
+    const parsed = readInbound<CommandParams<CommandName>>(name0 ? COMMANDS[name0] : ANY, payload, { empty: {} });
+    if (!parsed.ok && parsed.code === 'bad_json') return refuse(new CommandError('bad_json', parsed.message));
+    tx = parsed.transaction;
     if (packet.retain)
       return refuse(
         new CommandError(
@@ -81,12 +81,8 @@ export class Commands {
     if (!Object.hasOwn(COMMANDS, name))
       return refuse(new CommandError('unknown_command', `unknown command "${name}"; known: ${Object.keys(COMMANDS).join(', ')}`));
     const cmd = name as CommandName;
-    const validate = compile(COMMANDS[cmd]);
-    if (!validate(msg)) {
-      const details = (validate.errors ?? []).map((e) => ({ path: dotted(pathOf(e)), message: describe(e) }));
-      return refuse(new CommandError('invalid', details.map((d) => `${d.path || '(payload)'}: ${d.message}`).join('; '), details));
-    }
-    const params = msg as CommandParams<typeof cmd>;
+    if (!parsed.ok) return refuse(new CommandError('invalid', parsed.message, parsed.details));
+    const params = parsed.msg as CommandParams<typeof cmd>;
     const expiry = packet.properties?.messageExpiryInterval;
     const expiresAt = params.expires_at ? Date.parse(params.expires_at) : expiry !== undefined ? now + expiry * 1000 : null;
     if (expiresAt !== null && expiresAt <= now)

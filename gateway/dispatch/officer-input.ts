@@ -1,33 +1,23 @@
 /**
  * What officers' phones send: position and duty on officers/{id}/state. Bad input is
- * logged with the topic and dropped; it never changes state.
+ * logged with the topic and the reason and dropped; it never changes state.
  */
 import type { Context } from '../context.ts';
 import type { Roster } from './roster.ts';
+import { readInbound } from '../api/inbound.ts';
+import { OfficerState } from '../api/schema/dispatch.ts';
 
+/** The phone's report, checked against its schema (api/schema/dispatch.ts), or why it is refused. */
 export function parseOfficerState(
   payload: Buffer,
   now: number,
 ): { lat: number | null; lon: number | null; onDuty: boolean; busy: boolean; reportedAt: number } | string {
-  let m: Record<string, unknown>;
-  try {
-    m = JSON.parse(payload.toString('utf8'));
-  } catch {
-    return 'not JSON';
-  }
-  if (!m || typeof m !== 'object') return 'not an object';
-  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
-  const lat = num(m.lat),
-    lon = num(m.lon);
-  if (
-    (m.lat !== undefined && (lat === null || lat < -90 || lat > 90)) ||
-    (m.lon !== undefined && (lon === null || lon < -180 || lon > 180))
-  )
-    return 'lat/lon out of range';
+  const m = readInbound<OfficerState>(OfficerState, payload, { what: 'message' });
+  if (!m.ok) return m.code === 'bad_json' ? 'not JSON' : m.message;
+  const { lat = null, lon = null, at } = m.msg;
   if ((lat === null) !== (lon === null)) return 'lat and lon must come together';
-  const at = typeof m.at === 'string' ? Date.parse(m.at) : num(m.at);
-  if (m.at !== undefined && (at === null || Number.isNaN(at))) return 'at is not a time';
-  return { lat, lon, onDuty: m.on_duty !== false, busy: m.busy === true, reportedAt: Math.min(at ?? now, now) };
+  const t = typeof at === 'string' ? Date.parse(at) : (at ?? now);
+  return { lat, lon, onDuty: m.msg.on_duty !== false, busy: m.msg.busy === true, reportedAt: Math.min(t, now) };
 }
 
 export function subscribeOfficers(ctx: Context, roster: Roster, onReport?: (officer: string) => void): void {

@@ -8,12 +8,11 @@ import type { Context } from '../context.ts';
 import type { Roster } from './roster.ts';
 import type { AnswerResult } from '../core/decision.ts';
 import { OfficerReply } from '../api/schema/dispatch.ts';
-import { compile, dotted, pathOf, describe } from '../validate.ts';
+import { readInbound } from '../api/inbound.ts';
 import { CommandError, envelope, replyTarget, sendReply } from '../commands/envelope.ts';
 
 /** `answer` applies the officer's answer to the event (the event service's answer). */
 export function subscribeOfficerReplies(ctx: Context, roster: Roster, answer: (officerId: string, r: OfficerReply) => AnswerResult): void {
-  const validate = compile<OfficerReply>(OfficerReply);
   const gw = ctx.config.settings.gateway.id;
   ctx.uplink.on(`${ctx.topics.officersRoot}/+/reply`, (topic, payload, packet) => {
     const id = ctx.topics.officerOf(topic);
@@ -31,17 +30,9 @@ export function subscribeOfficerReplies(ctx: Context, roster: Roster, answer: (o
       respond({ error: new CommandError(code, message, details) }, tx);
     };
     if (!id || !roster.has(id)) return reject('not_found', `officer "${id}" is not in this gateway's roster`);
-    let msg: unknown;
-    try {
-      msg = JSON.parse(payload.toString('utf8'));
-    } catch {
-      return reject('bad_json', 'not JSON');
-    }
-    const tx = (msg as { transaction?: unknown } | null)?.transaction;
-    if (!validate(msg)) {
-      const details = (validate.errors ?? []).map((e) => ({ path: dotted(pathOf(e)), message: describe(e) }));
-      return reject('invalid', details.map((d) => `${d.path || '(message)'}: ${d.message}`).join('; '), tx, details);
-    }
+    const m = readInbound<OfficerReply>(OfficerReply, payload, { what: 'message' });
+    if (!m.ok) return reject(m.code, m.code === 'bad_json' ? 'not JSON' : m.message, m.transaction ?? undefined, m.details);
+    const { msg, transaction: tx } = m;
     const r = answer(id, msg);
     if (!r.known) return ctx.log.debug({ officer: id, dispatch: msg.dispatch_id }, 'answer to a dispatch of another gateway; ignored');
     if (r.error) {
