@@ -90,9 +90,11 @@ export class DetectQueue {
     const w: Waiting = { frame, sink, turn: this.served.get(frame.camera) ?? -1 };
     const same = this.waiting.findIndex((x) => x.frame.camera === frame.camera);
     if (same >= 0) {
-      // The newer frame takes the older one's place in line.
-      this.drop(this.waiting[same]);
+      // The newer frame takes the older one's place in line. Out of the line before the
+      // drop is reported: the camera's join takes a dropped frame back from every queue.
+      const old = this.waiting[same];
       this.waiting[same] = w;
+      this.drop(old);
       return;
     }
     if (this.waiting.length >= this.capacity) {

@@ -87,10 +87,13 @@ class Slowed implements Detector {
   }
 }
 
-function sinkInto(done: string[], dropped: string[]): FrameSink {
+function sinkInto(done: string[], dropped: string[], onLost: (f: Frame) => void = () => {}): FrameSink {
   return {
     detected: (r) => done.push(`${r.frame.camera}@${r.frame.ts}`),
-    lost: (f) => dropped.push(`${f.camera}@${f.ts}`),
+    lost: (f) => {
+      dropped.push(`${f.camera}@${f.ts}`);
+      onLost(f);
+    },
     failed: (_f, e) => {
       throw e;
     },
@@ -109,8 +112,9 @@ describe('back-pressure and fair turns', () => {
     const released: string[] = [];
     const dropped: string[] = [];
     const done: string[] = [];
-    const sink = sinkInto(done, dropped);
+    // As a camera's pipeline does: a dropped frame is taken back from every queue still holding it.
     const q = new DetectQueue({ model, capacity: 2 });
+    const sink = sinkInto(done, dropped, (f) => expect(q.discard(f)).toBe(false));
     q.push(frame('a', 1, released), sink);
     await new Promise((r) => setImmediate(r)); // a@1 is now running, held at the gate
     q.push(frame('a', 2, released), sink);
