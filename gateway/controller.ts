@@ -13,7 +13,9 @@ import { openDb } from './store/db.ts';
 import { EventsRepo } from './store/events.ts';
 import { OutboxRepo, PRIORITY } from './store/outbox.ts';
 import { Topics } from './api/topics.ts';
-import { healthPayload } from './api/payloads.ts';
+import { alertPayload, healthPayload } from './api/payloads.ts';
+import { ulid } from 'ulid';
+import { OverloadWatch } from './detect/overload.ts';
 import { Uplink } from './uplink/uplink.ts';
 import { startBroker, type EmbeddedBroker } from './uplink/broker.ts';
 import type { Context } from './context.ts';
@@ -65,6 +67,7 @@ export class Gateway {
   private broker: EmbeddedBroker | null = null;
   private readonly health = new Map<string, CameraHealth>();
   private timers: NodeJS.Timeout[] = [];
+  overload!: OverloadWatch;
   private readonly o: GatewayOptions;
 
   constructor(o: GatewayOptions) {
@@ -225,6 +228,7 @@ export class Gateway {
     for (const p of this.pipelines.values()) p.start();
     this.timers.push(setInterval(() => this.publishHealth(), 30_000));
     this.timers.push(setInterval(() => this.publishTelemetry(), 60_000));
+    this.watchLoad();
     log.info({ cameras: this.pipelines.size, speakers: drivers.size, officers: s.officers.length, data: dataDir }, 'gateway running');
   }
 
@@ -237,16 +241,36 @@ export class Gateway {
       log,
       modelsDir: s.models.dir ? config.resolvePath(s.models.dir) : MODELS_DIR,
       filesDir: s.models.files_dir ? config.resolvePath(s.models.files_dir) : filesDir(),
-      routes: {
-        onResult: (r) => this.pipelines.get(r.frame.camera)?.onDetected(r),
-        onDrop: (f) => this.pipelines.get(f.camera)?.onLost(f),
-        onError: (f, model, e) => {
-          log.error({ camera: f.camera, model, err: e.message }, 'detection failed');
-          this.pipelines.get(f.camera)?.onLost(f);
-        },
-        onModelState: () => this.publishHealth(),
+      routes: { onModelState: () => this.publishHealth() },
+    });
+  }
+
+  /** Every 10 s: are the cameras analysed as often as they ask? If not, the platform is told once. */
+  private watchLoad(): void {
+    const { ctx } = this;
+    const gw = this.o.config.settings.gateway.id;
+    this.overload = new OverloadWatch({
+      log: ctx.log,
+      alert: (behind, message) => {
+        const now = ctx.clock.now();
+        const msgId = ulid(now);
+        const payload = { ...alertPayload(gw, { kind: 'overloaded', event_id: null, behind, message }, now), msg_id: msgId };
+        ctx.uplink.enqueue({ msgId, topic: ctx.topics.alerts(), payload: JSON.stringify(payload), qos: 1, priority: PRIORITY.event });
+        ctx.uplink.flush();
       },
     });
+    let dropped = 0;
+    const t = setInterval(() => {
+      const total = Object.values(this.runtime.stats()).reduce((a, q) => a + q.dropped, 0);
+      this.overload.check(
+        [...this.pipelines.values()].map((p) => p.load()),
+        total - dropped,
+        Date.now(),
+      );
+      dropped = total;
+    }, 10_000);
+    t.unref();
+    this.timers.push(t);
   }
 
   /**
@@ -267,12 +291,14 @@ export class Gateway {
     this.ctx.bus.emit('camera.health', h);
     this.ctx.uplink.publishRetained(
       this.ctx.topics.cameraHealth(h.camera),
-      JSON.stringify(healthPayload(this.o.config.settings.gateway.id, h, this.ctx.clock.now())),
+      JSON.stringify(
+        healthPayload(this.o.config.settings.gateway.id, h, this.ctx.clock.now(), this.pipelines.get(h.camera)?.camera.interval_s ?? 0),
+      ),
     );
   }
 
   cameraHealth(): CameraHealth[] {
-    return [...this.pipelines.values()].map((p) => this.withDetector(p.camera, p.capture.snapshot()));
+    return [...this.pipelines.values()].map((p) => this.withDetector(p.camera, p.health()));
   }
 
   private publishHealth(): void {

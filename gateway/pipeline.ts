@@ -2,6 +2,8 @@
  * One camera's path through the stages: capture → static change (model-free, in place)
  * → every model's shared detector queue → per-frame join → tracker → rules → events.
  * Frames arrive already scaled; a verdict copies the frame once for its evidence.
+ * Detector results come straight back here (this pipeline is the sink its frames are
+ * pushed with), never up through the controller.
  */
 import type { CameraSettings } from './settings/schema.ts';
 import type { Context } from './context.ts';
@@ -10,13 +12,14 @@ import type { CameraHealth } from './capture/health.ts';
 import { Tracker } from './track/tracker.ts';
 import { RuleEngine, type Presence } from './rules/engine.ts';
 import type { ZoneRule } from './rules/zone-rules.ts';
-import type { DetectQueue, Detected } from './detect/queue.ts';
+import type { DetectQueue, FrameSink } from './detect/queue.ts';
 import type { Detection } from './detect/types.ts';
 import { FrameJoin, shareFrame } from './detect/join.ts';
 import { StaticChangeDetector, type StaticDetection } from './detect/static/detector.ts';
 import { staticSettings, staticZones } from './detect/camera.ts';
 import type { EventService } from './events/service.ts';
 import type { EventRecord } from './events/types.ts';
+import type { CameraLoad } from './detect/overload.ts';
 
 export class CameraPipeline {
   readonly camera: CameraSettings;
@@ -25,12 +28,20 @@ export class CameraPipeline {
   private readonly engine: RuleEngine;
   private readonly ctx: Context;
   private readonly events: EventService;
-  private readonly freshMs: number;
   private readonly queues: DetectQueue[];
   private readonly join: FrameJoin;
   /** Null when no zone is watched for static change. */
   readonly staticChange: StaticChangeDetector | null;
   detectorError: string | null = null;
+  /** Where this camera's detector queues send its results. */
+  private readonly sink: FrameSink = {
+    detected: (r) => this.join.result(r),
+    lost: (f) => this.onLost(f),
+    failed: (f, e) => {
+      this.ctx.log.error({ camera: this.camera.id, err: e }, 'detection failed');
+      this.onLost(f);
+    },
+  };
 
   constructor(o: {
     ctx: Context;
@@ -49,9 +60,16 @@ export class CameraPipeline {
     this.camera = camera;
     this.events = o.events;
     const s = ctx.config.settings;
-    this.tracker = new Tracker({ maxMissedS: s.tracking.max_missed_s, stationaryRatio: s.tracking.stationary_ratio });
-    this.engine = new RuleEngine(o.rules, (r, box, ts) => this.events.isSuppressed(r, box, ts), s.tracking.max_missed_s);
-    this.freshMs = Math.max(3 * camera.interval_s * 1000, 10_000);
+    this.tracker = new Tracker({
+      maxMissedS: s.tracking.max_missed_s,
+      stationaryRatio: s.tracking.stationary_ratio,
+      intervalS: camera.interval_s,
+    });
+    this.engine = new RuleEngine(
+      o.rules,
+      (r, box, ts) => this.events.isSuppressed(r, box, ts),
+      () => this.tracker.lifetimeMs(),
+    );
     this.queues = o.queues;
     const zones = camera.static_change ? staticZones(camera) : [];
     this.staticChange = zones.length ? new StaticChangeDetector(zones, staticSettings(camera)) : null;
@@ -72,7 +90,7 @@ export class CameraPipeline {
       fit: o.input.fit,
       log: ctx.log,
       resolvePath: ctx.config.resolvePath,
-      onHealth: o.onHealth,
+      onHealth: (h) => o.onHealth(this.withAnalysis(h)),
       onFrame: (f: Frame) => this.onFrame(f),
     });
   }
@@ -91,11 +109,11 @@ export class CameraPipeline {
     }
     const shared = shareFrame(f, this.queues.length);
     this.join.start(shared, statics);
-    for (const q of this.queues) q.push(shared);
+    for (const q of this.queues) q.push(shared, this.sink);
   }
 
   /** A model dropped this camera's frame (it fell behind) or failed on it. */
-  onLost(frame: Frame): void {
+  private onLost(frame: Frame): void {
     // The frame is lost for every model: take it back from the queues still holding it.
     if (this.join.lost(frame)) for (const q of this.queues) if (q.discard(frame)) this.join.lost(frame);
   }
@@ -108,9 +126,26 @@ export class CameraPipeline {
     return this.capture.stop();
   }
 
-  /** Called by a detector queue with this camera's frame and one model's detections. */
-  onDetected(r: Detected): void {
-    this.join.result(r);
+  /** The capture's health with the interval this camera is actually analysed at. */
+  health(): CameraHealth {
+    return this.withAnalysis(this.capture.snapshot());
+  }
+
+  /** How often this camera is analysed, against how often it asks (the overload watch). */
+  load(): CameraLoad {
+    const ms = this.tracker.interval.medianMs();
+    return {
+      camera: this.camera.id,
+      intervalS: this.camera.interval_s,
+      analysisIntervalS: ms === null ? null : ms / 1000,
+      lastAnalysisAt: this.tracker.interval.lastTs,
+      live: !this.capture.mediaClock && this.capture.snapshot().state === 'online',
+    };
+  }
+
+  private withAnalysis(h: CameraHealth): CameraHealth {
+    const ms = this.tracker.interval.medianMs();
+    return { ...h, analysisIntervalS: ms === null ? null : Math.round(ms / 100) / 10, lastAnalysisAt: this.tracker.interval.lastTs };
   }
 
   /** One frame's detections, every model's merged, in the shared vocabulary. */
@@ -127,6 +162,8 @@ export class CameraPipeline {
   }
 
   presence(e: EventRecord): Presence {
-    return this.engine.presence(e.type, e.zone, e.box, e.trackIds, this.ctx.clock.now(), this.freshMs);
+    // Fresh means a few analyses old: on a slow box that is longer than interval_s says.
+    const interval = Math.max(this.camera.interval_s * 1000, this.tracker.interval.medianMs() ?? 0);
+    return this.engine.presence(e.type, e.zone, e.box, e.trackIds, this.ctx.clock.now(), Math.max(3 * interval, 10_000));
   }
 }

@@ -25,7 +25,7 @@ import ort from 'onnxruntime-node';
 import { Model } from '../gateway/detect/model.ts';
 import { ModelHost } from '../gateway/detect/host.ts';
 import { loadManifest, type Manifest } from '../gateway/detect/manifest.ts';
-import { DetectQueue } from '../gateway/detect/queue.ts';
+import { DetectQueue, type FrameSink } from '../gateway/detect/queue.ts';
 import type { Detector, FrameLike, RunTiming } from '../gateway/detect/types.ts';
 import { StaticChangeDetector } from '../gateway/detect/static/detector.ts';
 import { MODELS_DIR, ROOT } from '../gateway/paths.ts';
@@ -177,24 +177,23 @@ async function throughput(det: Detector, frames: FrameLike[], cameras: number): 
   let stop = false;
   const sent = new Map<string, number>();
   let send: (cam: number) => void = () => {};
-  const q = new DetectQueue({
-    model: det,
-    capacity: Math.max(8, cameras),
-    onResult: (r) => {
+  const q = new DetectQueue({ model: det, capacity: Math.max(8, cameras) });
+  const sink: FrameSink = {
+    detected: (r) => {
       processed++;
       latency.push(performance.now() - sent.get(r.frame.camera)!);
       send(Number(r.frame.camera));
     },
-    onDrop: (f) => send(Number(f.camera)),
-    onError: (_f, e) => {
+    lost: (f) => send(Number(f.camera)),
+    failed: (_f, e) => {
       throw e;
     },
-  });
+  };
   send = (cam) => {
     if (stop) return;
     const f = frames[cam % frames.length];
     sent.set(String(cam), performance.now());
-    q.push({ camera: String(cam), ts: Date.now(), width: f.width, height: f.height, data: f.data as Buffer, release: () => {} });
+    q.push({ camera: String(cam), ts: Date.now(), width: f.width, height: f.height, data: f.data as Buffer, release: () => {} }, sink);
   };
   for (let c = 0; c < cameras; c++) send(c);
   await new Promise((r) => setTimeout(r, 500)); // warm

@@ -146,3 +146,46 @@ export function withDynamicBatch(bytes: Uint8Array): Uint8Array {
   g.valueInfo = [];
   return onnx.ModelProto.encode(m).finish();
 }
+
+/**
+ * Adds `matmuls` chained K×K matrix products to a model's every run, without changing
+ * its outputs (their result is multiplied by zero and added): the same model on a box
+ * that is that much slower. Overload tests and benchmarks use it to make detection the
+ * bottleneck with a handful of cameras. The chain starts from the input's mean, so
+ * onnxruntime cannot fold it away as a constant.
+ */
+export function withExtraWork(bytes: Uint8Array, matmuls: number, k = 512): Uint8Array {
+  const m = onnx.ModelProto.decode(bytes);
+  const g = m.graph!;
+  const input = g.input!.find((i) => !(g.initializer ?? []).some((t) => t.name === i.name))!.name as string;
+  const ints = onnx.AttributeProto.AttributeType.INTS;
+  const int = onnx.AttributeProto.AttributeType.INT;
+  const reduce = (op: string, from: string, to: string, rank: number) =>
+    onnx.NodeProto.create({
+      opType: op,
+      input: [from],
+      output: [to],
+      attribute: [
+        { name: 'axes', type: ints, ints: Array.from({ length: rank }, (_, i) => i) },
+        { name: 'keepdims', type: int, i: 0 },
+      ],
+    });
+  g.initializer!.push(floatTensor('work_w', [k, k], new Float32Array(k * k).fill(1 / k)));
+  g.initializer!.push(floatTensor('work_zero', [], [0]));
+  const nodes = [
+    reduce('ReduceMean', input, 'work_mean', 4),
+    onnx.NodeProto.create({ opType: 'Add', input: ['work_mean', 'work_w'], output: ['work_0'] }),
+  ];
+  for (let i = 0; i < matmuls; i++)
+    nodes.push(onnx.NodeProto.create({ opType: 'MatMul', input: [`work_${i}`, 'work_w'], output: [`work_${i + 1}`] }));
+  nodes.push(reduce('ReduceSum', `work_${matmuls}`, 'work_sum', 2));
+  nodes.push(onnx.NodeProto.create({ opType: 'Mul', input: ['work_sum', 'work_zero'], output: ['work_nothing'] }));
+  for (const out of g.output!) {
+    const raw = `${out.name}_before_work`;
+    const name = out.name as string;
+    for (const n of g.node!) n.output = n.output!.map((o) => (o === name ? raw : o));
+    nodes.push(onnx.NodeProto.create({ opType: 'Add', input: [raw, 'work_nothing'], output: [name] }));
+  }
+  g.node!.push(...nodes);
+  return onnx.ModelProto.encode(m).finish();
+}

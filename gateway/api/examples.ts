@@ -108,6 +108,16 @@ export const EXAMPLES: Record<string, unknown[]> = {
       at: '2026-11-26T09:03:00.000Z',
       message: `no available officer for event ${EV} (illegal_parking) at 中心街广场: no other available officer (asked: off-wang); trying again every 30 s`,
     },
+    {
+      msg_id: '01JDQ82C00000000000000000F',
+      gateway: 'hecun-01',
+      kind: 'overloaded',
+      event_id: null,
+      behind: { cameras: 134, of: 134, interval_s: 2, analysis_interval_s: 14.9, analyses_per_s: 9, needed_per_s: 67 },
+      at: '2026-11-26T09:04:00.000Z',
+      message:
+        'overloaded: 134 of 134 cameras are analysed every 14.9 s instead of every 2 s (7.5× behind; 9 analyses/s done of 67 needed). Events still come, later. To keep up: put fewer cameras on this box (about 17 fit), set a longer interval_s, or use a lighter model.',
+    },
   ],
   OfficerState: [{ lat: 28.7731, lon: 118.5583, on_duty: true, busy: false, at: '2026-11-26T09:01:30.000Z' }],
   OfficerReply: [

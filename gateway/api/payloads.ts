@@ -86,7 +86,7 @@ export function warningPayload(gw: string, w: WarningOutcome): WarningMessage {
   };
 }
 
-export function healthPayload(gw: string, h: CameraHealth, now: number): Static<typeof CameraHealthMessage> {
+export function healthPayload(gw: string, h: CameraHealth, now: number, intervalS: number): Static<typeof CameraHealthMessage> {
   return {
     gateway: gw,
     camera: h.camera,
@@ -100,6 +100,8 @@ export function healthPayload(gw: string, h: CameraHealth, now: number): Static<
     restarts: h.restarts,
     dropped: h.dropped,
     resolution: h.width ? `${h.width}x${h.height}` : null,
+    interval_s: intervalS,
+    analysis_interval_s: h.analysisIntervalS ?? null,
   };
 }
 

@@ -96,6 +96,11 @@ export class CameraCapture {
     return this.o.camera.id;
   }
 
+  /** A file analysed at its own pace (clock: media): its frame stamps are video time. */
+  get mediaClock(): boolean {
+    return this.media;
+  }
+
   snapshot(): CameraHealth {
     return { ...this.health, framesPerMinute: this.rate.count(Date.now()), dropped: this.health.dropped + this.pool.skippedBusy };
   }

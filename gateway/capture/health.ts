@@ -18,6 +18,10 @@ export interface CameraHealth {
   dropped: number;
   width: number | null;
   height: number | null;
+  /** Median seconds between analysed frames, recently (null before two; absent from capture alone). */
+  analysisIntervalS?: number | null;
+  /** Time stamp of the last analysed frame. */
+  lastAnalysisAt?: number | null;
 }
 
 /** Counts events in a sliding window of `windowMs`, cheaply (a ring of timestamps). */

@@ -49,6 +49,7 @@ export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1
   );
   out('\ncameras');
   let bad = 0;
+  const behind: { id: string; wanted: number; achieved: number }[] = [];
   for (const cam of s.cameras) {
     const h = retained.get(topics.cameraHealth(cam.id));
     if (!h) {
@@ -57,8 +58,19 @@ export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1
     }
     if (h.state !== 'online') bad++;
     const reason = h.reason ? `  ${h.reason}` : '';
+    const achieved = typeof h.analysis_interval_s === 'number' ? h.analysis_interval_s : null;
+    if (h.state === 'online' && achieved !== null && achieved > 1.5 * cam.interval_s)
+      behind.push({ id: cam.id, wanted: cam.interval_s, achieved });
+    const every = achieved === null ? '' : `, analysed every ${achieved} s (wants ${cam.interval_s} s)`;
     out(
-      `  ${cam.id.padEnd(16)} ${String(h.state).padEnd(12)} ${String(h.frames_per_minute ?? 0).padStart(3)} frames/min, last frame ${age(h.last_frame_at as string, now)}, ${h.restarts} restarts, ${h.dropped} dropped${reason}`,
+      `  ${cam.id.padEnd(16)} ${String(h.state).padEnd(12)} ${String(h.frames_per_minute ?? 0).padStart(3)} frames/min${every}, last frame ${age(h.last_frame_at as string, now)}, ${h.restarts} restarts, ${h.dropped} dropped${reason}`,
+    );
+  }
+  if (behind.length) {
+    // The alert itself is not retained: judge from the health every camera publishes.
+    const worst = behind.reduce((a, b) => (b.achieved / b.wanted > a.achieved / a.wanted ? b : a));
+    out(
+      `\nOVERLOADED: ${behind.length} camera(s) analysed less often than their interval_s (worst ${worst.id}: every ${worst.achieved} s instead of ${worst.wanted} s). Put fewer cameras on this box, set a longer interval_s, or use a lighter model.`,
     );
   }
   if (s.speakers.length) out('\nspeakers');
@@ -68,5 +80,5 @@ export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1
       `  ${sp.id.padEnd(16)} ${h ? `${String(h.state).padEnd(12)} last ${h.last_outcome ?? '-'}${h.reason ? `  ${h.reason}` : ''}` : 'unknown (no health published)'}`,
     );
   }
-  return status?.state === 'online' && bad === 0 ? 0 : 1;
+  return status?.state === 'online' && bad === 0 && !behind.length ? 0 : 1;
 }

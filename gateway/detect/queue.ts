@@ -1,9 +1,13 @@
 /**
  * The detector's inbox, one per model, shared by every camera that uses the model.
  * A camera has at most one frame waiting (a newer frame replaces it: a stale frame of a
- * static scene is worth nothing), and the whole queue is bounded: when full, the oldest
- * frame is dropped. Every drop is counted against its camera; nothing grows without end.
- * When the model takes a batch, the frames waiting from several cameras go in one run.
+ * static scene is worth nothing). Under overload every camera still gets its turn: the
+ * next frames run are those of the cameras served longest ago (round-robin over the
+ * cameras with a frame due, not whoever's frame arrived last), and when the queue is full
+ * the frame given up is the one of the camera served most recently. Every drop is counted
+ * against its camera; nothing grows without end. When the model takes a batch, the frames
+ * waiting from several cameras go in one run. Each frame's result goes straight back to
+ * the camera that pushed it (its sink), not through a central router.
  */
 import type { Frame } from '../capture/camera.ts';
 import type { Detection, Detector, RunTiming } from './types.ts';
@@ -16,6 +20,21 @@ export interface Detected {
   /** Of the whole run; `batch` frames shared it. */
   timing: RunTiming;
   batch: number;
+}
+
+/** Where one camera's results go: its own pipeline. */
+export interface FrameSink {
+  detected(r: Detected): void;
+  /** The frame was given up (a newer one replaced it, or fairer claims filled the queue). */
+  lost(f: Frame): void;
+  failed(f: Frame, e: Error): void;
+}
+
+interface Waiting {
+  frame: Frame;
+  sink: FrameSink;
+  /** The camera's last turn (service order) when the frame was pushed. */
+  turn: number;
 }
 
 export interface QueueStats {
@@ -35,7 +54,10 @@ export interface QueueStats {
 }
 
 export class DetectQueue {
-  private readonly waiting: Frame[] = [];
+  private readonly waiting: Waiting[] = [];
+  /** Camera → the turn it was last served (a counter; never served: absent, first in line). */
+  private readonly served = new Map<string, number>();
+  private turns = 0;
   private running = false;
   private readonly stats: QueueStats = {
     processed: 0,
@@ -52,35 +74,37 @@ export class DetectQueue {
   };
   private readonly model: Detector;
   private readonly capacity: number;
-  private readonly onResult: (r: Detected) => void;
-  private readonly onDrop: (f: Frame) => void;
-  private readonly onError: (f: Frame, e: Error) => void;
-  private readonly batch: Frame[] = [];
+  private readonly batch: Waiting[] = [];
   private idle: (() => void)[] = [];
 
-  constructor(o: {
-    model: Detector;
-    capacity: number;
-    onResult: (r: Detected) => void;
-    onDrop: (f: Frame) => void;
-    onError: (f: Frame, e: Error) => void;
-  }) {
+  constructor(o: { model: Detector; capacity: number }) {
     this.model = o.model;
     this.capacity = o.capacity;
-    this.onResult = o.onResult;
-    this.onDrop = o.onDrop;
-    this.onError = o.onError;
   }
 
   get id(): string {
     return this.model.manifest.id;
   }
 
-  push(frame: Frame): void {
-    const same = this.waiting.findIndex((f) => f.camera === frame.camera);
-    if (same >= 0) this.drop(this.waiting.splice(same, 1)[0]);
-    else if (this.waiting.length >= this.capacity) this.drop(this.waiting.shift()!);
-    this.waiting.push(frame);
+  push(frame: Frame, sink: FrameSink): void {
+    const w: Waiting = { frame, sink, turn: this.served.get(frame.camera) ?? -1 };
+    const same = this.waiting.findIndex((x) => x.frame.camera === frame.camera);
+    if (same >= 0) {
+      // The newer frame takes the older one's place in line. Out of the line before the
+      // drop is reported: the camera's join takes a dropped frame back from every queue.
+      const old = this.waiting[same];
+      this.waiting[same] = w;
+      this.drop(old);
+      return;
+    }
+    if (this.waiting.length >= this.capacity) {
+      // Full: the camera served most recently has the weakest claim, the newcomer included
+      // (on a tie, the one that came last gives way).
+      const last = this.mostRecent();
+      if (this.waiting[last].turn > w.turn) this.drop(this.waiting.splice(last, 1)[0]);
+      else return this.drop(w);
+    }
+    this.waiting.push(w);
     if (!this.running) {
       // Start on the next microtask: frames pushed in the same turn (several cameras) share a run.
       this.running = true;
@@ -88,11 +112,27 @@ export class DetectQueue {
     }
   }
 
-  private drop(f: Frame): void {
+  private mostRecent(): number {
+    let best = 0;
+    for (let i = 1; i < this.waiting.length; i++) if (this.waiting[i].turn >= this.waiting[best].turn) best = i;
+    return best;
+  }
+
+  /** The waiting frame of the camera served longest ago (the earliest pushed on a tie). */
+  private next(): Waiting {
+    let best = 0;
+    for (let i = 1; i < this.waiting.length; i++) if (this.waiting[i].turn < this.waiting[best].turn) best = i;
+    const w = this.waiting.splice(best, 1)[0];
+    this.served.set(w.frame.camera, this.turns++);
+    return w;
+  }
+
+  private drop(w: Waiting): void {
+    const f = w.frame;
     this.stats.dropped++;
     this.stats.droppedByCamera[f.camera] = (this.stats.droppedByCamera[f.camera] ?? 0) + 1;
     f.release();
-    this.onDrop(f);
+    w.sink.lost(f);
   }
 
   private async drain(): Promise<void> {
@@ -102,23 +142,27 @@ export class DetectQueue {
       while (this.waiting.length) {
         const n = Math.min(this.waiting.length, Math.max(1, this.model.maxBatch));
         batch.length = 0;
-        for (let i = 0; i < n; i++) batch.push(this.waiting.shift()!);
+        for (let i = 0; i < n; i++) batch.push(this.next());
         const timing: RunTiming = { preMs: 0, inferMs: 0, postMs: 0, ipcMs: 0 };
         try {
-          const results = await this.model.detectBatch(batch, timing);
+          const results = await this.model.detectBatch(
+            batch.map((w) => w.frame),
+            timing,
+          );
           this.account(timing, n);
           for (let i = 0; i < n; i++) {
+            const { frame, sink } = batch[i];
             try {
-              this.onResult({ model: this.id, frame: batch[i], detections: results[i], timing, batch: n });
+              sink.detected({ model: this.id, frame, detections: results[i], timing, batch: n });
             } catch (e) {
-              this.onError(batch[i], e as Error);
+              sink.failed(frame, e as Error);
             }
           }
         } catch (e) {
           this.stats.errors += n;
-          for (const f of batch) this.onError(f, e as Error);
+          for (const w of batch) w.sink.failed(w.frame, e as Error);
         } finally {
-          for (const f of batch) f.release();
+          for (const w of batch) w.frame.release();
           batch.length = 0;
         }
       }
@@ -151,7 +195,7 @@ export class DetectQueue {
    * join counts the frame once.
    */
   discard(frame: Frame): boolean {
-    const i = this.waiting.indexOf(frame);
+    const i = this.waiting.findIndex((w) => w.frame === frame);
     if (i < 0) return false;
     this.waiting.splice(i, 1);
     frame.release();
@@ -166,6 +210,6 @@ export class DetectQueue {
 
   /** Drops every waiting frame (on shutdown). */
   clear(): void {
-    for (const f of this.waiting.splice(0)) f.release();
+    for (const w of this.waiting.splice(0)) w.frame.release();
   }
 }

@@ -6,18 +6,15 @@
  */
 import type { Settings, CameraSettings } from '../settings/schema.ts';
 import type { Logger } from '../log.ts';
-import type { Frame } from '../capture/camera.ts';
 import { loadManifest, type Manifest } from './manifest.ts';
 import { Model } from './model.ts';
 import { ModelHost } from './host.ts';
-import { DetectQueue, type Detected, type QueueStats } from './queue.ts';
+import { DetectQueue, type QueueStats } from './queue.ts';
 import type { Detector } from './types.ts';
 import { cameraModelIds } from './camera.ts';
 
+/** Results go straight to each frame's camera (the sink it pushed with); only model state comes here. */
 export interface RuntimeRoutes {
-  onResult: (r: Detected) => void;
-  onDrop: (f: Frame, model: string) => void;
-  onError: (f: Frame, model: string, e: Error) => void;
   /** A model went down (worker crashed) or came back (reason null). */
   onModelState?: (model: string, reason: string | null) => void;
 }
@@ -56,13 +53,7 @@ export class DetectorRuntime {
         try {
           const manifest = loadManifest(id, o.modelsDir);
           const detector = await rt.load(manifest, o.filesDir, o.routes);
-          const queue = new DetectQueue({
-            model: detector,
-            capacity: s.detector.queue,
-            onResult: o.routes.onResult,
-            onDrop: (f) => o.routes.onDrop(f, id),
-            onError: (f, e) => o.routes.onError(f, id, e),
-          });
+          const queue = new DetectQueue({ model: detector, capacity: s.detector.queue });
           rt.models.set(id, { detector, queue });
           o.log.info(
             {

@@ -69,7 +69,8 @@ interface Ready {
 export class RuleEngine {
   private readonly rules: ZoneRule[];
   private readonly suppress: Suppressor;
-  private readonly maxMissedMs: number;
+  /** A track's lifetime through missed detections: follows the tracker's (slower frames, longer). */
+  private readonly lifetimeMs: () => number;
   /** (rule index, track id) → when the track entered the zone. */
   private readonly entered = new Map<string, number>();
   /** (rule index, track id) → since when a person has been near it (compound rules). */
@@ -83,11 +84,12 @@ export class RuleEngine {
   /** Each rule's zone as seen by people's feet (compound rules). */
   private readonly footing = new Map<ZoneRule, Area>();
 
-  constructor(rules: ZoneRule[], suppress: Suppressor, maxMissedS: number) {
+  /** `maxMissed`: seconds, or a function giving the current lifetime in ms (the tracker's). */
+  constructor(rules: ZoneRule[], suppress: Suppressor, maxMissed: number | (() => number)) {
     this.rules = rules;
     for (const r of rules) this.footing.set(r, { polygon: r.polygon, mask: r.mask, anchor: 'foot' });
     this.suppress = suppress;
-    this.maxMissedMs = maxMissedS * 1000;
+    this.lifetimeMs = typeof maxMissed === 'number' ? () => maxMissed * 1000 : maxMissed;
   }
 
   /** The people within reach of a thing (compound rules). */
@@ -111,7 +113,9 @@ export class RuleEngine {
   }
 
   private people(r: ZoneRule, tracks: readonly Track[], ts: number): Track[] {
-    return r.personWithin === null ? [] : tracks.filter((t) => t.label === PERSON && ts - t.lastSeen <= this.maxMissedMs);
+    if (r.personWithin === null) return [];
+    const lifetime = this.lifetimeMs();
+    return tracks.filter((t) => t.label === PERSON && ts - t.lastSeen <= lifetime);
   }
 
   evaluate(tracks: readonly Track[], ts: number): Verdict[] {
@@ -162,7 +166,7 @@ export class RuleEngine {
       }
       ready.forEach((x) => this.fired.add(`${r.zone}:${x.track.id}`));
       const evidence = ready.map((x) => x.track);
-      const helpers = [...new Set(ready.flatMap((x) => x.people))].filter((p) => p.visible || ts - p.lastSeen <= this.maxMissedMs);
+      const helpers = [...new Set(ready.flatMap((x) => x.people))].filter((p) => p.visible || ts - p.lastSeen <= this.lifetimeMs());
       const all = [...evidence, ...helpers];
       verdicts.push({
         rule: r,
@@ -188,7 +192,7 @@ export class RuleEngine {
     if (!r) return 'absent';
     const people = this.people(r, this.tracks, this.lastTs);
     const here = this.tracks.filter(
-      (t) => this.lastTs - t.lastSeen <= this.maxMissedMs && this.qualifies(r, t, this.peopleNear(r, t, people)),
+      (t) => this.lastTs - t.lastSeen <= this.lifetimeMs() && this.qualifies(r, t, this.peopleNear(r, t, people)),
     );
     // Groups (bicycles) count anywhere in the zone, and so do things that move about (a
     // person in a river danger zone, smoke); a thing that stands still must be on its spot.

@@ -4,9 +4,15 @@
  * a class family. It tolerates missed detections (a track lives on for max_missed_s),
  * box jitter and brief occlusion, and it knows how long each thing has stood still.
  * All durations are wall-clock times from frame timestamps, never frame counts.
+ *
+ * A box that falls behind analyses each camera less often than `intervalS`. Track
+ * lifetime then stretches by the same factor (the achieved interval over the wanted one),
+ * so `max_missed_s` keeps meaning the same number of missed analyses and a parked car's
+ * dwell survives a slow box instead of restarting at every frame.
  */
 import { iou, centre, type Box } from '../zones/geometry.ts';
 import type { Detection } from '../detect/types.ts';
+import { IntervalMeter } from './interval.ts';
 
 export interface Track {
   id: number;
@@ -36,6 +42,8 @@ export interface TrackerOptions {
   /** How far the box centre may drift, as a share of the box's larger side, and still be "still". */
   stationaryRatio: number;
   minIou?: number;
+  /** The wanted analysis interval; without it, lifetime is `maxMissedS` however slow the frames come. */
+  intervalS?: number;
 }
 
 /** Detectors flip between these on the same object; identity should not. */
@@ -56,17 +64,33 @@ export function sameFamily(a: string, b: string): boolean {
 export class Tracker {
   private tracks: Track[] = [];
   private nextId = 1;
-  private readonly o: Required<TrackerOptions>;
+  private readonly o: Required<Omit<TrackerOptions, 'intervalS'>> & { intervalS?: number };
+  /** The interval frames actually come at. */
+  readonly interval = new IntervalMeter();
 
   constructor(o: TrackerOptions) {
     this.o = { minIou: 0.2, ...o };
   }
 
+  /**
+   * How long a track lives through missed detections, in ms: `maxMissedS`, stretched when
+   * the frames come slower than wanted. The gap being judged is not part of the median,
+   * so a camera that stalls still loses its tracks.
+   */
+  lifetimeMs(): number {
+    const base = this.o.maxMissedS * 1000;
+    const achieved = this.interval.medianMs();
+    if (!this.o.intervalS || achieved === null) return base;
+    return base * Math.max(1, achieved / (this.o.intervalS * 1000));
+  }
+
   /** Updates with one frame's detections and returns every live track. */
   update(dets: readonly Detection[], ts: number): Track[] {
+    const lifetime = this.lifetimeMs();
+    this.interval.add(ts);
     // Expire first: after a gap with no frames at all (a stalled camera), an old track
     // must not be matched and keep a dwell that was never observed.
-    this.tracks = this.tracks.filter((t) => ts - t.lastSeen <= this.o.maxMissedS * 1000);
+    this.tracks = this.tracks.filter((t) => ts - t.lastSeen <= lifetime);
     const pairs: { t: number; d: number; score: number }[] = [];
     for (let ti = 0; ti < this.tracks.length; ti++) {
       const t = this.tracks[ti];
@@ -99,7 +123,7 @@ export class Tracker {
     this.tracks.forEach((t, i) => {
       if (!usedT.has(i)) t.visible = false;
     });
-    this.tracks = this.tracks.filter((t) => t.visible || ts - t.lastSeen <= this.o.maxMissedS * 1000);
+    this.tracks = this.tracks.filter((t) => t.visible || ts - t.lastSeen <= lifetime);
     dets.forEach((d, i) => {
       if (usedD.has(i)) return;
       // A detector that only reports a thing once it has stayed (static change) says since when.

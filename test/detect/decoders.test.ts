@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { rmSync } from 'node:fs';
 import { Model, ModelError } from '../../gateway/detect/model.ts';
 import { ModelHost } from '../../gateway/detect/host.ts';
-import { DetectQueue, type Detected } from '../../gateway/detect/queue.ts';
+import { DetectQueue, type Detected, type FrameSink } from '../../gateway/detect/queue.ts';
 import type { Detection } from '../../gateway/detect/types.ts';
 import type { Frame } from '../../gateway/capture/camera.ts';
 import { columns, grey, px, SIZE, tinyDir, tinyModel, type TinySpec } from './tiny-models.ts';
@@ -251,15 +251,14 @@ describe('batches across cameras', () => {
     const m = await Model.load(tinyModel({ ...spec, id: 'batchq' }), tinyDir, 1, { batch: 4 });
     const got: Detected[] = [];
     const released: string[] = [];
-    const q = new DetectQueue({
-      model: m,
-      capacity: 8,
-      onResult: (r) => got.push(r),
-      onDrop: () => {},
-      onError: (_f, e) => {
+    const q = new DetectQueue({ model: m, capacity: 8 });
+    const sink: FrameSink = {
+      detected: (r) => got.push(r),
+      lost: () => {},
+      failed: (_f, e) => {
         throw e;
       },
-    });
+    };
     const frame = (camera: string, v: number): Frame => ({
       camera,
       ts: 1,
@@ -267,9 +266,9 @@ describe('batches across cameras', () => {
       data: Buffer.from(grey(v).data),
       release: () => released.push(camera),
     });
-    q.push(frame('a', 0));
-    q.push(frame('b', 255));
-    q.push(frame('c', 102));
+    q.push(frame('a', 0), sink);
+    q.push(frame('b', 255), sink);
+    q.push(frame('c', 102), sink);
     await q.settled();
     expect(got.map((r) => [r.frame.camera, Math.round(cx(r.detections)), r.batch])).toEqual([
       ['a', 20, 3],

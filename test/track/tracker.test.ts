@@ -111,4 +111,29 @@ describe('Tracker', () => {
     expect(t.all()[0].id).toBe(2);
     expect(t.all()[0].firstSeen).toBe(21_000);
   });
+
+  it('on a slow box track lifetime follows the achieved interval: a parked car keeps its id and its dwell', () => {
+    // Wanted every 2 s, achieved every 15 s (the box is behind): with a fixed 8 s lifetime
+    // every frame would start a new track and no dwell would ever complete.
+    const t = new Tracker({ ...opts, intervalS: 2 });
+    for (let i = 0; i <= 20; i++) t.update(i % 4 === 3 ? [] : [det(CAR)], i * 15_000); // and a miss now and then
+    expect(t.all()).toHaveLength(1);
+    // The very first gap has no history to judge it by: it counts against the wanted interval.
+    expect(t.all()[0].id).toBe(2);
+    expect(Tracker.stillFor(t.all()[0], 300_000)).toBe(285);
+    expect(t.interval.medianMs()).toBe(15_000);
+    expect(t.lifetimeMs()).toBe(60_000); // 8 s × 15/2
+    // Without the wanted interval the tracker keeps the fixed lifetime.
+    const fixed = new Tracker(opts);
+    for (let i = 0; i <= 4; i++) fixed.update([det(CAR)], i * 15_000);
+    expect(fixed.all()[0].id).toBe(5);
+  });
+
+  it('a camera that stalls on a slow box still loses its tracks: the gap being judged is not in the median', () => {
+    const t = new Tracker({ ...opts, intervalS: 2 });
+    for (let i = 0; i <= 8; i++) t.update([det(CAR)], i * 2000);
+    expect(t.lifetimeMs()).toBe(8000);
+    t.update([det(CAR)], 16_000 + 30_000);
+    expect(t.all().map((x) => x.id)).toEqual([2]);
+  });
 });

@@ -108,11 +108,25 @@ export const AlertMessage = Strict(
     msg_id: MsgId,
     gateway: Gateway,
     kind: Type.String({
-      description: 'no_officer: nobody available for an escalated event; overdue: a dispatched matter is past its deadline',
+      description:
+        'no_officer: nobody available for an escalated event; overdue: a dispatched matter is past its deadline; overloaded: the box analyses its cameras less often than their interval_s (event_id null; see behind)',
     }),
     event_id: Nullable(Ulid('the event it is about')),
     officer_id: Type.Optional(Nullable(Type.String(), 'overdue: the officer the matter is with')),
     tried: Type.Optional(Type.Array(Type.String(), { description: 'no_officer: officers already asked who declined or did not answer' })),
+    behind: Type.Optional(
+      Type.Object(
+        {
+          cameras: Type.Integer({ minimum: 0, description: 'cameras analysed less often than wanted' }),
+          of: Type.Integer({ minimum: 0, description: 'cameras analysed on this box' }),
+          interval_s: Type.Number({ description: 'the wanted interval (median over those cameras)' }),
+          analysis_interval_s: Type.Number({ description: 'the achieved interval (median over those cameras)' }),
+          analyses_per_s: Type.Number({ description: 'analyses done per second, all cameras' }),
+          needed_per_s: Type.Number({ description: 'analyses per second the settings ask for' }),
+        },
+        { additionalProperties: false, description: 'overloaded: how far behind' },
+      ),
+    ),
     at: Time('when'),
     message: Type.String({ description: 'what a person should know, in words' }),
   },

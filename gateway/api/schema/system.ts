@@ -29,6 +29,11 @@ export const CameraHealthMessage = Strict(
     restarts: Type.Integer({ minimum: 0, description: 'stream restarts since start' }),
     dropped: Type.Integer({ minimum: 0, description: 'frames skipped because the detector was behind' }),
     resolution: Nullable(Type.String({ pattern: '^\\d+x\\d+$' })),
+    interval_s: Type.Number({ minimum: 0, description: "the wanted analysis interval (the camera's interval_s)" }),
+    analysis_interval_s: Nullable(
+      Type.Number({ minimum: 0 }),
+      'the interval actually achieved: median seconds between analysed frames, recently (null before two analyses). Above interval_s the box is behind (see the overloaded alert)',
+    ),
   },
   'retained health of one camera, on change and every 30 s',
   'CameraHealth',
