@@ -117,7 +117,7 @@ export class EventService implements Lifecycle {
       polygon: r.polygon,
       still,
       boxes: v.tracks.map((t) => ({ box: t.box, label: `${t.label} #${t.id}` })),
-      title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera}/${r.zone}`,
+      title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera} ${r.zoneName}`,
       at: v.at,
       timeZone: this.d.timeZone,
     }).catch((e: Error) => {
