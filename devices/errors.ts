@@ -12,6 +12,7 @@ export type DeviceErrorCode =
   | 'unsupported' // the device cannot do what we asked (codec, method, profile)
   | 'rejected' // the device answered with an error we do not map more finely
   | 'busy' // the device is in use by someone else (speaker already talking)
+  | 'ended' // the stream ended: the server closed the connection (restarted, killed, cut)
   | 'protocol'; // the device answered with something we cannot parse
 
 export class DeviceError extends Error {

@@ -19,6 +19,48 @@ import { createLogger } from './log.ts';
 import { fetchAll, listAssets, verify, AssetError } from './assets/fetch.ts';
 import { filesDir, mirrorDir } from './paths.ts';
 
+/** Each command's usage: `gateway COMMAND --help` and `gateway help COMMAND` print it. */
+const USAGE: Record<string, string> = {
+  run: `usage: gateway run --config FILE
+
+Starts the gateway on a settings file (cameras, zones, speakers, broker, officers).`,
+  check: `usage: gateway check --config FILE
+
+Validates a settings file without starting; each problem names the file, line and key.
+Exit 0 when it is valid, 1 when not.`,
+  models: `usage: gateway models fetch [--mirror DIR] [--dir DIR]
+       gateway models list [--dir DIR]
+
+fetch: downloads the model weights and sample images (or copies them from a mirror
+folder, GATEWAY_MIRROR), checking each SHA-256. list: what is there and whether it
+verifies (exit 1 when something does not).`,
+  schema: `usage: gateway schema [--out FILE]
+
+Prints (or writes) the settings JSON Schema, for editors and the console.`,
+  speaker: `usage: gateway speaker test ID --config FILE [--text T] [--firm]
+
+Plays a warning on one speaker now and prints the probe, the outcome and a hint.
+Exit 0 when it played.`,
+  discover: `usage: gateway discover [--timeout S] [--user U --password P]
+
+Finds ONVIF cameras on every IPv4 interface (WS-Discovery, S seconds, default 3) and
+prints a settings snippet to paste. With --user and --password it also lists each
+camera's profiles and streams, and the snippet carries the user name.`,
+  probe: `usage: gateway probe URL --user U --password P
+
+One camera (URL: onvif://host[:port] or http://host/onvif/device_service): maker,
+firmware, clock offset, profiles, stream and snapshot URIs, and a settings snippet.`,
+  status: `usage: gateway status --config FILE
+
+What a running gateway reports, read retained from its broker: its status and each
+camera's and speaker's health. Exit 0 when all is well, 1 when the gateway, a camera or a
+speaker is down, 2 when the broker cannot be reached.`,
+  stats: `usage: gateway stats --config FILE [--since T] [--until T] [--json]
+
+The settled-by-warning share, stage times and counts from this box's event history
+(read-only; works beside a running gateway and without the broker).`,
+};
+
 const HELP = `usage: gateway <command> [options]
 
   run --config FILE               start the gateway on a settings file
@@ -35,6 +77,7 @@ const HELP = `usage: gateway <command> [options]
   stats --config FILE [--since T] [--until T] [--json]
                                   settled-by-warning share, stage times and counts, from
                                   this box's event history
+  help [COMMAND]                  this text, or one command's (also: COMMAND --help)
 
 Environment: GATEWAY_MIRROR (local mirror folder), GATEWAY_MODELS_DIR (where weights go),
 GATEWAY_LOG_FORMAT=json|pretty.`;
@@ -53,28 +96,40 @@ function settingsOrFail(file: string) {
   }
 }
 
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  mirror: { type: 'string' },
+  dir: { type: 'string' },
+  out: { type: 'string' },
+  text: { type: 'string' },
+  firm: { type: 'boolean' },
+  timeout: { type: 'string' },
+  user: { type: 'string', short: 'u' },
+  password: { type: 'string', short: 'p' },
+  since: { type: 'string' },
+  until: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 async function main(argv: string[]): Promise<void> {
   const [cmd, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      config: { type: 'string', short: 'c' },
-      mirror: { type: 'string' },
-      dir: { type: 'string' },
-      out: { type: 'string' },
-      text: { type: 'string' },
-      firm: { type: 'boolean' },
-      timeout: { type: 'string' },
-      user: { type: 'string', short: 'u' },
-      password: { type: 'string', short: 'p' },
-      since: { type: 'string' },
-      until: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
-  if (!cmd || values.help || cmd === 'help') return void console.log(HELP);
+  if (!cmd || cmd === '--help' || cmd === '-h') return void console.log(HELP);
+  if (cmd === 'help') {
+    const about = rest[0];
+    if (about && !USAGE[about]) fail(`gateway help: unknown command "${about}"\n\n${HELP}`, 2);
+    return void console.log(about ? USAGE[about] : HELP);
+  }
+  if (!USAGE[cmd]) fail(`gateway: unknown command "${cmd}"\n\n${HELP}`, 2);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: rest, allowPositionals: true, options: OPTIONS });
+  } catch (e) {
+    // An unknown or malformed option is a usage error, like a missing one.
+    fail(`gateway ${cmd}: ${(e as Error).message}\n\n${USAGE[cmd]}`, 2);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return void console.log(USAGE[cmd]);
   switch (cmd) {
     case 'check': {
       if (!values.config) fail('gateway check: --config FILE is required', 2);

@@ -4,10 +4,22 @@
  */
 import { DeviceError, type DeviceErrorCode } from '../errors.ts';
 
+/** What a stream that stops (the server killed, restarted or the link cut) is called. */
+export const ENDED = 'stream ended (server closed the connection)';
+
+/**
+ * Lines ffmpeg prints about the packets it got last, not about why it stopped: when a
+ * server dies mid-stream the muxer complains about the half-delivered packet. Never a
+ * reason.
+ */
+const NOISE =
+  /non monotonically increasing dts|Application provided invalid|Error muxing a packet|Past duration .* too large|Last message repeated/i;
+
 const PATTERNS: [RegExp, DeviceErrorCode, string][] = [
   [/401 Unauthorized|403 Forbidden|authorization failed/i, 'auth', 'auth failed (wrong user name or password)'],
   [/404 Not Found|No such file or directory|454 Session Not Found/i, 'not_found', 'not found (wrong stream path or file)'],
   [/Connection refused/i, 'refused', 'connection refused (nothing listening on that port)'],
+  [/Connection reset by peer|Broken pipe|Error in the pull function/i, 'ended', ENDED],
   [
     /No route to host|Network is unreachable|Name or service not known|Temporary failure in name resolution|Host is down/i,
     'unreachable',
@@ -45,14 +57,20 @@ export function hideSecrets(line: string, secrets: readonly (string | undefined)
   return out;
 }
 
+/**
+ * The error for an ffmpeg that exited. `streamEnded`: it read a network stream and exited
+ * on its own with code 0, which it does when the server closes the connection.
+ */
 export function ffmpegError(
   device: string,
   lines: readonly string[],
   fallback: string,
   secrets: readonly (string | undefined)[] = [],
+  streamEnded = false,
 ): DeviceError {
   const c = classifyStderr(lines);
   if (c) return new DeviceError(c.code, device, `${c.reason}: ${hideSecrets(c.line, secrets)}`);
-  const last = lines.filter((l) => l.trim()).at(-1);
+  if (streamEnded) return new DeviceError('ended', device, ENDED);
+  const last = lines.filter((l) => l.trim() && !NOISE.test(l)).at(-1);
   return new DeviceError('protocol', device, last ? `${fallback}: ${hideSecrets(last.trim(), secrets)}` : fallback);
 }

@@ -137,7 +137,8 @@ export class FrameSource extends EventEmitter<FrameSourceEvents> {
     child.on('close', (code, signal) => {
       this.child = null;
       const fallback = this.stopping ? 'stopped' : signal ? `ffmpeg killed by ${signal}` : `ffmpeg exited with code ${code}`;
-      this.emit('exit', ffmpegError(this.id, this.stderr, fallback, [this.opts.password]), code, signal);
+      const ended = !this.stopping && code === 0 && isStreamUrl(this.opts.url);
+      this.emit('exit', ffmpegError(this.id, this.stderr, fallback, [this.opts.password], ended), code, signal);
     });
   }
 

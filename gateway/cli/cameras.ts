@@ -15,18 +15,25 @@ function profilesTable(d: OnvifDevice, out: Out): void {
       `    ${p.token.padEnd(22)} ${`${p.width}x${p.height}`.padEnd(10)} ${p.encoding.padEnd(5)} ${String(p.fps ?? '').padEnd(3)} ${p.streamUri}${role}`,
     );
   }
-  if (s?.snapshotUri) out(`    snapshot: ${s.snapshotUri}`);
+  if (s)
+    out(`    snapshot: ${s.snapshotUri || 'none (the camera gives an empty snapshot URI; evidence stills come from the main stream)'}`);
 }
 
-/** A settings snippet for one camera; the password stays an environment variable. */
+/**
+ * A settings snippet for one camera; the password stays an environment variable. Without
+ * a user name (discover without --user) the credentials are left as a comment to fill in:
+ * a guessed "admin" would look like something the camera said.
+ */
 export function snippet(id: string, url: string, user: string | undefined, name?: string): string {
   const env = `${id.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_PASSWORD`;
+  const creds = user
+    ? [`    username: ${user}`, `    password: \${${env}}`]
+    : [`    # username: USER              # the camera's ONVIF user; then set password: \${${env}}`];
   return [
     `  - id: ${id}`,
     `    name: ${JSON.stringify(name ?? id)}`,
     `    url: ${url}`,
-    `    username: ${user ?? 'admin'}`,
-    `    password: \${${env}}`,
+    ...creds,
     '    location: { lat: 0.0, lon: 0.0 }   # where the camera is: used to dispatch the nearest officer',
     '    zones: []                          # draw zones, e.g. [{id: z1, polygon: [[0.1,0.6],[0.9,0.6],[0.9,0.99],[0.1,0.99]], rules: [{type: illegal_parking}]}]',
   ].join('\n');

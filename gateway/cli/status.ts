@@ -76,6 +76,8 @@ export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1
   if (s.speakers.length) out('\nspeakers');
   for (const sp of s.speakers) {
     const h = retained.get(topics.speakerHealth(sp.id));
+    // Unknown (never probed, nothing played yet) is not down; failed is.
+    if (h?.state === 'failed') bad++;
     out(
       `  ${sp.id.padEnd(16)} ${h ? `${String(h.state).padEnd(12)} last ${h.last_outcome ?? '-'}${h.reason ? `  ${h.reason}` : ''}` : 'unknown (no health published)'}`,
     );

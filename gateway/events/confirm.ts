@@ -43,7 +43,7 @@ export async function confirmEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy)
     polygon: r.polygon,
     still,
     boxes: v.tracks.map((t) => ({ box: t.box, label: `${t.label} #${t.id}` })),
-    title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera}/${r.zone}`,
+    title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera} ${r.zoneName}`,
     at: v.at,
     timeZone: d.timeZone,
   }).catch((err: Error) => {

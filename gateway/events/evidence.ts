@@ -37,29 +37,75 @@ export function stamp(at: number, timeZone = DEFAULT_TIME_ZONE): string {
   return new Date(at).toLocaleString('sv-SE', { timeZone, hour12: false });
 }
 
+export interface LabelRect {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** About how wide a label is drawn: CJK a full em, the rest a bit over half. */
+function textWidth(s: string, fs: number): number {
+  let w = 0;
+  for (const c of s) w += /[\u2e80-\u9fff\uff00-\uffef]/.test(c) ? fs : 0.62 * fs;
+  return w;
+}
+
+const overlaps = (a: LabelRect, b: LabelRect) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+/**
+ * Where each box's label goes, in pixels: above its box if there is room, else inside its
+ * top, below it, inside its bottom; a place another label (or the header bar, `top`
+ * pixels high) already took is passed over, and when all four are taken the label slides
+ * down from above its box until it is free. Boxes side by side (cars in a row) would
+ * otherwise stack their labels into one unreadable smear.
+ */
+export function layoutLabels(boxes: readonly { box: Box; label: string }[], W: number, H: number, fs: number, top = 0): LabelRect[] {
+  const placed: LabelRect[] = [];
+  const lh = fs + 4;
+  for (const { box, label } of boxes) {
+    const w = Math.min(W, textWidth(label, fs) + 6);
+    const x = Math.max(0, Math.min(W - w, box[0] * W));
+    const [y1, y2] = [box[1] * H, box[3] * H];
+    const fits = (r: LabelRect) => r.y >= top && r.y + r.h <= H && !placed.some((p) => overlaps(p, r));
+    const at = (y: number): LabelRect => ({ x, y, w, h: lh });
+    let r = [at(y1 - lh), at(y1), at(y2), at(y2 - lh)].find(fits);
+    for (let y = Math.max(top, y1 - lh); !r && y + lh <= H; y += 2) if (fits(at(y))) r = at(y);
+    r ??= at(Math.max(top, Math.min(H - lh, y1)));
+    placed.push(r);
+  }
+  return placed;
+}
+
 export function overlaySvg(e: Omit<EvidenceInput, 'rgb' | 'eventId' | 'still'>): string {
   const { width: W, height: H } = e;
   const fs = Math.max(11, Math.round(H / 22));
+  const font = 'font-family="DejaVu Sans, WenQuanYi Micro Hei, sans-serif"';
   const poly = e.polygon.map(([x, y]) => `${(x * W).toFixed(1)},${(y * H).toFixed(1)}`).join(' ');
-  const boxes = e.boxes
-    .map(({ box: [x1, y1, x2, y2], label }) => {
-      const x = x1 * W,
-        y = y1 * H,
-        w = (x2 - x1) * W,
-        h = (y2 - y1) * H;
-      const ty = y > fs + 2 ? y - 3 : y + h + fs;
+  const labels = layoutLabels(e.boxes, W, H, fs, fs + 8);
+  const rects = e.boxes
+    .map(({ box: [x1, y1, x2, y2] }) => {
+      const [x, y, w, h] = [x1 * W, y1 * H, (x2 - x1) * W, (y2 - y1) * H].map((v) => v.toFixed(1));
+      return `<rect x="${x}" y="${y}" width="${w}" height="${h}" fill="none" stroke="#ff3b30" stroke-width="2"/>`;
+    })
+    .join('');
+  // Labels after every box, so no box line crosses a label; white on a dark plate reads on
+  // any background.
+  const tags = e.boxes
+    .map(({ label }, i) => {
+      const r = labels[i];
       return (
-        `<rect x="${x.toFixed(1)}" y="${y.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="none" stroke="#ff3b30" stroke-width="2"/>` +
-        `<text x="${(x + 2).toFixed(1)}" y="${ty.toFixed(1)}" font-family="DejaVu Sans, WenQuanYi Micro Hei, sans-serif" font-size="${fs}" fill="#ff3b30" stroke="#000" stroke-width="0.4">${esc(label)}</text>`
+        `<rect x="${r.x.toFixed(1)}" y="${r.y.toFixed(1)}" width="${r.w.toFixed(1)}" height="${r.h}" fill="#000" fill-opacity="0.7" stroke="#ff3b30" stroke-width="1"/>` +
+        `<text x="${(r.x + 3).toFixed(1)}" y="${(r.y + fs).toFixed(1)}" ${font} font-size="${fs}" fill="#fff">${esc(label)}</text>`
       );
     })
     .join('');
   const line = `${stamp(e.at, e.timeZone)}  ${e.title}`;
   return (
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}">` +
-    `<polygon points="${poly}" fill="#ffcc00" fill-opacity="0.12" stroke="#ffcc00" stroke-width="2"/>${boxes}` +
+    `<polygon points="${poly}" fill="#ffcc00" fill-opacity="0.12" stroke="#ffcc00" stroke-width="2"/>${rects}${tags}` +
     `<rect x="0" y="0" width="${W}" height="${fs + 8}" fill="#000" fill-opacity="0.55"/>` +
-    `<text x="4" y="${fs + 2}" font-family="DejaVu Sans, WenQuanYi Micro Hei, sans-serif" font-size="${fs}" fill="#fff">${esc(line)}</text></svg>`
+    `<text x="4" y="${fs + 2}" ${font} font-size="${fs}" fill="#fff">${esc(line)}</text></svg>`
   );
 }
 

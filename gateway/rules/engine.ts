@@ -5,9 +5,13 @@
  *
  * One thing gives one event: a track that fired stays quiet while it stays, and does not
  * count for the zone's other rules either (a cart is a mobile vendor or a stall, not
- * both); for most types, a thing beside one that fired is part of the same matter. A spot that already has an event (asked of the event stage: open, or closed
- * within the cooldown) holds the verdict back; it is asked again every RETRY_MS while the
- * thing stays, so a thing still there when the cooldown ends is a new event.
+ * both). Parked vehicles and carts are each their own matter, even side by side: one
+ * verdict each, with its own box. For the cluster types (stalls, piles, smoke) a thing
+ * beside one that fired is part of the same matter, and things ready together are one
+ * verdict; so are groups counted together (non-motor parking's bicycles). A spot that
+ * already has an event (asked of the event stage: open, or closed within the cooldown)
+ * holds the verdict back; it is asked again every RETRY_MS while the thing stays, so a
+ * thing still there when the cooldown ends is a new event.
  */
 import { boxArea, iou, type Box } from '../zones/geometry.ts';
 import { inArea, type Area } from './anchor.ts';
@@ -118,6 +122,28 @@ export class RuleEngine {
     return tracks.filter((t) => t.label === PERSON && ts - t.lastSeen <= lifetime);
   }
 
+  /** One matter's verdict, unless the event stage holds its spot (then asked again later). */
+  private verdict(r: ZoneRule, ri: number, ready: readonly Ready[], ts: number): Verdict | null {
+    const box = union(ready.map((x) => x.track.box));
+    if (this.suppress(r, box, ts)) {
+      // The spot has its event: ask again later, the thing may outlast the cooldown.
+      for (const x of ready) this.retryAt.set(`${ri}:${x.track.id}`, ts + RETRY_MS);
+      return null;
+    }
+    for (const x of ready) this.fired.add(`${r.zone}:${x.track.id}`);
+    const evidence = ready.map((x) => x.track);
+    const helpers = [...new Set(ready.flatMap((x) => x.people))].filter((p) => p.visible || ts - p.lastSeen <= this.lifetimeMs());
+    const all = [...evidence, ...helpers];
+    return {
+      rule: r,
+      tracks: all,
+      box,
+      classes: [...new Set(all.map((t) => t.label))],
+      since: Math.min(...ready.map((x) => x.since)),
+      at: ts,
+    };
+  }
+
   evaluate(tracks: readonly Track[], ts: number): Verdict[] {
     this.tracks = tracks;
     this.lastTs = ts;
@@ -158,24 +184,14 @@ export class RuleEngine {
         ready.push({ track: t, since, people: near });
       }
       if (ready.length < r.minCount) return;
-      const box = union(ready.map((x) => x.track.box));
-      if (this.suppress(r, box, ts)) {
-        // The spot has its event: ask again later, the thing may outlast the cooldown.
-        ready.forEach((x) => this.retryAt.set(`${ri}:${x.track.id}`, ts + RETRY_MS));
-        return;
+      // A parked car or a cart is its own matter (its own plate, its own notice): each gets
+      // its own verdict. A cluster type, or a group counted together (bicycles), is one
+      // matter for the things ready together in the zone.
+      const matters = r.cluster || r.minCount > 1 ? [ready] : ready.map((x) => [x]);
+      for (const m of matters) {
+        const v = this.verdict(r, ri, m, ts);
+        if (v) verdicts.push(v);
       }
-      ready.forEach((x) => this.fired.add(`${r.zone}:${x.track.id}`));
-      const evidence = ready.map((x) => x.track);
-      const helpers = [...new Set(ready.flatMap((x) => x.people))].filter((p) => p.visible || ts - p.lastSeen <= this.lifetimeMs());
-      const all = [...evidence, ...helpers];
-      verdicts.push({
-        rule: r,
-        tracks: all,
-        box,
-        classes: [...new Set(all.map((t) => t.label))],
-        since: Math.min(...ready.map((x) => x.since)),
-        at: ts,
-      });
     });
     for (const m of [this.entered, this.attended, this.retryAt]) for (const k of m.keys()) if (!alive.has(k)) m.delete(k);
     for (const k of this.fired) if (!aliveInZone.has(k)) this.fired.delete(k);

@@ -286,6 +286,21 @@ describe('classifyStderr', () => {
     expect(ffmpegError('cam-1', [], 'stopped').message).toBe('cam-1: stopped');
   });
 
+  // Field finding: a killed RTSP server's first reason was the muxer's complaint about the
+  // last half-delivered packet, quoted as if it were the cause.
+  it('a stream that ended is "stream ended", never the muxer noise about its last packet', () => {
+    const dts =
+      '[out#0/image2pipe @ 0x5] Application provided invalid, non monotonically increasing dts to muxer in stream 0: 1466 >= 1458';
+    const ended = ffmpegError('cam-1', [dts], 'ffmpeg exited with code 0', [], true);
+    expect(ended.code).toBe('ended');
+    expect(ended.message).toBe('cam-1: stream ended (server closed the connection)');
+    // Not known to have ended on its own: the fallback, without the noise.
+    expect(ffmpegError('cam-1', [dts], 'ffmpeg exited with code 1').message).toBe('cam-1: ffmpeg exited with code 1');
+    expect(classifyStderr(['[tcp @ 0x5] Connection reset by peer'])?.code).toBe('ended');
+    // A cause ffmpeg did name still wins over "ended".
+    expect(ffmpegError('cam-1', ['x: Connection refused'], 'ffmpeg exited with code 0', [], true).code).toBe('refused');
+  });
+
   const ffmpegStderr = (args: string[]) =>
     new Promise<string[]>((ok) =>
       execFile('ffmpeg', ['-hide_banner', '-nostdin', '-loglevel', 'error', ...args], { timeout: 20_000 }, (_e, _o, err) =>

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Tracker } from '../../gateway/track/tracker.ts';
-import { RuleEngine, beside, boxGap, isNear, type Verdict } from '../../gateway/rules/engine.ts';
+import { RuleEngine, beside, boxGap, isNear, type Suppressor, type Verdict } from '../../gateway/rules/engine.ts';
 import { resolveZoneRules, type ZoneRule } from '../../gateway/rules/zone-rules.ts';
 import { shareInside } from '../../gateway/rules/anchor.ts';
 import type { CameraSettings, ZoneSettings } from '../../gateway/settings/schema.ts';
@@ -37,7 +37,7 @@ function run(
   zr: ZoneRule[],
   dets: (s: number) => Detection[],
   toS: number,
-  o: { fromS?: number; stepS?: number; suppress?: () => boolean } = {},
+  o: { fromS?: number; stepS?: number; suppress?: Suppressor } = {},
 ) {
   const tracker = new Tracker({ maxMissedS: 8, stationaryRatio: 0.15 });
   const engine = new RuleEngine(zr, o.suppress ?? (() => false), 8);
@@ -179,6 +179,63 @@ describe('one thing, one event', () => {
     const zr = rules({ rules: [{ type: 'illegal_parking', dwell_s: 30 }] });
     const { out } = run(zr, (s) => [det([0.2, 0.6, 0.4, 0.8], 'car'), ...(s >= 20 ? [det([0.41, 0.6, 0.61, 0.8], 'car')] : [])], 100);
     expect(out.map((v) => v.s)).toEqual([30, 50]);
+  });
+
+  // Field finding: five cars parked at once in one zone gave one event with the union of
+  // their boxes and all five track ids. Each car is its own case (its own plate, notice).
+  it('cars parked side by side at the same moment are one verdict each, with their own box and track', () => {
+    const zr = rules({ rules: [{ type: 'illegal_parking', dwell_s: 30 }] });
+    const cars: Box[] = [0, 1, 2, 3, 4].map((i) => [0.21 + i * 0.115, 0.6, 0.32 + i * 0.115, 0.8]);
+    const { out } = run(zr, () => cars.map((b) => det(b, 'car')), 100);
+    expect(out).toHaveLength(5);
+    expect(out.every((v) => v.s === 30)).toBe(true);
+    expect(out.map((v) => v.box)).toEqual(cars);
+    expect(out.map((v) => v.tracks.length)).toEqual([1, 1, 1, 1, 1]);
+    expect(new Set(out.map((v) => v.tracks[0].id)).size).toBe(5);
+  });
+
+  it('a suppressed car does not hold back its neighbour: each is asked about its own spot', () => {
+    const zr = rules({ rules: [{ type: 'illegal_parking', dwell_s: 30 }] });
+    const left: Box = [0.25, 0.6, 0.4, 0.8];
+    const right: Box = [0.42, 0.6, 0.57, 0.8];
+    const asked: Box[] = [];
+    const { out } = run(zr, () => [det(left, 'car'), det(right, 'car')], 60, {
+      suppress: (_r, box) => {
+        asked.push(box);
+        return box[0] === left[0];
+      },
+    });
+    expect(out.map((v) => v.box)).toEqual([right]);
+    expect(asked).toContainEqual(left);
+    expect(asked).not.toContainEqual([left[0], left[1], right[2], right[3]]);
+  });
+
+  it('two carts side by side, each with its vendor, are two mobile_vendor matters', () => {
+    const zr = rules({ rules: [{ type: 'mobile_vendor', dwell_s: 30 }] });
+    const carts: Box[] = [
+      [0.25, 0.6, 0.35, 0.8],
+      [0.5, 0.6, 0.6, 0.8],
+    ];
+    const people: Box[] = [
+      [0.36, 0.55, 0.4, 0.8],
+      [0.61, 0.55, 0.65, 0.8],
+    ];
+    const { out } = run(zr, () => [...carts.map((b) => det(b, 'vendor_cart')), ...people.map((b) => det(b, 'person'))], 60);
+    expect(out).toHaveLength(2);
+    expect(out.map((v) => v.box)).toEqual(carts);
+    expect(out.map((v) => v.classes)).toEqual([
+      ['vendor_cart', 'person'],
+      ['vendor_cart', 'person'],
+    ]);
+  });
+
+  it('stalls ready together stay one street_vending matter for the cluster (unchanged)', () => {
+    const zr = rules({ rules: [{ type: 'street_vending', dwell_s: 60 }] });
+    const second: Box = [0.56, 0.55, 0.7, 0.65];
+    const { out } = run(zr, () => [det(STALL, 'umbrella'), det(second, 'umbrella'), det(VENDOR, 'person')], 200);
+    expect(out).toHaveLength(1);
+    expect(out[0].box).toEqual([STALL[0], STALL[1], second[2], second[3]]);
+    expect(out[0].tracks.map((t) => t.label).sort()).toEqual(['person', 'umbrella', 'umbrella']);
   });
 });
 

@@ -33,6 +33,8 @@ export interface FakeOnvifOptions {
   profiles?: FakeProfile[];
   /** Also offer the Media2 service (Profile T), where H.265 is reported truthfully. */
   media2?: boolean;
+  /** false: GetSnapshotUri answers with an empty URI, as cameras without snapshots do. */
+  snapshot?: boolean;
   host?: string;
   port?: number;
   endpoint?: string;
@@ -75,6 +77,7 @@ export class FakeOnvifDevice {
       hostname: 'IPC',
       profiles: DEFAULT_PROFILES,
       media2: false,
+      snapshot: true,
       host: '127.0.0.1',
       endpoint: `urn:uuid:${randomUUID()}`,
       ...opts,
@@ -106,6 +109,7 @@ export class FakeOnvifDevice {
     return p.streamUri ?? `rtsp://${this.o.host}:554/Streaming/Channels/10${i + 1}?transportmode=unicast&profile=${p.token}`;
   }
   snapshotUri(p: FakeProfile): string {
+    if (!this.o.snapshot) return '';
     return `${this.base}/onvif-http/snapshot?${p.token}`;
   }
 

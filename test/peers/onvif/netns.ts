@@ -14,6 +14,7 @@
  * from a test to do the whole thing from outside.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { probe, type OnvifDevice } from '../../../devices/onvif/client.ts';
 import { FakeOnvifDevice, type FakeOnvifOptions } from './device.ts';
@@ -38,7 +39,8 @@ export interface CrossCheck {
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-function run(cmd: string, args: string[], input: string, timeoutMs: number): Promise<string> {
+/** Runs a command with `input` on its stdin; resolves with everything it printed. */
+export function run(cmd: string, args: string[], input: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], cwd: ROOT });
     let out = '';
@@ -46,6 +48,9 @@ function run(cmd: string, args: string[], input: string, timeoutMs: number): Pro
     p.stderr.on('data', (d) => (out += d));
     const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
     p.on('error', reject);
+    // A child that exits before reading its input (unshare refused, onvif-util crashed)
+    // makes the write fail with EPIPE: what it printed says why, so that is the answer.
+    p.stdin.on('error', () => {});
     p.on('close', () => {
       clearTimeout(timer);
       resolve(out);
@@ -96,6 +101,25 @@ async function inside(opts: FakeOnvifOptions): Promise<void> {
   }
 }
 
+/**
+ * Why the namespace gave no answer, in words. Where `unshare -rn` is refused outright (a
+ * chroot, a container without user namespaces) that is the cause; AppArmor is named only
+ * where its switch exists and is on.
+ */
+export function explainFailure(out: string, apparmorSwitch = '/proc/sys/kernel/apparmor_restrict_unprivileged_userns'): string {
+  const head = 'cross-check in a private network namespace failed';
+  if (/unshare failed|uid_map|setgroups|cannot open \/proc|Operation not permitted|Permission denied/.test(out) && /unshare/.test(out)) {
+    const apparmor = existsSync(apparmorSwitch) && readFileSync(apparmorSwitch, 'utf8').trim() === '1';
+    const why = apparmor
+      ? 'AppArmor restricts unprivileged user namespaces here (sysctl kernel.apparmor_restrict_unprivileged_userns=0 lifts it)'
+      : 'this system does not allow unprivileged user namespaces here (inside a chroot, or a container without them); run it on the host or in a VM';
+    return `${head}: \`unshare -rn\` was refused: ${why}. Output:\n${out}`;
+  }
+  if (/ip: not found|ip: command not found|RTNETLINK/.test(out))
+    return `${head}: could not set up lo in the namespace (\`ip\` from iproute2 missing or refused). Output:\n${out}`;
+  return `${head}. Output:\n${out}`;
+}
+
 /** From a test: runs the whole cross-check in a private namespace. Throws with the reason. */
 export async function runCrossCheck(opts: FakeOnvifOptions = {}): Promise<CrossCheck> {
   // Inside the namespace we are root over nothing but lo: bring it up and send all
@@ -104,12 +128,7 @@ export async function runCrossCheck(opts: FakeOnvifOptions = {}): Promise<CrossC
     'PATH="$PATH:/usr/sbin:/sbin"; ip link set lo up && ip route add 239.0.0.0/8 dev lo src 127.0.0.1 && exec "$0" --import tsx "$1" "$2"';
   const out = await run('unshare', ['-rn', 'sh', '-c', script, process.execPath, SELF, JSON.stringify(opts)], '', 60_000);
   const line = out.split('\n').find((l) => l.startsWith('{"util"'));
-  if (!line)
-    throw new Error(
-      'cross-check in a private network namespace failed. `unshare -rn` needs unprivileged user namespaces ' +
-        '(Ubuntu 24.04: sysctl kernel.apparmor_restrict_unprivileged_userns=0) and `ip` from iproute2. Output:\n' +
-        out,
-    );
+  if (!line) throw new Error(explainFailure(out));
   return JSON.parse(line) as CrossCheck;
 }
 
