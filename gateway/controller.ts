@@ -38,6 +38,8 @@ import { startHttpApi } from './http/start.ts';
 import { StatsPublisher } from './stats/publisher.ts';
 import { Commands } from './commands/handler.ts';
 import { commandActions } from './commands/actions.ts';
+import { Faults, freeBytes } from './faults.ts';
+import { prepareDataDir } from './store/data-dir.ts';
 import { reloadSettings } from './commands/reload.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
@@ -74,7 +76,9 @@ export class Gateway {
     const s = config.settings;
     const clock = this.o.clock ?? systemClock;
     const dataDir = config.resolvePath(s.gateway.data_dir);
-    const db = openDb(join(dataDir, 'gateway.db'));
+    const files = prepareDataDir(dataDir);
+    if (files.tempRemoved) log.warn({ files: files.tempRemoved }, 'removed evidence temp files left by a crash or a full disk');
+    const db = openDb(files.db);
     const topics = new Topics(s.mqtt.prefix, s.gateway.id);
 
     let url = s.mqtt.url;
@@ -109,7 +113,8 @@ export class Gateway {
       willDelayS: s.mqtt.will_delay_s,
       tls: { ca: file(tls.ca), cert: file(tls.cert), key: file(tls.key), rejectUnauthorized: tls.reject_unauthorized },
     });
-    const ctx: Context = { config, log, clock, bus: new Bus(), db, topics, uplink, dataDir, version: VERSION };
+    const faults = new Faults({ log, clock, uplink, topics, gatewayId: s.gateway.id });
+    const ctx: Context = { config, log, clock, bus: new Bus(), db, topics, uplink, dataDir, version: VERSION, faults };
     this.ctx = ctx;
 
     const roster = new Roster(db, s.officers);
@@ -159,7 +164,8 @@ export class Gateway {
       bus: ctx.bus,
       warner,
       roster,
-      evidenceDir: join(dataDir, 'evidence'),
+      evidenceDir: files.evidence,
+      evidenceMinFreeBytes: s.gateway.evidence_min_free_mb * 1e6,
       timeZone: s.gateway.timezone,
       cameras,
       rules,
@@ -214,7 +220,13 @@ export class Gateway {
     this.events.resume();
     this.stats.start(s.stats.interval_s);
     for (const p of this.pipelines.values()) p.start();
-    this.timers.push(setInterval(() => this.publishHealth(), 30_000));
+    this.checkDisk();
+    this.timers.push(
+      setInterval(() => {
+        this.checkDisk();
+        this.publishHealth();
+      }, 30_000),
+    );
     this.timers.push(setInterval(() => this.publishTelemetry(), 60_000));
     log.info({ cameras: this.pipelines.size, speakers: drivers.size, officers: s.officers.length, data: dataDir }, 'gateway running');
   }
@@ -267,10 +279,32 @@ export class Gateway {
   }
 
   private publishHealth(): void {
-    for (const h of this.cameraHealth()) this.onHealth(h);
+    try {
+      for (const h of this.cameraHealth()) this.onHealth(h);
+    } catch (e) {
+      this.ctx.log.error({ err: e }, 'camera health failed');
+    }
   }
 
-  private publishTelemetry(): void {
+  /** Free space against the evidence floor: below it pictures stop, and /health says so. */
+  checkDisk(): void {
+    const floor = this.o.config.settings.gateway.evidence_min_free_mb * 1e6;
+    const free = freeBytes(this.ctx.dataDir);
+    if (free === null || floor <= 0) return;
+    if (free < floor)
+      this.ctx.faults.raise(
+        'disk_low',
+        `disk nearly full: ${(free / 1e6).toFixed(1)} MB free in ${this.ctx.dataDir}, below gateway.evidence_min_free_mb (${floor / 1e6} MB); evidence pictures are not written`,
+      );
+    else this.ctx.faults.clear('disk_low', `disk space back above the evidence floor (${(free / 1e6).toFixed(1)} MB free)`);
+  }
+
+  /** Every 60 s; a full disk is reported (faults), never thrown out of the timer. */
+  publishTelemetry(): void {
+    this.ctx.faults.guard('telemetry', () => this.telemetry());
+  }
+
+  private telemetry(): void {
     const now = this.ctx.clock.now();
     const detectors = this.runtime.stats();
     const failed = Object.fromEntries(this.runtime.failures);

@@ -42,6 +42,8 @@ export interface EventServiceDeps {
   warner: Warner;
   roster: Roster;
   evidenceDir: string;
+  /** Free space below which no evidence picture is written (gateway.evidence_min_free_mb). */
+  evidenceMinFreeBytes?: number;
   timeZone?: string;
   cameras: Map<string, CameraInfo & { speakers: string[] }>;
   rules: Map<string, ZoneRule>; // key: camera/zone/type
@@ -120,6 +122,7 @@ export class EventService implements Lifecycle {
       title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera}/${r.zone}`,
       at: v.at,
       timeZone: this.d.timeZone,
+      minFreeBytes: this.d.evidenceMinFreeBytes,
     }).catch((e: Error) => {
       // A full disk must not lose the event: record it without a picture and say why.
       this.d.log.error({ camera: r.camera, err: e.message }, 'evidence could not be written; recording the event without it');

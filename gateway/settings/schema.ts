@@ -279,6 +279,13 @@ export const SettingsSchema = Type.Object(
       name: Type.Optional(Type.String()),
       town: Type.Optional(Type.String({ description: 'the town this box serves (dispatch prefers its officers)' })),
       data_dir: Type.String({ default: './data', description: 'database, evidence and audio cache; relative to this file' }),
+      evidence_min_free_mb: Type.Number({
+        minimum: 0,
+        maximum: 1_000_000,
+        default: 64,
+        description:
+          'below this much free space in data_dir no evidence picture is written (the event is still recorded), so pictures fill the disk before the database does',
+      }),
       timezone: Type.String({
         default: 'Asia/Shanghai',
         description: 'IANA time zone of the site: evidence stamps, quiet hours, schedules',

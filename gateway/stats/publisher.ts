@@ -30,7 +30,7 @@ export class StatsPublisher {
       try {
         this.publish();
       } catch (e) {
-        this.ctx.log.error({ err: (e as Error).message }, 'statistics failed');
+        this.ctx.log.error({ err: e }, 'statistics failed');
       }
     };
     run();

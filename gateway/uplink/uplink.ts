@@ -153,7 +153,12 @@ export class Uplink {
     });
     // Drains again after backoffs, and prunes telemetry beyond the caps.
     this.timer = setInterval(() => {
-      this.o.outbox.prune(this.o.clock.now(), this.o.maxOutbox);
+      try {
+        this.o.outbox.prune(this.o.clock.now(), this.o.maxOutbox);
+      } catch (e) {
+        // A full disk can refuse even a DELETE; the outbox is pruned again next second.
+        this.o.log.warn({ err: e }, 'outbox prune failed');
+      }
       this.drain();
     }, 1000);
     this.timer.unref();
@@ -214,33 +219,48 @@ export class Uplink {
     if (this.draining || !this.connected || !this.client || this.closing) return;
     this.draining = true;
     try {
-      this.refill();
-      const room = Math.min(this.o.window - this.inFlight.size, Math.floor(this.tokens));
-      if (room <= 0) return;
-      const batch = this.o.outbox.next(room, this.inFlight);
-      for (const m of batch) {
-        this.inFlight.add(m.id);
-        this.tokens--;
-        this.o.outbox.attempted(m.id);
-        // MQTT 5: what expires in our outbox also expires at the broker (a stale offer never reaches a phone).
-        const expiry =
-          this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.o.clock.now()) / 1000)) : 0;
-        const props = expiry ? { properties: { messageExpiryInterval: expiry } } : {};
-        this.client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, (err) => {
-          this.inFlight.delete(m.id);
-          if (err) {
-            this.o.log.debug({ topic: m.topic, err: err.message }, 'publish failed; will retry');
-            return;
-          }
-          this.o.outbox.delivered(m.id);
-          this.published++;
-          this.drain();
-        });
-      }
-      if (batch.length === room && room > 0) setTimeout(() => this.drain(), 50).unref();
+      this.send();
+    } catch (e) {
+      this.o.log.warn({ err: e }, 'outbox could not be read or updated; trying again in a second');
     } finally {
       this.draining = false;
     }
+  }
+
+  private send(): void {
+    const client = this.client;
+    if (!client) return;
+    this.refill();
+    const room = Math.min(this.o.window - this.inFlight.size, Math.floor(this.tokens));
+    if (room <= 0) return;
+    const batch = this.o.outbox.next(room, this.inFlight);
+    for (const m of batch) {
+      // First, so a write that fails (full disk) leaves nothing marked in flight.
+      this.o.outbox.attempted(m.id);
+      this.inFlight.add(m.id);
+      this.tokens--;
+      // MQTT 5: what expires in our outbox also expires at the broker (a stale offer never reaches a phone).
+      const expiry =
+        this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.o.clock.now()) / 1000)) : 0;
+      const props = expiry ? { properties: { messageExpiryInterval: expiry } } : {};
+      client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, (err) => {
+        this.inFlight.delete(m.id);
+        if (err) {
+          this.o.log.debug({ topic: m.topic, err: err.message }, 'publish failed; will retry');
+          return;
+        }
+        try {
+          this.o.outbox.delivered(m.id);
+        } catch (e) {
+          // Not recorded as delivered (full disk): it is sent again later with the same msg_id, which the platform drops.
+          this.o.log.warn({ topic: m.topic, err: e }, 'delivered message could not be marked; it will be re-sent');
+          return;
+        }
+        this.published++;
+        this.drain();
+      });
+    }
+    if (batch.length === room && room > 0) setTimeout(() => this.drain(), 50).unref();
   }
 
   pending(): number {
