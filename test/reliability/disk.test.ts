@@ -41,7 +41,8 @@ describe.runIf(ok)('a full disk', () => {
   let heard: Collector;
   let gw: Gateway;
   let fs: Tmpfs;
-  const health = async () => (await (await fetch(`${gw.http!.base}/health`)).json()) as { status: string; problems: { kind: string; message: string }[] };
+  const health = async () =>
+    (await (await fetch(`${gw.http!.base}/health`)).json()) as { status: string; problems: { kind: string; message: string }[] };
 
   beforeAll(async () => {
     broker = await startMosquitto();
