@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { LoadedSettings } from './settings/load.ts';
 import type { CameraSettings } from './settings/schema.ts';
 import type { Logger } from './log.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { ClockWatch, systemClock, type Clock } from './clock.ts';
 import { Bus } from './bus.ts';
 import { openDb } from './store/db.ts';
 import { EventsRepo } from './store/events.ts';
@@ -65,6 +65,7 @@ export class Gateway {
   private broker: EmbeddedBroker | null = null;
   private readonly health = new Map<string, CameraHealth>();
   private timers: NodeJS.Timeout[] = [];
+  private clockWatch: ClockWatch | null = null;
   private readonly o: GatewayOptions;
 
   constructor(o: GatewayOptions) {
@@ -130,7 +131,7 @@ export class Gateway {
       for (const r of rs) rules.set(ruleKey(r.camera, r.zone, r.type), r);
     }
     const repo = new EventsRepo(db);
-    const policy = warningPolicy(s, config.resolvePath);
+    const policy = warningPolicy(s, config.resolvePath, clock);
     policy.limiter.restore(repo.firstWarningsSince(clock.now() - policy.limiter.windowMs));
     const cameras = new Map(
       s.cameras.map((c) => [c.id, { id: c.id, name: c.name ?? c.id, location: c.location, place: c.place, speakers: c.speakers }]),
@@ -221,6 +222,14 @@ export class Gateway {
     this.stats.start(s.stats.interval_s);
     for (const p of this.pipelines.values()) p.start();
     this.checkDisk();
+    this.clockWatch = new ClockWatch(clock, (step, wall) => {
+      const by = `${step > 0 ? 'forward' : 'back'} by ${formatSpan(Math.abs(step))}`;
+      faults.notice(
+        'clock_step',
+        `clock stepped ${by}, now ${new Date(wall).toISOString()}: durations (rate limits, send budget) run on monotonic time; records after the step carry the new time`,
+      );
+    });
+    this.timers.push(setInterval(() => this.checkClock(), 5000));
     this.timers.push(
       setInterval(() => {
         this.checkDisk();
@@ -286,6 +295,11 @@ export class Gateway {
     }
   }
 
+  /** Every 5 s: a wall clock that jumped is logged and alerted. */
+  checkClock(): void {
+    this.clockWatch?.check();
+  }
+
   /** Free space against the evidence floor: below it pictures stop, and /health says so. */
   checkDisk(): void {
     const floor = this.o.config.settings.gateway.evidence_min_free_mb * 1e6;
@@ -339,4 +353,9 @@ export class Gateway {
     await this.broker?.close();
     this.ctx?.db.close();
   }
+}
+
+function formatSpan(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s} s`;
 }

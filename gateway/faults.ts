@@ -73,6 +73,12 @@ export class Faults {
     this.alert(kind, message, now);
   }
 
+  /** Something that happened once (a clock step): logged and alerted, not a lasting condition. */
+  notice(kind: FaultKind, message: string): void {
+    this.o.log.warn({ kind }, message);
+    this.alert(kind, message, this.o.clock.now());
+  }
+
   /** Ends a condition, if it was on. */
   clear(kind: FaultKind, message: string): void {
     if (!this.active.delete(kind)) return;

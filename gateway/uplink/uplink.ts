@@ -8,7 +8,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';
-import type { Clock } from '../clock.ts';
+import { mono, type Clock } from '../clock.ts';
 import { type OutboxRepo, PRIORITY, type NewMessage } from '../store/outbox.ts';
 import type { Topics } from '../api/topics.ts';
 
@@ -209,8 +209,9 @@ export class Uplink {
     if (this.connected) this.client?.publish(topic, payload, opts);
   }
 
+  /** The send budget runs on monotonic time: a wall clock stepped back must not stall publishing. */
   private refill(): void {
-    const now = Date.now();
+    const now = mono(this.o.clock);
     this.tokens = Math.min(this.o.replayPerSecond, this.tokens + ((now - this.lastRefill) / 1000) * this.o.replayPerSecond);
     this.lastRefill = now;
   }
@@ -269,8 +270,8 @@ export class Uplink {
 
   /** Waits until the outbox is empty (tests, orderly shutdown), up to `ms`. */
   async settle(ms = 5000): Promise<boolean> {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
       if (this.pending() === 0) return true;
       this.drain();
       await new Promise((r) => setTimeout(r, 50));
