@@ -33,7 +33,14 @@ export interface UplinkOptions {
   sessionExpiryS?: number;
   /** MQTT 5: the last will waits this long, so brief drops do not flap the status. */
   willDelayS?: number;
+  /** Inbound messages larger than this are refused before they are read (a 10 MB command blocked the loop for seconds). */
+  maxInboundBytes?: number;
 }
+
+/** What a subscriber is told about a message refused for its size (a command owes a reply). */
+export type OversizeHandler = (topic: string, bytes: number, packet: mqtt.IPublishPacket) => void;
+
+export const MAX_INBOUND_BYTES = 256 * 1024;
 
 /** What the connection is doing, for logs, /health and tests. */
 export interface UplinkStatus {
@@ -61,7 +68,7 @@ export class Uplink {
   private client: MqttClient | null = null;
   private readonly inFlight = new Set<number>();
   private readonly retained = new Map<string, string>();
-  private readonly handlers: { filter: string; fn: Handler; rap: boolean }[] = [];
+  private readonly handlers: { filter: string; fn: Handler; rap: boolean; onOversize?: OversizeHandler }[] = [];
   private draining = false;
   private tokens = 0;
   private lastRefill = 0;
@@ -73,7 +80,15 @@ export class Uplink {
   private readonly o: Required<Omit<UplinkOptions, 'username' | 'password' | 'tls'>> & Pick<UplinkOptions, 'username' | 'password' | 'tls'>;
 
   constructor(o: UplinkOptions) {
-    this.o = { window: 32, replayPerSecond: 200, maxOutbox: 100_000, sessionExpiryS: 86_400, willDelayS: 15, ...o };
+    this.o = {
+      window: 32,
+      replayPerSecond: 200,
+      maxOutbox: 100_000,
+      sessionExpiryS: 86_400,
+      willDelayS: 15,
+      maxInboundBytes: MAX_INBOUND_BYTES,
+      ...o,
+    };
   }
 
   start(): void {
@@ -142,6 +157,7 @@ export class Uplink {
       this.state = { connected: false, error: why, since: this.state.error === why ? this.state.since : Date.now() };
     });
     client.on('message', (topic, payload, packet) => {
+      if (payload.length > this.o.maxInboundBytes) return this.oversize(topic, payload.length, packet);
       for (const h of this.handlers)
         if (matches(h.filter, topic)) {
           try {
@@ -164,6 +180,22 @@ export class Uplink {
     this.timer.unref();
   }
 
+  private oversize(topic: string, bytes: number, packet: mqtt.IPublishPacket): void {
+    // The topic is the sender's too: bounded, like everything else in this line.
+    this.o.log.warn(
+      { topic: topic.slice(0, 200), bytes, max: this.o.maxInboundBytes },
+      'inbound MQTT message too large; refused without reading it',
+    );
+    for (const h of this.handlers)
+      if (h.onOversize && matches(h.filter, topic)) {
+        try {
+          h.onOversize(topic, bytes, packet);
+        } catch (e) {
+          this.o.log.error({ topic: topic.slice(0, 200), err: e }, 'MQTT oversize handler failed');
+        }
+      }
+  }
+
   status(): UplinkStatus {
     return { ...this.state };
   }
@@ -176,9 +208,9 @@ export class Uplink {
    * Subscribes for incoming messages (officer phones, platform commands). `retainAsPublished`
    * (MQTT 5) keeps the retain flag of live messages, so a retained command can be told apart.
    */
-  on(filter: string, fn: Handler, o: { retainAsPublished?: boolean } = {}): void {
+  on(filter: string, fn: Handler, o: { retainAsPublished?: boolean; onOversize?: OversizeHandler } = {}): void {
     const rap = o.retainAsPublished === true;
-    this.handlers.push({ filter, fn, rap });
+    this.handlers.push({ filter, fn, rap, onOversize: o.onOversize });
     if (this.connected) this.client?.subscribe(filter, this.subOpts(rap));
   }
 
