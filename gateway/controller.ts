@@ -85,7 +85,12 @@ export class Gateway {
     let url = s.mqtt.url;
     let protocolVersion = s.mqtt.protocol_version;
     if (!url) {
-      this.broker = await startBroker(s.mqtt.embedded.host, s.mqtt.embedded.port);
+      // With credentials set every client logs in (the settings check requires them off loopback).
+      const auth =
+        s.mqtt.username && s.mqtt.password
+          ? { username: s.mqtt.username, password: s.mqtt.password, officers: s.officers, topics }
+          : undefined;
+      this.broker = await startBroker(s.mqtt.embedded.host, s.mqtt.embedded.port, auth);
       url = this.broker.url;
       protocolVersion = 4; // aedes speaks MQTT 3.1.1 only
       log.info(
