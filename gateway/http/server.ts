@@ -18,7 +18,7 @@ import type { DispatchesRepo } from '../store/dispatches.ts';
 import type { EventRecord } from '../events/types.ts';
 import type { UplinkStatus } from '../uplink/uplink.ts';
 import { ULID_PATTERN } from '../api/schema/common.ts';
-import { pictureToken, sameSecret } from './tokens.ts';
+import { pictureToken, pictureTokenValid, sameSecret } from './tokens.ts';
 
 export interface HttpApiOptions {
   host: string;
@@ -111,7 +111,7 @@ export class HttpApi {
       }
       const ev = EVIDENCE.exec(url.pathname);
       if (ev) {
-        if (!master && !(given && sameSecret(given, pictureToken(this.o.token, ev[1])))) return denied();
+        if (!master && !(given && pictureTokenValid(this.o.token, ev[1], given))) return denied();
         return this.picture(ev[1], req, res, send);
       }
       if (!master)
