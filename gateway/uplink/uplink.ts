@@ -108,7 +108,9 @@ export class Uplink {
       password: this.o.password,
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
-      keepalive: 30,
+      // mqtt.js gives up on a silent broker after 1.5 keepalives: 15 s, not 45, of /health saying "ok"
+      // while a hung broker (TCP up, nothing answered) holds everything we send.
+      keepalive: 10,
       // Our outbox decides what is sent; mqtt.js must not queue behind our back.
       queueQoSZero: false,
       will: {
