@@ -21,7 +21,7 @@ export async function runGateway(file: string): Promise<void> {
     stopping = true;
     log.info({ signal: sig }, 'stopping');
     const force = setTimeout(() => process.exit(1), 10_000);
-    await gw.stop().catch((e: Error) => log.error({ err: e.message }, 'stop failed'));
+    await gw.stop().catch((e: Error) => log.error({ err: e }, 'stop failed'));
     clearTimeout(force);
     process.exit(0);
   };
@@ -30,7 +30,7 @@ export async function runGateway(file: string): Promise<void> {
   try {
     await gw.start();
   } catch (e) {
-    log.fatal({ err: (e as Error).message }, 'gateway could not start');
+    log.fatal({ err: e }, 'gateway could not start');
     await gw.stop().catch(() => undefined);
     process.exit(1);
   }

@@ -165,7 +165,7 @@ export class Uplink {
           try {
             h.fn(topic, payload, packet);
           } catch (e) {
-            this.o.log.error({ topic, err: (e as Error).message }, 'MQTT handler failed');
+            this.o.log.error({ topic: topic.slice(0, 200), err: e }, 'MQTT handler failed');
           }
         }
     });
