@@ -26,7 +26,7 @@ export interface ConfigIssue {
 export interface LoadOptions {
   /** Start despite containable issues; they come back in `warnings`. */
   contain?: boolean;
-  /** A box's settings file must name a camera (tests and tools may load camera-less settings). */
+  /** `gateway check` and `run`: a box's settings must name a camera (tools such as `speaker test` need none). */
   requireCameras?: boolean;
 }
 
@@ -201,7 +201,7 @@ export function invalidUtf8At(buf: Buffer): number {
   return -1;
 }
 
-/** A box's settings file: read, checked as UTF-8, and required to name at least one camera. */
+/** A settings file: read and checked as UTF-8 (`check` and `run` also require a camera: `requireCameras`). */
 export function loadSettings(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): LoadedSettings {
   let bytes: Buffer;
   try {
@@ -219,5 +219,5 @@ export function loadSettings(file: string, env: NodeJS.ProcessEnv = process.env,
         message: `not valid UTF-8 at byte offset ${bad} (0x${bytes[bad].toString(16).padStart(2, '0')}); save the file as UTF-8`,
       },
     ]);
-  return parseSettings(bytes.toString('utf8'), file, env, { requireCameras: true, ...opts });
+  return parseSettings(bytes.toString('utf8'), file, env, opts);
 }

@@ -35,7 +35,7 @@ const parse = (text: string) => issuesOf(() => parseSettings(text, FILE, {}));
 const load = (name: string, bytes: string | Buffer) => {
   const f = join(tmp, name);
   writeFileSync(f, bytes);
-  return { f, issues: issuesOf(() => loadSettings(f, {})) };
+  return { f, issues: issuesOf(() => loadSettings(f, {}, { requireCameras: true })) };
 };
 
 describe('settings: bounds on intervals and durations', () => {
@@ -70,8 +70,10 @@ describe('loadSettings: the file itself', () => {
     expect(only(issues, /no cameras/).message).toContain('at least one camera');
   });
 
-  it('cameras: [] is refused too', () => {
-    expect(only(load('none.yaml', 'gateway: { id: gw }\ncameras: []\n').issues, /no cameras/).path).toEqual(['cameras']);
+  it('cameras: [] is refused too; tools that need no camera (speaker test) may load it', () => {
+    const { f, issues } = load('none.yaml', 'gateway: { id: gw }\ncameras: []\n');
+    expect(only(issues, /no cameras/).path).toEqual(['cameras']);
+    expect(loadSettings(f, {}).settings.cameras).toEqual([]);
   });
 
   it('bytes that are not UTF-8 are refused, naming the file and the byte offset', () => {
