@@ -134,7 +134,7 @@ async function main(argv: string[]): Promise<void> {
     case 'check': {
       if (!values.config) fail('gateway check: --config FILE is required', 2);
       try {
-        const s = loadSettings(values.config);
+        const s = loadSettings(values.config, process.env, { requireCameras: true });
         const zones = s.settings.cameras.reduce((n, c) => n + c.zones.length, 0);
         console.log(
           `${values.config}: OK (${s.settings.cameras.length} cameras, ${zones} zones, ${s.settings.speakers.length} speakers, ${s.settings.officers.length} officers)`,

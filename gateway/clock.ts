@@ -1,6 +1,47 @@
-/** Time comes from here, so tests can run the lifecycle on a clock they control. */
+/**
+ * Time comes from here, so tests can run the lifecycle on a clock they control.
+ *
+ * `now()` is the wall clock: for what goes into records and messages. It steps when NTP
+ * corrects it, and an edge box without an RTC steps it at every boot. Durations (send
+ * budgets, rate limits, timeouts) use `mono()`, which only ever moves forward.
+ */
 export interface Clock {
   now(): number;
+  /** Milliseconds from an arbitrary start, never stepping; performance.now() unless a test injects one. */
+  mono?(): number;
 }
 
-export const systemClock: Clock = { now: () => Date.now() };
+export const systemClock: Clock = { now: () => Date.now(), mono: () => performance.now() };
+
+/** The clock's monotonic time (performance.now() for a clock that has none). */
+export function mono(clock?: Clock): number {
+  return clock?.mono ? clock.mono() : performance.now();
+}
+
+/**
+ * Notices the wall clock stepping: wall minus monotonic time is constant while the clock
+ * runs steadily; a change beyond `thresholdMs` between checks is a step (NTP, an RTC-less
+ * boot, an operator), reported with its size in ms (negative: back).
+ */
+export class ClockWatch {
+  private offset: number;
+  private readonly clock: Clock;
+  private readonly thresholdMs: number;
+  private readonly onStep: (stepMs: number, wall: number) => void;
+
+  constructor(clock: Clock, onStep: (stepMs: number, wall: number) => void, thresholdMs = 5000) {
+    this.clock = clock;
+    this.onStep = onStep;
+    this.thresholdMs = thresholdMs;
+    this.offset = clock.now() - mono(clock);
+  }
+
+  check(): void {
+    const wall = this.clock.now();
+    const offset = wall - mono(this.clock);
+    const step = offset - this.offset;
+    // Slow drift (NTP slewing) moves the offset a little at a time; follow it.
+    this.offset = offset;
+    if (Math.abs(step) > this.thresholdMs) this.onStep(step, wall);
+  }
+}

@@ -9,6 +9,7 @@ import type { Bus } from './bus.ts';
 import type { Db } from './store/db.ts';
 import type { Topics } from './api/topics.ts';
 import type { Uplink } from './uplink/uplink.ts';
+import type { Faults } from './faults.ts';
 
 export interface Context {
   config: LoadedSettings;
@@ -20,4 +21,6 @@ export interface Context {
   uplink: Uplink;
   dataDir: string;
   version: string;
+  /** Box-wide conditions (disk full, clock step): alerted, and named by /health. */
+  faults: Faults;
 }

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { LoadedSettings } from './settings/load.ts';
 import type { CameraSettings } from './settings/schema.ts';
 import type { Logger } from './log.ts';
-import { systemClock, type Clock } from './clock.ts';
+import { ClockWatch, systemClock, type Clock } from './clock.ts';
 import { Bus } from './bus.ts';
 import { openDb } from './store/db.ts';
 import { EventsRepo } from './store/events.ts';
@@ -42,6 +42,8 @@ import { startHttpApi } from './http/start.ts';
 import { StatsPublisher } from './stats/publisher.ts';
 import { Commands } from './commands/handler.ts';
 import { commandActions } from './commands/actions.ts';
+import { Faults, freeBytes } from './faults.ts';
+import { prepareDataDir } from './store/data-dir.ts';
 import { reloadSettings } from './commands/reload.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
@@ -68,6 +70,7 @@ export class Gateway {
   private readonly health = new Map<string, CameraHealth>();
   private timers: NodeJS.Timeout[] = [];
   overload!: OverloadWatch;
+  private clockWatch: ClockWatch | null = null;
   private readonly o: GatewayOptions;
 
   constructor(o: GatewayOptions) {
@@ -79,13 +82,20 @@ export class Gateway {
     const s = config.settings;
     const clock = this.o.clock ?? systemClock;
     const dataDir = config.resolvePath(s.gateway.data_dir);
-    const db = openDb(join(dataDir, 'gateway.db'));
+    const files = prepareDataDir(dataDir);
+    if (files.tempRemoved) log.warn({ files: files.tempRemoved }, 'removed evidence temp files left by a crash or a full disk');
+    const db = openDb(files.db);
     const topics = new Topics(s.mqtt.prefix, s.gateway.id);
 
     let url = s.mqtt.url;
     let protocolVersion = s.mqtt.protocol_version;
     if (!url) {
-      this.broker = await startBroker(s.mqtt.embedded.host, s.mqtt.embedded.port);
+      // With credentials set every client logs in (the settings check requires them off loopback).
+      const auth =
+        s.mqtt.username && s.mqtt.password
+          ? { username: s.mqtt.username, password: s.mqtt.password, officers: s.officers, topics }
+          : undefined;
+      this.broker = await startBroker(s.mqtt.embedded.host, s.mqtt.embedded.port, auth);
       url = this.broker.url;
       protocolVersion = 4; // aedes speaks MQTT 3.1.1 only
       log.info(
@@ -114,7 +124,8 @@ export class Gateway {
       willDelayS: s.mqtt.will_delay_s,
       tls: { ca: file(tls.ca), cert: file(tls.cert), key: file(tls.key), rejectUnauthorized: tls.reject_unauthorized },
     });
-    const ctx: Context = { config, log, clock, bus: new Bus(), db, topics, uplink, dataDir, version: VERSION };
+    const faults = new Faults({ log, clock, uplink, topics, gatewayId: s.gateway.id });
+    const ctx: Context = { config, log, clock, bus: new Bus(), db, topics, uplink, dataDir, version: VERSION, faults };
     this.ctx = ctx;
 
     const roster = new Roster(db, s.officers);
@@ -130,7 +141,7 @@ export class Gateway {
       for (const r of rs) rules.set(ruleKey(r.camera, r.zone, r.type), r);
     }
     const repo = new EventsRepo(db);
-    const policy = warningPolicy(s, config.resolvePath);
+    const policy = warningPolicy(s, config.resolvePath, clock);
     policy.limiter.restore(repo.firstWarningsSince(clock.now() - policy.limiter.windowMs));
     const cameras = new Map(
       s.cameras.map((c) => [c.id, { id: c.id, name: c.name ?? c.id, location: c.location, place: c.place, speakers: c.speakers }]),
@@ -171,7 +182,8 @@ export class Gateway {
       log: eventsLog,
       clock,
       warner,
-      evidenceDir: join(dataDir, 'evidence'),
+      evidenceDir: files.evidence,
+      evidenceMinFreeBytes: s.gateway.evidence_min_free_mb * 1e6,
       timeZone: s.gateway.timezone,
       cameras,
       rules,
@@ -226,7 +238,21 @@ export class Gateway {
     this.events.resume();
     this.stats.start(s.stats.interval_s);
     for (const p of this.pipelines.values()) p.start();
-    this.timers.push(setInterval(() => this.publishHealth(), 30_000));
+    this.checkDisk();
+    this.clockWatch = new ClockWatch(clock, (step, wall) => {
+      const by = `${step > 0 ? 'forward' : 'back'} by ${formatSpan(Math.abs(step))}`;
+      faults.notice(
+        'clock_step',
+        `clock stepped ${by}, now ${new Date(wall).toISOString()}: durations (rate limits, send budget) run on monotonic time; records after the step carry the new time`,
+      );
+    });
+    this.timers.push(setInterval(() => this.checkClock(), 5000));
+    this.timers.push(
+      setInterval(() => {
+        this.checkDisk();
+        this.publishHealth();
+      }, 30_000),
+    );
     this.timers.push(setInterval(() => this.publishTelemetry(), 60_000));
     this.watchLoad();
     log.info({ cameras: this.pipelines.size, speakers: drivers.size, officers: s.officers.length, data: dataDir }, 'gateway running');
@@ -302,10 +328,37 @@ export class Gateway {
   }
 
   private publishHealth(): void {
-    for (const h of this.cameraHealth()) this.onHealth(h);
+    try {
+      for (const h of this.cameraHealth()) this.onHealth(h);
+    } catch (e) {
+      this.ctx.log.error({ err: e }, 'camera health failed');
+    }
   }
 
-  private publishTelemetry(): void {
+  /** Every 5 s: a wall clock that jumped is logged and alerted. */
+  checkClock(): void {
+    this.clockWatch?.check();
+  }
+
+  /** Free space against the evidence floor: below it pictures stop, and /health says so. */
+  checkDisk(): void {
+    const floor = this.o.config.settings.gateway.evidence_min_free_mb * 1e6;
+    const free = freeBytes(this.ctx.dataDir);
+    if (free === null || floor <= 0) return;
+    if (free < floor)
+      this.ctx.faults.raise(
+        'disk_low',
+        `disk nearly full: ${(free / 1e6).toFixed(1)} MB free in ${this.ctx.dataDir}, below gateway.evidence_min_free_mb (${floor / 1e6} MB); evidence pictures are not written`,
+      );
+    else this.ctx.faults.clear('disk_low', `disk space back above the evidence floor (${(free / 1e6).toFixed(1)} MB free)`);
+  }
+
+  /** Every 60 s; a full disk is reported (faults), never thrown out of the timer. */
+  publishTelemetry(): void {
+    this.ctx.faults.guard('telemetry', () => this.telemetry());
+  }
+
+  private telemetry(): void {
     const now = this.ctx.clock.now();
     const detectors = this.runtime.stats();
     const failed = Object.fromEntries(this.runtime.failures);
@@ -340,4 +393,9 @@ export class Gateway {
     await this.broker?.close();
     this.ctx?.db.close();
   }
+}
+
+function formatSpan(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s} s`;
 }

@@ -7,7 +7,7 @@ export async function runGateway(file: string): Promise<void> {
   let config;
   try {
     // A model that cannot load fails only its cameras; the rest of the box runs.
-    config = loadSettings(file, process.env, { contain: true });
+    config = loadSettings(file, process.env, { contain: true, requireCameras: true });
   } catch (e) {
     process.stderr.write(`${e instanceof ConfigError ? e.message : (e as Error).message}\n`);
     process.exit(1);

@@ -7,6 +7,7 @@ import type { Settings } from '../settings/schema.ts';
 import { ZoneRateLimiter } from './schedule.ts';
 import { CATALOGUE, type ViolationType } from '../rules/catalogue.ts';
 import type { Variables } from './messages.ts';
+import type { Clock } from '../clock.ts';
 
 export interface WarningPolicy {
   timeZone: string;
@@ -20,13 +21,13 @@ export interface WarningPolicy {
   variables(camera: string, zoneName: string, type: ViolationType): Variables;
 }
 
-export function warningPolicy(s: Settings, resolvePath: (p: string) => string): WarningPolicy {
+export function warningPolicy(s: Settings, resolvePath: (p: string) => string, clock?: Clock): WarningPolicy {
   const w = s.warnings;
   const cams = new Map(s.cameras.map((c) => [c.id, c]));
   return {
     timeZone: s.gateway.timezone,
     quietHours: (camera) => cams.get(camera)?.quiet_hours ?? w.quiet_hours,
-    limiter: new ZoneRateLimiter(w.rate_limit.max, w.rate_limit.window_s * 1000),
+    limiter: new ZoneRateLimiter(w.rate_limit.max, w.rate_limit.window_s * 1000, clock),
     rateMaxWaitMs: w.rate_limit.max_wait_s * 1000,
     repeatCount: w.repeat.count,
     repeatIntervalMs: w.repeat.interval_s * 1000,

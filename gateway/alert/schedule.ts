@@ -2,6 +2,7 @@
  * When a warning may sound: quiet hours per site (or per camera) in the site's time zone,
  * and a rate limit per zone so a busy street is not shouted at every minute.
  */
+import { mono, type Clock } from '../clock.ts';
 
 /** Minutes since local midnight at `at` in `timeZone`. */
 export function localMinutes(at: number, timeZone: string): number {
@@ -34,18 +35,31 @@ export class ZoneRateLimiter {
   readonly #stamps = new Map<string, number[]>();
   readonly #max: number;
   readonly #windowMs: number;
+  readonly #clock: Clock | undefined;
 
-  constructor(max: number, windowMs: number) {
+  /**
+   * With a clock, the window is measured in its monotonic time, so a wall clock stepped
+   * back does not hold warnings for an hour, nor one stepped forward lift the limit at
+   * once. Callers still speak wall time; without a clock the times given are used as is.
+   */
+  constructor(max: number, windowMs: number, clock?: Clock) {
     this.#max = max;
     this.#windowMs = windowMs;
+    this.#clock = clock;
   }
 
-  /** null when a warning may sound now, else the time from which it may. */
+  /** A wall time, as monotonic time (wall and monotonic differ by a constant until the wall clock steps). */
+  #mono(wall: number): number {
+    return this.#clock ? wall - (this.#clock.now() - mono(this.#clock)) : wall;
+  }
+
+  /** null when a warning may sound now, else the (wall) time from which it may. */
   nextAllowed(zone: string, now: number): number | null {
     if (this.#windowMs <= 0) return null;
-    const recent = (this.#stamps.get(zone) ?? []).filter((t) => t > now - this.#windowMs);
+    const m = this.#mono(now);
+    const recent = (this.#stamps.get(zone) ?? []).filter((t) => t > m - this.#windowMs);
     this.#stamps.set(zone, recent);
-    return recent.length < this.#max ? null : recent[recent.length - this.#max] + this.#windowMs;
+    return recent.length < this.#max ? null : now + (recent[recent.length - this.#max] + this.#windowMs - m);
   }
 
   get windowMs(): number {
@@ -59,7 +73,7 @@ export class ZoneRateLimiter {
 
   record(zone: string, at: number): void {
     const list = this.#stamps.get(zone) ?? [];
-    list.push(at);
+    list.push(this.#mono(at));
     this.#stamps.set(zone, list);
   }
 }

@@ -82,7 +82,7 @@ Phones report on \`officers/{officer}/state\` every 10-60 s and on every change.
 
 Events and dispatches do not carry images. They carry the picture's SHA-256 and a URL on
 the gateway's HTTP API: \`http://{box}:{port}/evidence/{event}.jpg?token=...\`. The token in
-that URL opens this one picture only. Check the SHA-256 of what you download against the
+that URL opens this one picture only, for 7 days (the API token opens it for good). Check the SHA-256 of what you download against the
 event's \`evidence.sha256\`.
 
 With the gateway's API token (HTTP header \`Authorization: Bearer TOKEN\`, or

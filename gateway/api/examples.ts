@@ -3,7 +3,7 @@ const EV = '01JDQ7Z3K8M2V5X9A4B6C8D0EF';
 const DSP = '01JDQ80A1B2C3D4E5F6G7H8J9K';
 const SHA = '9f2c4a1d0b7e3f5a8c6d2e4f1a3b5c7d9e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8b';
 const place = { camera_id: 'cam-plaza', camera_name: '中心街广场', zone: '广场步行区', name: '中心街广场', lat: 28.7712, lon: 118.5553 };
-const url = `http://192.168.10.5:8080/evidence/${EV}.jpg?token=Jb0dXo2m1kq7Yw3c9t4RzQfH6uLp8aSe`;
+const url = `http://192.168.10.5:8080/evidence/${EV}.jpg?token=t3bq1c.Jb0dXo2m1kq7Yw3c9t4RzQfH6uLp8aSe`;
 
 const dispatch = {
   msg_id: '01JDQ80A1C0000000000000000',

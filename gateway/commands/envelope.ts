@@ -6,6 +6,18 @@
 import type { IPublishPacket } from 'mqtt';
 import type { Uplink } from '../uplink/uplink.ts';
 import type { ErrorCode, ReplyEnvelope } from '../api/schema/commands.ts';
+import type { Topics } from '../api/topics.ts';
+
+/** A larger reply is replaced by an error saying so (every validation error listed once made a 58 MB reply). */
+export const MAX_REPLY_BYTES = 256 * 1024;
+
+function ownTree(topic: string, t: Topics): boolean {
+  return (
+    topic.startsWith(`${t.officersRoot}/`) ||
+    (topic.startsWith(`${t.gw}/`) && !topic.startsWith(`${t.replies()}/`)) ||
+    /\/gateways\/[^/]+\/commands(\/|$)/.test(topic)
+  );
+}
 
 export class CommandError extends Error {
   readonly code: ErrorCode;
@@ -24,11 +36,16 @@ export interface ReplyTarget {
   requested: boolean;
 }
 
-/** Where the reply to `packet` goes. A response topic with wildcards is not usable. */
-export function replyTarget(packet: IPublishPacket, fallback: string): ReplyTarget {
+/**
+ * Where the reply to `packet` goes. A response topic with wildcards is not usable, nor one
+ * inside the contract's own tree (a command topic, an officer's topic, this gateway's
+ * messages): a request must not make the gateway publish as someone it is not.
+ */
+export function replyTarget(packet: IPublishPacket, fallback: string, topics?: Topics): ReplyTarget {
   const p = packet.properties;
   const rt = p?.responseTopic;
-  if (rt && !/[+#]/.test(rt)) return { topic: rt, correlationData: p?.correlationData, requested: true };
+  if (rt && !/[+#]/.test(rt) && !(topics && ownTree(rt, topics)))
+    return { topic: rt, correlationData: p?.correlationData, requested: true };
   return { topic: fallback, correlationData: p?.correlationData, requested: false };
 }
 
@@ -53,5 +70,11 @@ export function sendReply(uplink: Uplink, target: ReplyTarget, reply: ReplyEnvel
   const properties = v5
     ? { contentType: 'application/json', ...(target.correlationData ? { correlationData: target.correlationData } : {}) }
     : undefined;
-  uplink.publishNow(target.topic, JSON.stringify(reply), { qos: 1, retain: false, ...(properties ? { properties } : {}) });
+  let text = JSON.stringify(reply);
+  if (Buffer.byteLength(text) > MAX_REPLY_BYTES) {
+    const { data: _d, error: _e, ...base } = reply;
+    const message = `the reply (${Buffer.byteLength(text)} bytes) is larger than the ${MAX_REPLY_BYTES} bytes a reply may have${reply.error ? `; it began: ${reply.error.message.slice(0, 500)}` : ''}`;
+    text = JSON.stringify({ ...base, status: 'error', error: { code: 'too_large', message } });
+  }
+  uplink.publishNow(target.topic, text, { qos: 1, retain: false, ...(properties ? { properties } : {}) });
 }

@@ -15,6 +15,7 @@ import { Type } from '@sinclair/typebox';
 import { readInbound } from '../api/inbound.ts';
 import { COMMANDS, type CommandName, type CommandParams, type ReplyData, type ReplyEnvelope } from '../api/schema/commands.ts';
 import { CommandError, envelope, replyTarget, sendReply } from './envelope.ts';
+import { MAX_INBOUND_BYTES } from '../uplink/uplink.ts';
 
 export interface CommandMeta {
   /** When the command stops being worth running: MQTT 5 message expiry or expires_at; null if neither. */
@@ -43,7 +44,18 @@ export class Commands {
   start(): void {
     this.ctx.uplink.on(this.ctx.topics.commandsAll(), (topic, payload, packet) => void this.handle(topic, payload, packet), {
       retainAsPublished: true,
+      onOversize: (topic, bytes, packet) => this.tooLarge(topic, bytes, packet),
     });
+  }
+
+  /** A command refused unread for its size still gets its reply (no transaction: the payload was not read). */
+  private tooLarge(topic: string, bytes: number, packet: IPublishPacket): void {
+    if (!topic.startsWith(this.prefix)) return;
+    const name = topic.slice(this.prefix.length).slice(0, 64);
+    const target = replyTarget(packet, this.ctx.topics.reply(name.replaceAll('/', '_')), this.ctx.topics);
+    const err = new CommandError('too_large', `payload of ${bytes} bytes is larger than the ${MAX_INBOUND_BYTES} bytes a command may have`);
+    const reply = envelope(name, this.ctx.config.settings.gateway.id, this.ctx.clock.now(), null, { error: err });
+    sendReply(this.ctx.uplink, target, reply, this.ctx.uplink.protocolVersion === 5);
   }
 
   async handle(topic: string, payload: Buffer, packet: IPublishPacket): Promise<ReplyEnvelope | null> {
@@ -54,7 +66,7 @@ export class Commands {
     }
     const name = topic.slice(this.prefix.length);
     // A name of several levels (commands/a/b) is unknown; its reply stays one level deep.
-    const target = replyTarget(packet, ctx.topics.reply(name.replaceAll('/', '_')));
+    const target = replyTarget(packet, ctx.topics.reply(name.replaceAll('/', '_')), ctx.topics);
     const now = ctx.clock.now();
     let tx: unknown = null;
     const finish = (r: ReplyEnvelope) => {

@@ -26,6 +26,8 @@ export interface ConfirmDeps {
   clock: Clock;
   gatewayId: string;
   evidenceDir: string;
+  /** Free space below which no evidence picture is written (gateway.evidence_min_free_mb). */
+  evidenceMinFreeBytes?: number;
   timeZone: string;
   camera: (id: string) => CameraInfo;
   evidenceUrl?: (e: EventRecord) => string | null;
@@ -46,6 +48,7 @@ export async function confirmEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy)
     title: `${r.type} ${CATALOGUE[r.type].zh} ${r.camera} ${r.zoneName}`,
     at: v.at,
     timeZone: d.timeZone,
+    minFreeBytes: d.evidenceMinFreeBytes,
   }).catch((err: Error) => {
     d.log.error({ camera: r.camera, err }, 'evidence could not be written; recording the event without it');
     return null;

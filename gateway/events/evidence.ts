@@ -4,7 +4,7 @@
  * that names it, so a stored event never points at a missing file.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Box, Pt } from '../zones/geometry.ts';
@@ -22,6 +22,8 @@ export interface EvidenceInput {
   timeZone?: string;
   /** A full-resolution JPEG of the same moment (snapshot URI or main stream), if any. */
   still?: Buffer | null;
+  /** Below this many bytes free no picture is written: pictures give way before the database does. */
+  minFreeBytes?: number;
 }
 
 export interface Evidence {
@@ -130,20 +132,84 @@ async function annotate(e: EvidenceInput): Promise<Buffer> {
     .toBuffer();
 }
 
+/**
+ * Written whole or not at all: a temp file, every byte checked, fsynced, then renamed (and
+ * the folder fsynced), so a full disk never leaves a cut picture under its final name.
+ */
 export async function writeEvidence(dir: string, e: EvidenceInput): Promise<Evidence> {
   const jpeg = await annotate(e);
   const day = stamp(e.at, e.timeZone).slice(0, 10);
   const folder = join(dir, day);
-  mkdirSync(folder, { recursive: true });
+  mkdirSync(folder, { recursive: true, mode: 0o700 });
+  if (e.minFreeBytes) {
+    const s = statfsSync(folder);
+    const free = s.bavail * s.bsize;
+    if (free - jpeg.length < e.minFreeBytes)
+      throw Object.assign(
+        new Error(
+          `evidence not written: ${(free / 1e6).toFixed(1)} MB free in ${dir}, below gateway.evidence_min_free_mb (${(e.minFreeBytes / 1e6).toFixed(0)} MB)`,
+        ),
+        { code: 'ENOSPC' },
+      );
+  }
   const path = join(folder, `${e.eventId}.jpg`);
   const tmp = `${path}.tmp`;
-  const fd = openSync(tmp, 'w');
   try {
-    writeSync(fd, jpeg);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    const fd = openSync(tmp, 'w', 0o600);
+    try {
+      for (let done = 0; done < jpeg.length; ) {
+        const n = writeSync(fd, jpeg, done, jpeg.length - done);
+        if (n <= 0) throw new Error(`evidence ${tmp}: write returned ${n} at byte ${done} of ${jpeg.length}`);
+        done += n;
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
   }
-  renameSync(tmp, path);
+  syncDir(folder);
   return { path, sha256: createHash('sha256').update(jpeg).digest('hex'), bytes: jpeg.length };
+}
+
+/** Makes a rename durable; a file system that cannot fsync a folder is let be. */
+function syncDir(folder: string): void {
+  try {
+    const fd = openSync(folder, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Not every file system supports it; the rename itself is still atomic.
+  }
+}
+
+/** Removes temp files a crash or a full disk left in the evidence folders; returns how many. */
+export function cleanEvidenceTemp(dir: string): number {
+  let n = 0;
+  let days: string[];
+  try {
+    days = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const day of days) {
+    let files: string[];
+    try {
+      files = readdirSync(join(dir, day));
+    } catch {
+      continue;
+    }
+    for (const f of files)
+      if (f.endsWith('.tmp')) {
+        unlinkSync(join(dir, day, f));
+        n++;
+      }
+  }
+  return n;
 }

@@ -18,7 +18,7 @@ import type { DispatchesRepo } from '../store/dispatches.ts';
 import type { EventRecord } from '../core/event.ts';
 import type { UplinkStatus } from '../uplink/uplink.ts';
 import { ULID_PATTERN } from '../api/schema/common.ts';
-import { pictureToken, sameSecret } from './tokens.ts';
+import { pictureToken, pictureTokenValid, sameSecret } from './tokens.ts';
 
 export interface HttpApiOptions {
   host: string;
@@ -36,7 +36,8 @@ export interface HttpApiOptions {
     e: EventRecord,
     t: { from: EventRecord['state'] | null; to: EventRecord['state']; at: number; data: Record<string, unknown> },
   ) => Record<string, unknown>;
-  health: () => { version: string; mqtt: UplinkStatus };
+  /** `problems`: box-wide conditions (disk full, clock step); any of them, or no broker, is "degraded". */
+  health: () => { version: string; mqtt: UplinkStatus; problems?: { kind: string; since: string; message: string }[] };
 }
 
 const ULID = new RegExp(ULID_PATTERN.slice(1, -1));
@@ -104,10 +105,13 @@ export class HttpApi {
         given ? {} : { 'www-authenticate': 'Bearer' },
       );
     try {
-      if (url.pathname === '/health') return send(200, { status: this.o.health().mqtt.connected ? 'ok' : 'degraded', ...this.o.health() });
+      if (url.pathname === '/health') {
+        const h = this.o.health();
+        return send(200, { status: h.mqtt.connected && !h.problems?.length ? 'ok' : 'degraded', ...h });
+      }
       const ev = EVIDENCE.exec(url.pathname);
       if (ev) {
-        if (!master && !(given && sameSecret(given, pictureToken(this.o.token, ev[1])))) return denied();
+        if (!master && !(given && pictureTokenValid(this.o.token, ev[1], given))) return denied();
         return this.picture(ev[1], req, res, send);
       }
       if (!master)

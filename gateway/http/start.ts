@@ -41,7 +41,11 @@ export async function startHttpApi(o: {
       const { msg_id: _m, ...rest } = transitionPayload(gw, { ...e, state: t.to, reason, officerId: officer_id }, t.from, t.at, note);
       return rest;
     },
-    health: () => ({ version: ctx.version, mqtt: ctx.uplink.status() }),
+    health: () => ({
+      version: ctx.version,
+      mqtt: ctx.uplink.status(),
+      problems: ctx.faults.list().map((f) => ({ kind: f.kind, since: new Date(f.since).toISOString(), message: f.message })),
+    }),
   });
   try {
     await api.start();

@@ -16,6 +16,8 @@ export type { ConfigIssue } from './issues.ts';
 export interface LoadOptions {
   /** Start despite containable issues; they come back in `warnings`. */
   contain?: boolean;
+  /** `gateway check` and `run`: a box's settings must name a camera (tools such as `speaker test` need none). */
+  requireCameras?: boolean;
 }
 
 export class ConfigError extends Error {
@@ -133,6 +135,9 @@ export function parseSettings(text: string, file: string, env: NodeJS.ProcessEnv
   }
   const issues: ConfigIssue[] = [];
   const raw = substituteEnv(doc.toJS() ?? {}, [], env, issues);
+  issues.push(...nonFinite(raw, []));
+  if (opts.requireCameras && !(raw as { cameras?: unknown[] }).cameras?.length)
+    issues.push({ path: ['cameras'], message: 'no cameras: a gateway needs at least one camera (see config/example.yaml)' });
   const validate = compile<Settings>(SettingsSchema, true);
   if (!validate(raw)) {
     for (const e of validate.errors ?? []) {
@@ -167,14 +172,42 @@ export function parseSettings(text: string, file: string, env: NodeJS.ProcessEnv
   return { settings: raw as Settings, file: resolve(file), dir, resolvePath, ...(warnings.length ? { warnings } : {}) };
 }
 
+/** `.inf` and `.nan` are YAML numbers, but no setting means them (and JSON Schema's maximum lets NaN through). */
+function nonFinite(value: unknown, path: (string | number)[]): ConfigIssue[] {
+  if (typeof value === 'number') return Number.isFinite(value) ? [] : [{ path, message: `${value} is not allowed: give a finite number` }];
+  if (Array.isArray(value)) return value.flatMap((v, i) => nonFinite(v, [...path, i]));
+  if (value && typeof value === 'object') return Object.entries(value).flatMap(([k, v]) => nonFinite(v, [...path, k]));
+  return [];
+}
+
+/** The byte offset of the first invalid UTF-8 sequence, or -1. */
+export function invalidUtf8At(buf: Buffer): number {
+  const text = buf.toString('utf8');
+  for (let i = text.indexOf('\uFFFD'); i !== -1; i = text.indexOf('\uFFFD', i + 1)) {
+    // A U+FFFD that the file really contains is fine; one that decoding put in marks bad bytes.
+    const at = Buffer.byteLength(text.slice(0, i));
+    if (buf[at] !== 0xef || buf[at + 1] !== 0xbf || buf[at + 2] !== 0xbd) return at;
+  }
+  return -1;
+}
+
+/** A settings file: read and checked as UTF-8 (`check` and `run` also require a camera: `requireCameras`). */
 export function loadSettings(file: string, env: NodeJS.ProcessEnv = process.env, opts: LoadOptions = {}): LoadedSettings {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(file, 'utf8');
+    bytes = readFileSync(file);
   } catch (e) {
     throw new ConfigError(file, [
       { path: [], message: `cannot read the settings file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` },
     ]);
   }
-  return parseSettings(text, file, env, opts);
+  const bad = invalidUtf8At(bytes);
+  if (bad >= 0)
+    throw new ConfigError(file, [
+      {
+        path: [],
+        message: `not valid UTF-8 at byte offset ${bad} (0x${bytes[bad].toString(16).padStart(2, '0')}); save the file as UTF-8`,
+      },
+    ]);
+  return parseSettings(bytes.toString('utf8'), file, env, opts);
 }

@@ -18,8 +18,14 @@ const obj = <T extends Record<string, TSchema>>(props: T, description?: string) 
   Type.Object(props, { ...Strict, default: {}, ...(description ? { description } : {}) });
 
 export const Id = Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$', description: 'letters, digits, _ and -' });
-const Seconds = (def: number, description: string, minimum = 0) => Type.Number({ minimum, default: def, description });
-const OptSeconds = (description: string, minimum = 0) => Type.Optional(Type.Number({ minimum, description }));
+/**
+ * Every duration ends up in a Node timer, whose range is 2^31-1 ms (about 24.8 days);
+ * beyond it Node fires after 1 ms, so an out-of-range interval would run ~1000 times a second.
+ */
+export const MAX_SECONDS = 2_147_483;
+const Seconds = (def: number, description: string, minimum = 0) =>
+  Type.Number({ minimum, maximum: MAX_SECONDS, default: def, description });
+const OptSeconds = (description: string, minimum = 0) => Type.Optional(Type.Number({ minimum, maximum: MAX_SECONDS, description }));
 
 export const Point = Type.Tuple([Type.Number({ minimum: 0, maximum: 1 }), Type.Number({ minimum: 0, maximum: 1 })], {
   description: '[x, y], normalised: 0,0 is the top-left of the picture, 1,1 the bottom-right',
@@ -203,13 +209,13 @@ export const Camera = Type.Object(
     transport: Literals(['tcp', 'udp'], { default: 'tcp' }),
     location: Location,
     place: Type.Optional(Type.String({ description: 'spoken place name, e.g. 和村镇中心街' })),
-    interval_s: Type.Number({ minimum: 0.2, default: 1, description: 'analyse at most one frame per interval' }),
+    interval_s: Type.Number({ minimum: 0.2, maximum: MAX_SECONDS, default: 1, description: 'analyse at most one frame per interval' }),
     clock: Literals(['wall', 'media'], {
       default: 'wall',
       description:
         'wall: frames are stamped when they arrive (cameras; a file plays in real time and loops). media (a video file only): the file is analysed once, as fast as the detector goes, each frame stamped with its time in the video, so dwell times are as filmed; for checking zones on recorded footage',
     }),
-    stall_s: Type.Number({ minimum: 2, default: 15, description: 'no frame for this long restarts the stream' }),
+    stall_s: Type.Number({ minimum: 2, maximum: MAX_SECONDS, default: 15, description: 'no frame for this long restarts the stream' }),
     model: Type.Optional(Type.String({ description: 'model id (manifest in models/), defaults to detector.model' })),
     models: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {
@@ -255,6 +261,13 @@ export const Officer = Type.Object(
     name: Type.String({ minLength: 1 }),
     town: Type.Optional(Type.String()),
     phone: Type.Optional(Type.String()),
+    password: Type.Optional(
+      Type.String({
+        minLength: 8,
+        description:
+          'embedded broker bound to the LAN: the phone logs in with the officer id and this, and may publish only its own topics',
+      }),
+    ),
   },
   Strict,
 );
@@ -267,6 +280,13 @@ export const SettingsSchema = Type.Object(
       name: Type.Optional(Type.String()),
       town: Type.Optional(Type.String({ description: 'the town this box serves (dispatch prefers its officers)' })),
       data_dir: Type.String({ default: './data', description: 'database, evidence and audio cache; relative to this file' }),
+      evidence_min_free_mb: Type.Number({
+        minimum: 0,
+        maximum: 1_000_000,
+        default: 64,
+        description:
+          'below this much free space in data_dir no evidence picture is written (the event is still recorded), so pictures fill the disk before the database does',
+      }),
       timezone: Type.String({
         default: DEFAULT_TIME_ZONE,
         description: 'IANA time zone of the site: evidence stamps, quiet hours, schedules',
@@ -282,7 +302,10 @@ export const SettingsSchema = Type.Object(
       prefix: Type.String({ pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', default: 'township' }),
       protocol_version: Literals([4, 5], { default: 5, description: 'MQTT 5, or 4 for 3.1.1' }),
       embedded: obj({
-        host: Type.String({ default: '127.0.0.1' }),
+        host: Type.String({
+          default: '127.0.0.1',
+          description: 'loopback by default; any other address requires mqtt.username and mqtt.password, which the broker then checks',
+        }),
         port: Type.Integer({ minimum: 1, maximum: 65535, default: 1883 }),
       }),
       tls: obj(

@@ -14,6 +14,11 @@ export function checkUplinkAndDispatch(s: Settings, resolvePath: (p: string) => 
     issues.push({ path: ['mqtt', 'tls', tls.cert ? 'key' : 'cert'], message: 'a client certificate needs both cert and key' });
   if ((tls.ca || tls.cert) && s.mqtt.url && !/^(mqtts|wss|tls):/.test(s.mqtt.url))
     issues.push({ path: ['mqtt', 'url'], message: `mqtt.tls is set but the URL "${s.mqtt.url}" is not TLS; use mqtts://host:8883` });
+  if (!s.mqtt.url && !isLoopback(s.mqtt.embedded.host) && !(s.mqtt.username && s.mqtt.password))
+    issues.push({
+      path: ['mqtt', 'embedded', 'host'],
+      message: `the embedded broker on ${s.mqtt.embedded.host} would be open to the LAN (anyone could send commands or answer as an officer): set mqtt.username and mqtt.password (officers then log in with their id and officers[].password), or bind it to 127.0.0.1`,
+    });
   const towns = s.dispatch.neighbour_towns;
   if (towns.length && !s.gateway.town)
     issues.push({ path: ['dispatch', 'neighbour_towns'], message: 'neighbouring towns need gateway.town: which town is this box in?' });
@@ -22,4 +27,8 @@ export function checkUplinkAndDispatch(s: Settings, resolvePath: (p: string) => 
       issues.push({ path: ['dispatch', 'neighbour_towns', i], message: `"${t}" is this box's own town (gateway.town)` });
   });
   return issues;
+}
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }

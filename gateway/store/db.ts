@@ -4,7 +4,7 @@
  * Migrations are numbered SQL files applied in order, each in its own transaction.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +13,7 @@ export type Db = Database.Database;
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 export function openDb(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   let db: Db;
   try {
     db = new Database(path);
@@ -21,6 +21,8 @@ export function openDb(path: string): Db {
   } catch (e) {
     throw new Error(`database ${path}: cannot open: ${(e as Error).message}`);
   }
+  // Events name places and plates: the database is for the gateway's user only (WAL and SHM too).
+  if (path !== ':memory:') for (const f of [path, `${path}-wal`, `${path}-shm`]) chmodIfThere(f, 0o600);
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
@@ -44,5 +46,13 @@ function migrate(db: Db, path: string): void {
       db.exec(sql);
       db.pragma(`user_version = ${n}`);
     })();
+  }
+}
+
+function chmodIfThere(f: string, mode: number): void {
+  try {
+    chmodSync(f, mode);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
 }

@@ -8,7 +8,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';
-import type { Clock } from '../clock.ts';
+import { mono, type Clock } from '../clock.ts';
 import { type OutboxRepo, PRIORITY, type NewMessage } from '../store/outbox.ts';
 import type { Topics } from '../api/topics.ts';
 
@@ -33,7 +33,14 @@ export interface UplinkOptions {
   sessionExpiryS?: number;
   /** MQTT 5: the last will waits this long, so brief drops do not flap the status. */
   willDelayS?: number;
+  /** Inbound messages larger than this are refused before they are read (a 10 MB command blocked the loop for seconds). */
+  maxInboundBytes?: number;
 }
+
+/** What a subscriber is told about a message refused for its size (a command owes a reply). */
+export type OversizeHandler = (topic: string, bytes: number, packet: mqtt.IPublishPacket) => void;
+
+export const MAX_INBOUND_BYTES = 256 * 1024;
 
 /** What the connection is doing, for logs, /health and tests. */
 export interface UplinkStatus {
@@ -61,7 +68,7 @@ export class Uplink {
   private client: MqttClient | null = null;
   private readonly inFlight = new Set<number>();
   private readonly retained = new Map<string, string>();
-  private readonly handlers: { filter: string; fn: Handler; rap: boolean }[] = [];
+  private readonly handlers: { filter: string; fn: Handler; rap: boolean; onOversize?: OversizeHandler }[] = [];
   private draining = false;
   private tokens = 0;
   private lastRefill = 0;
@@ -73,7 +80,15 @@ export class Uplink {
   private readonly o: Required<Omit<UplinkOptions, 'username' | 'password' | 'tls'>> & Pick<UplinkOptions, 'username' | 'password' | 'tls'>;
 
   constructor(o: UplinkOptions) {
-    this.o = { window: 32, replayPerSecond: 200, maxOutbox: 100_000, sessionExpiryS: 86_400, willDelayS: 15, ...o };
+    this.o = {
+      window: 32,
+      replayPerSecond: 200,
+      maxOutbox: 100_000,
+      sessionExpiryS: 86_400,
+      willDelayS: 15,
+      maxInboundBytes: MAX_INBOUND_BYTES,
+      ...o,
+    };
   }
 
   start(): void {
@@ -93,7 +108,9 @@ export class Uplink {
       password: this.o.password,
       reconnectPeriod: 2000,
       connectTimeout: 10_000,
-      keepalive: 30,
+      // mqtt.js gives up on a silent broker after 1.5 keepalives: 15 s, not 45, of /health saying "ok"
+      // while a hung broker (TCP up, nothing answered) holds everything we send.
+      keepalive: 10,
       // Our outbox decides what is sent; mqtt.js must not queue behind our back.
       queueQoSZero: false,
       will: {
@@ -142,21 +159,43 @@ export class Uplink {
       this.state = { connected: false, error: why, since: this.state.error === why ? this.state.since : Date.now() };
     });
     client.on('message', (topic, payload, packet) => {
+      if (payload.length > this.o.maxInboundBytes) return this.oversize(topic, payload.length, packet);
       for (const h of this.handlers)
         if (matches(h.filter, topic)) {
           try {
             h.fn(topic, payload, packet);
           } catch (e) {
-            this.o.log.error({ topic, err: e }, 'MQTT handler failed');
+            this.o.log.error({ topic: topic.slice(0, 200), err: e }, 'MQTT handler failed');
           }
         }
     });
     // Drains again after backoffs, and prunes telemetry beyond the caps.
     this.timer = setInterval(() => {
-      this.o.outbox.prune(this.o.clock.now(), this.o.maxOutbox);
+      try {
+        this.o.outbox.prune(this.o.clock.now(), this.o.maxOutbox);
+      } catch (e) {
+        // A full disk can refuse even a DELETE; the outbox is pruned again next second.
+        this.o.log.warn({ err: e }, 'outbox prune failed');
+      }
       this.drain();
     }, 1000);
     this.timer.unref();
+  }
+
+  private oversize(topic: string, bytes: number, packet: mqtt.IPublishPacket): void {
+    // The topic is the sender's too: bounded, like everything else in this line.
+    this.o.log.warn(
+      { topic: topic.slice(0, 200), bytes, max: this.o.maxInboundBytes },
+      'inbound MQTT message too large; refused without reading it',
+    );
+    for (const h of this.handlers)
+      if (h.onOversize && matches(h.filter, topic)) {
+        try {
+          h.onOversize(topic, bytes, packet);
+        } catch (e) {
+          this.o.log.error({ topic: topic.slice(0, 200), err: e }, 'MQTT oversize handler failed');
+        }
+      }
   }
 
   status(): UplinkStatus {
@@ -171,9 +210,9 @@ export class Uplink {
    * Subscribes for incoming messages (officer phones, platform commands). `retainAsPublished`
    * (MQTT 5) keeps the retain flag of live messages, so a retained command can be told apart.
    */
-  on(filter: string, fn: Handler, o: { retainAsPublished?: boolean } = {}): void {
+  on(filter: string, fn: Handler, o: { retainAsPublished?: boolean; onOversize?: OversizeHandler } = {}): void {
     const rap = o.retainAsPublished === true;
-    this.handlers.push({ filter, fn, rap });
+    this.handlers.push({ filter, fn, rap, onOversize: o.onOversize });
     if (this.connected) this.client?.subscribe(filter, this.subOpts(rap));
   }
 
@@ -204,8 +243,9 @@ export class Uplink {
     if (this.connected) this.client?.publish(topic, payload, opts);
   }
 
+  /** The send budget runs on monotonic time: a wall clock stepped back must not stall publishing. */
   private refill(): void {
-    const now = Date.now();
+    const now = mono(this.o.clock);
     this.tokens = Math.min(this.o.replayPerSecond, this.tokens + ((now - this.lastRefill) / 1000) * this.o.replayPerSecond);
     this.lastRefill = now;
   }
@@ -214,33 +254,48 @@ export class Uplink {
     if (this.draining || !this.connected || !this.client || this.closing) return;
     this.draining = true;
     try {
-      this.refill();
-      const room = Math.min(this.o.window - this.inFlight.size, Math.floor(this.tokens));
-      if (room <= 0) return;
-      const batch = this.o.outbox.next(room, this.inFlight);
-      for (const m of batch) {
-        this.inFlight.add(m.id);
-        this.tokens--;
-        this.o.outbox.attempted(m.id);
-        // MQTT 5: what expires in our outbox also expires at the broker (a stale offer never reaches a phone).
-        const expiry =
-          this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.o.clock.now()) / 1000)) : 0;
-        const props = expiry ? { properties: { messageExpiryInterval: expiry } } : {};
-        this.client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, (err) => {
-          this.inFlight.delete(m.id);
-          if (err) {
-            this.o.log.debug({ topic: m.topic, err }, 'publish failed; will retry');
-            return;
-          }
-          this.o.outbox.delivered(m.id);
-          this.published++;
-          this.drain();
-        });
-      }
-      if (batch.length === room && room > 0) setTimeout(() => this.drain(), 50).unref();
+      this.send();
+    } catch (e) {
+      this.o.log.warn({ err: e }, 'outbox could not be read or updated; trying again in a second');
     } finally {
       this.draining = false;
     }
+  }
+
+  private send(): void {
+    const client = this.client;
+    if (!client) return;
+    this.refill();
+    const room = Math.min(this.o.window - this.inFlight.size, Math.floor(this.tokens));
+    if (room <= 0) return;
+    const batch = this.o.outbox.next(room, this.inFlight);
+    for (const m of batch) {
+      // First, so a write that fails (full disk) leaves nothing marked in flight.
+      this.o.outbox.attempted(m.id);
+      this.inFlight.add(m.id);
+      this.tokens--;
+      // MQTT 5: what expires in our outbox also expires at the broker (a stale offer never reaches a phone).
+      const expiry =
+        this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.o.clock.now()) / 1000)) : 0;
+      const props = expiry ? { properties: { messageExpiryInterval: expiry } } : {};
+      client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, (err) => {
+        this.inFlight.delete(m.id);
+        if (err) {
+          this.o.log.debug({ topic: m.topic, err: err.message }, 'publish failed; will retry');
+          return;
+        }
+        try {
+          this.o.outbox.delivered(m.id);
+        } catch (e) {
+          // Not recorded as delivered (full disk): it is sent again later with the same msg_id, which the platform drops.
+          this.o.log.warn({ topic: m.topic, err: e }, 'delivered message could not be marked; it will be re-sent');
+          return;
+        }
+        this.published++;
+        this.drain();
+      });
+    }
+    if (batch.length === room && room > 0) setTimeout(() => this.drain(), 50).unref();
   }
 
   pending(): number {
@@ -249,8 +304,8 @@ export class Uplink {
 
   /** Waits until the outbox is empty (tests, orderly shutdown), up to `ms`. */
   async settle(ms = 5000): Promise<boolean> {
-    const end = Date.now() + ms;
-    while (Date.now() < end) {
+    const end = performance.now() + ms;
+    while (performance.now() < end) {
       if (this.pending() === 0) return true;
       this.drain();
       await new Promise((r) => setTimeout(r, 50));

@@ -65,6 +65,7 @@ export type CommandParams<N extends CommandName> = Static<(typeof COMMANDS)[N]>;
 
 export const ERROR_CODES = [
   'bad_json',
+  'too_large',
   'invalid',
   'unknown_command',
   'expired',
