@@ -9,6 +9,8 @@
  * gateway probe URL --user U --password P one camera's profiles and stream URIs
  * gateway status --config FILE           camera and speaker health of a running gateway
  * gateway stats --config FILE            settled-by-warning share, stage times, counts
+ * gateway evidence export EVENT --out F  an event's signed evidence archive (bystanders blurred)
+ * gateway evidence verify F [F...]       check archives anywhere, without the box
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -35,6 +37,14 @@ const HELP = `usage: gateway <command> [options]
   stats --config FILE [--since T] [--until T] [--json]
                                   settled-by-warning share, stage times and counts, from
                                   this box's event history
+  evidence export EVENT --config FILE --out F [--unredacted --by NAME --reason TEXT]
+                                  the event's signed evidence archive (tar); blurred unless
+                                  --unredacted, which is recorded in the database
+  evidence export --chain --config FILE --out F
+                                  every signed manifest, to show no event was removed
+  evidence verify F [F...] [--key PEM]
+                                  check archives without the box; several (or a chain
+                                  archive) are also checked for a gap in the chain
 
 Environment: GATEWAY_MIRROR (local mirror folder), GATEWAY_MODELS_DIR (where weights go),
 GATEWAY_LOG_FORMAT=json|pretty.`;
@@ -71,6 +81,11 @@ async function main(argv: string[]): Promise<void> {
       since: { type: 'string' },
       until: { type: 'string' },
       json: { type: 'boolean' },
+      unredacted: { type: 'boolean' },
+      chain: { type: 'boolean' },
+      by: { type: 'string' },
+      reason: { type: 'string' },
+      key: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -157,6 +172,34 @@ async function main(argv: string[]): Promise<void> {
       const { statsCommand } = await import('./cli/stats.ts');
       process.exitCode = statsCommand(config, { since: values.since, until: values.until, json: values.json }, (l) => console.log(l));
       return;
+    }
+    case 'evidence': {
+      const [sub, ...args] = positionals;
+      const { exportCommand, verifyCommand } = await import('./cli/evidence.ts');
+      const { ExportError } = await import('./evidence/export.ts');
+      const out = (l: string) => console.log(l);
+      try {
+        if (sub === 'export') {
+          if (!values.config || !values.out || (!values.chain && !args[0]))
+            fail('usage: gateway evidence export EVENT --config FILE --out F [--unredacted --by NAME --reason TEXT] | --chain', 2);
+          const config = settingsOrFail(values.config);
+          process.exitCode = exportCommand(
+            config,
+            { event: args[0], chain: values.chain, out: values.out, unredacted: values.unredacted, by: values.by, reason: values.reason },
+            out,
+          );
+          return;
+        }
+        if (sub === 'verify') {
+          if (!args.length) fail('usage: gateway evidence verify ARCHIVE [ARCHIVE...] [--key PEM]', 2);
+          process.exitCode = verifyCommand(args, { key: values.key }, out);
+          return;
+        }
+      } catch (e) {
+        if (e instanceof ExportError) fail(e.message);
+        throw e;
+      }
+      return fail(`gateway evidence: unknown subcommand "${sub ?? ''}" (export, verify)`, 2);
     }
     case 'schema': {
       const json = JSON.stringify(SettingsSchema, null, 2);

@@ -6,7 +6,7 @@ import { DispatchesRepo } from '../store/dispatches.ts';
 import type { StatsPublisher } from '../stats/publisher.ts';
 import { eventPayload, transitionPayload, type CameraInfo } from '../api/payloads.ts';
 import type { EventRecord } from '../events/types.ts';
-import { HttpApi } from './server.ts';
+import { HttpApi, type HttpApiOptions } from './server.ts';
 import { loadToken } from './tokens.ts';
 
 export async function startHttpApi(o: {
@@ -15,6 +15,7 @@ export async function startHttpApi(o: {
   stats: StatsPublisher;
   cameras: Map<string, CameraInfo>;
   zoneName: (e: EventRecord) => string;
+  evidence?: HttpApiOptions['evidence'];
 }): Promise<HttpApi | null> {
   const { ctx } = o;
   const s = ctx.config.settings;
@@ -42,6 +43,7 @@ export async function startHttpApi(o: {
       return rest;
     },
     health: () => ({ version: ctx.version, mqtt: ctx.uplink.status() }),
+    evidence: o.evidence,
   });
   try {
     await api.start();
