@@ -83,8 +83,9 @@ export class Retention {
         }
         r.freeBytes = this.freeBytes();
         r.low = r.freeBytes < min;
+        // Once per episode: a disk that stays full after everything deletable went alerts once.
         if (!this.low) this.alert(now, r, r.freedBytes - before, min);
-        this.low = true;
+        this.low = r.low;
       } else this.low = false;
     } catch (err) {
       this.ctx.log.error({ err }, 'evidence retention sweep failed');
