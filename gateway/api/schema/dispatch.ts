@@ -108,7 +108,8 @@ export const AlertMessage = Strict(
     msg_id: MsgId,
     gateway: Gateway,
     kind: Type.String({
-      description: 'no_officer: nobody available for an escalated event; overdue: a dispatched matter is past its deadline',
+      description:
+        'no_officer: nobody available for an escalated event; overdue: a dispatched matter is past its deadline; disk_low: the data disk fell below evidence.disk.min_free_mb and the oldest evidence was deleted (or nothing was left to delete)',
     }),
     event_id: Nullable(Ulid('the event it is about')),
     officer_id: Type.Optional(Nullable(Type.String(), 'overdue: the officer the matter is with')),
