@@ -44,7 +44,7 @@ export function exportCommand(
         });
     writeFileSync(o.out, tar);
     out(
-      `${o.out}: ${o.chain ? 'the manifest chain' : `event ${o.event}`}${o.unredacted ? ', UNREDACTED (recorded)' : ', bystanders blurred'}, ${tar.length} bytes`,
+      `${o.out}: ${o.chain ? 'the manifest chain' : `event ${o.event}${o.unredacted ? ', UNREDACTED (recorded)' : ', bystanders blurred'}`}, ${tar.length} bytes`,
     );
     return 0;
   } finally {
