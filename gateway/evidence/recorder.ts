@@ -299,6 +299,19 @@ export class EvidenceRecorder {
     const e = this.d.events.get(eventId);
     if (!e || this.d.repo.manifestOf(eventId)) return;
     const { ctx, key } = this.d;
+    // Moments this event never reached are said so, rather than silently absent.
+    const have = new Set(this.d.repo.items(eventId).map((i) => i.name));
+    const said = new Set(this.d.repo.missing(eventId).map((x) => `${x.kind}/${x.moment}`));
+    // Why it never warned: the reason it escalated (no speaker, quiet hours, failed), else how it ended.
+    const esc = this.d.events.transitions(eventId).find((t) => t.to === 'escalated');
+    const why = (esc?.data.reason as string | undefined) ?? e.reason;
+    const absent: [string, string, string][] = [
+      ['warning.jpg', 'warning', `no warning played${why ? ` (${why})` : ''}`],
+      ['recheck.jpg', 'recheck', 'the event had no recheck (escalated or ended before it)'],
+    ];
+    for (const [name, moment, reason] of absent)
+      if (!have.has(name) && !said.has(`still/${moment}`))
+        this.d.repo.addMissing({ eventId, kind: 'still', moment, reason, at: ctx.clock.now() });
     const m = this.d.repo.appendManifest(eventId, (prev, seq) => {
       const manifest: Manifest = {
         format: FORMAT,

@@ -175,6 +175,9 @@ cameras:
     const r = verifyArchives([{ name: 'a.tar', data: tar }]);
     expect(r.problems).toEqual([]);
     expect(r.lines.join('\n')).toMatch(/clip\.mp4 \(deleted from the box on .* \(low disk: oldest closed event\)\)/);
+    // What the event never had is said, with why: no speaker here, so no warning and no recheck.
+    expect(r.lines.join('\n')).toContain('warning still (no warning played (no speaker at this camera))');
+    expect(r.lines.join('\n')).toContain('recheck still (the event had no recheck (escalated or ended before it))');
   });
 
   it('deletes by age, per class: unredacted originals and clips after 30 days, blurred copies kept', async () => {
