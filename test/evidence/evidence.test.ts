@@ -196,7 +196,7 @@ speakers:
     expect(v.out).toContain('chain: manifests 1..2 link without a gap');
     expect(v.out).toMatch(/clip\.mp4 \(not blurred/);
     expect(v.code).toBe(0);
-  }, 60_000);
+  }, 120_000);
 
   it('serves the same archive over HTTP, and the unredacted one only with a name and a reason, recorded', async () => {
     const base = `${gw.http!.base}/evidence/${ids.leave}.tar`;
@@ -228,7 +228,7 @@ speakers:
     expect(v.out).toMatch(/7 file\(s\) match|file\(s\) match/);
     expect(v.code).toBe(0);
     expect(gw.evidence.repo.exports(ids.leave).filter((e) => e.unredacted)).toHaveLength(2);
-  }, 60_000);
+  }, 120_000);
 
   it('fails verification with a clear message when a byte is flipped', async () => {
     const entries = readTar(readFileSync(join(elsewhere, 'leave.tar')));
@@ -246,7 +246,7 @@ speakers:
     const v2 = await cli(['evidence', 'verify', 'edited.tar'], elsewhere);
     expect(v2.code).toBe(1);
     expect(v2.out).toContain('the signature does not match manifest.json');
-  }, 30_000);
+  }, 90_000);
 
   it('blurs the passers-by in the exported still and keeps the taxi sharp', async () => {
     const item = gw.evidence.repo.items(ids.stay).find((i) => i.name === 'confirmation.jpg')!;
@@ -277,7 +277,7 @@ speakers:
     const s1 = await sharpness(exported, subject);
     expect(s1).toBeGreaterThan(s0 * 0.85);
     expect(existsSync(item.path)).toBe(true); // the original stays on the box
-  }, 60_000);
+  }, 120_000);
 
   it('links the blurred picture in the event message, not the original', async () => {
     const ev = await heard.waitFor((x) => x.topic === 't/v1/gateways/gw-ev/events' && x.json?.id === ids.stay, 1000, 'event');
@@ -302,5 +302,5 @@ speakers:
     expect(v.out).toContain('the chain starts at manifest 2, not 1: the first 1 were removed');
     // The second event's own archive still verifies, and says which manifest it follows.
     expect((await cli(['evidence', 'verify', 'stay.tar'], elsewhere)).code).toBe(0);
-  }, 30_000);
+  }, 90_000);
 });
