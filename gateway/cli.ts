@@ -9,6 +9,8 @@
  * gateway probe URL --user U --password P one camera's profiles and stream URIs
  * gateway status --config FILE           camera and speaker health of a running gateway
  * gateway stats --config FILE            settled-by-warning share, stage times, counts
+ * gateway evidence export EVENT --out F  an event's signed evidence archive (bystanders blurred)
+ * gateway evidence verify F [F...]       check archives anywhere, without the box
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -59,6 +61,14 @@ speaker is down, 2 when the broker cannot be reached.`,
 
 The settled-by-warning share, stage times and counts from this box's event history
 (read-only; works beside a running gateway and without the broker).`,
+  evidence: `usage: gateway evidence export EVENT --config FILE --out F [--unredacted --by NAME --reason TEXT]
+       gateway evidence export --chain --config FILE --out F
+       gateway evidence verify F [F...] [--key PEM]
+
+export: the event's signed evidence archive (tar), bystanders blurred unless --unredacted
+(recorded in the database); --chain: every signed manifest, to show no event was removed.
+verify: checks archives without the box; several (or a chain archive) are also checked
+for a gap in the chain.`,
 };
 
 const HELP = `usage: gateway <command> [options]
@@ -77,6 +87,14 @@ const HELP = `usage: gateway <command> [options]
   stats --config FILE [--since T] [--until T] [--json]
                                   settled-by-warning share, stage times and counts, from
                                   this box's event history
+  evidence export EVENT --config FILE --out F [--unredacted --by NAME --reason TEXT]
+                                  the event's signed evidence archive (tar); blurred unless
+                                  --unredacted, which is recorded in the database
+  evidence export --chain --config FILE --out F
+                                  every signed manifest, to show no event was removed
+  evidence verify F [F...] [--key PEM]
+                                  check archives without the box; several (or a chain
+                                  archive) are also checked for a gap in the chain
   help [COMMAND]                  this text, or one command's (also: COMMAND --help)
 
 Environment: GATEWAY_MIRROR (local mirror folder), GATEWAY_MODELS_DIR (where weights go),
@@ -109,6 +127,11 @@ const OPTIONS = {
   since: { type: 'string' },
   until: { type: 'string' },
   json: { type: 'boolean' },
+  unredacted: { type: 'boolean' },
+  chain: { type: 'boolean' },
+  by: { type: 'string' },
+  reason: { type: 'string' },
+  key: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -212,6 +235,34 @@ async function main(argv: string[]): Promise<void> {
       const { statsCommand } = await import('./cli/stats.ts');
       process.exitCode = statsCommand(config, { since: values.since, until: values.until, json: values.json }, (l) => console.log(l));
       return;
+    }
+    case 'evidence': {
+      const [sub, ...args] = positionals;
+      const { exportCommand, verifyCommand } = await import('./cli/evidence.ts');
+      const { ExportError } = await import('./evidence/export.ts');
+      const out = (l: string) => console.log(l);
+      try {
+        if (sub === 'export') {
+          if (!values.config || !values.out || (!values.chain && !args[0]))
+            fail('usage: gateway evidence export EVENT --config FILE --out F [--unredacted --by NAME --reason TEXT] | --chain', 2);
+          const config = settingsOrFail(values.config);
+          process.exitCode = exportCommand(
+            config,
+            { event: args[0], chain: values.chain, out: values.out, unredacted: values.unredacted, by: values.by, reason: values.reason },
+            out,
+          );
+          return;
+        }
+        if (sub === 'verify') {
+          if (!args.length) fail('usage: gateway evidence verify ARCHIVE [ARCHIVE...] [--key PEM]', 2);
+          process.exitCode = verifyCommand(args, { key: values.key }, out);
+          return;
+        }
+      } catch (e) {
+        if (e instanceof ExportError) fail(e.message);
+        throw e;
+      }
+      return fail(`gateway evidence: unknown subcommand "${sub ?? ''}" (export, verify)`, 2);
     }
     case 'schema': {
       const json = JSON.stringify(SettingsSchema, null, 2);

@@ -45,6 +45,7 @@ import { commandActions } from './commands/actions.ts';
 import { Faults, freeBytes } from './faults.ts';
 import { prepareDataDir } from './store/data-dir.ts';
 import { reloadSettings } from './commands/reload.ts';
+import { EvidencePart } from './evidence/part.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
@@ -63,6 +64,7 @@ export class Gateway {
   commands!: Commands;
   stats!: StatsPublisher;
   http: HttpApi | null = null;
+  evidence!: EvidencePart;
   readonly pipelines = new Map<string, CameraPipeline>();
   runtime!: DetectorRuntime;
   speakers?: Speakers;
@@ -148,7 +150,17 @@ export class Gateway {
     );
     this.stats = new StatsPublisher(ctx);
     const zoneName = (e: EventRecord) => rules.get(ruleKey(e.camera, e.zone, e.type))?.zoneName ?? e.zone;
-    const http = (this.http = await startHttpApi({ ctx, repo, stats: this.stats, cameras, zoneName }));
+    this.evidence = new EvidencePart({
+      ctx,
+      events: repo,
+      still: (camera) => this.pipelines.get(camera)?.capture.still() ?? Promise.resolve(null),
+      rule: (e) => {
+        const r = rules.get(ruleKey(e.camera, e.zone, e.type));
+        return { type: e.type, zone_name: zoneName(e), dwell_s: r?.dwellS ?? null, grace_s: r?.graceS ?? null };
+      },
+    });
+    warner.onPlay = (req, speaker, audio) => this.evidence.recorder.playing(req.eventId, speaker, req.repeat ?? 0, audio);
+    const http = (this.http = await startHttpApi({ ctx, repo, stats: this.stats, cameras, zoneName, evidence: this.evidence }));
     const evidenceUrl = http ? (e: { id: string }) => http.evidenceUrl(e.id) : undefined;
     const dispatchLog = log.child({ part: 'dispatch' });
     this.dispatcher = new Dispatcher({
@@ -231,10 +243,14 @@ export class Gateway {
         events: this.events,
         input: d.input,
         onHealth: (h) => this.onHealth(this.withDetector(cam, h)),
-        onDetections: this.o.onDetections ? (f, d) => this.o.onDetections!(cam.id, f, d) : undefined,
+        onDetections: (f, d) => {
+          this.evidence.recorder.saw(cam.id, this.ctx.clock.now(), d);
+          this.o.onDetections?.(cam.id, f, d);
+        },
       });
       this.pipelines.set(cam.id, p);
     }
+    this.evidence.start();
     this.events.resume();
     this.stats.start(s.stats.interval_s);
     for (const p of this.pipelines.values()) p.start();
@@ -387,6 +403,7 @@ export class Gateway {
     await Promise.all([...this.pipelines.values()].map((p) => p.stop()));
     await this.runtime?.stop();
     await this.events?.stop();
+    await this.evidence?.stop();
     await this.speakers?.stop();
     await this.ctx?.uplink.settle(2000);
     await this.ctx?.uplink.stop();

@@ -2,7 +2,7 @@
  * Plays spoken warnings on speakers: one message at a time per speaker (a queue each),
  * every attempt reported as played or failed with the device's reason.
  */
-import type { SpeakerDriver } from '../../devices/speakers/types.ts';
+import type { Audio, SpeakerDriver } from '../../devices/speakers/types.ts';
 import { isDeviceError } from '../../devices/errors.ts';
 import type { AudioCache } from './audio.ts';
 import type { WarningOutcome } from './types.ts';
@@ -25,6 +25,8 @@ export class Warner {
   private readonly audio: AudioCache;
   private readonly clock: Clock;
   private readonly gains: Map<string, number>;
+  /** Sees the audio just before it plays (the evidence keeps it as played). */
+  onPlay?: (req: WarnRequest, speaker: string, audio: Audio) => void;
 
   constructor(drivers: Map<string, SpeakerDriver>, audio: AudioCache, clock: Clock, gains = new Map<string, number>()) {
     this.drivers = drivers;
@@ -61,6 +63,11 @@ export class Warner {
       audio = await this.audio.get({ text: req.text, file, codec: driver.codecs[0], gainDb: this.gains.get(id) });
     } catch (e) {
       return { ...base, outcome: 'failed', code: 'no_audio', reason: (e as Error).message, durationMs: 0 };
+    }
+    try {
+      this.onPlay?.(req, id, audio);
+    } catch {
+      // Keeping a copy must never stop the warning.
     }
     try {
       // A driver that hangs must not hold this speaker's queue for ever.

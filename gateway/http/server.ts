@@ -1,7 +1,8 @@
 /**
  * The gateway's small HTTP API (node:http):
  *
- *   GET /evidence/{event}.jpg   the evidence picture (token, or the picture's own link token)
+ *   GET /evidence/{event}.jpg   the evidence picture, bystanders blurred (token, or the picture's own link token)
+ *   GET /evidence/{event}.tar   the event's signed evidence archive (token; ?unredacted=1&by=&reason= is audited)
  *   GET /events/{event}         an event with its transitions and dispatches (token)
  *   GET /events?after_seq=N     events after sequence number N, to fill gaps (token)
  *   GET /stats                  the statistics (token; ?since=&until= ISO times)
@@ -38,11 +39,17 @@ export interface HttpApiOptions {
   ) => Record<string, unknown>;
   /** `problems`: box-wide conditions (disk full, clock step); any of them, or no broker, is "degraded". */
   health: () => { version: string; mqtt: UplinkStatus; problems?: { kind: string; since: string; message: string }[] };
+  /** The evidence part: blurred pictures and signed archives (gateway/evidence). */
+  evidence?: {
+    publicPicture(eventId: string): Promise<{ path: string; sha256: string } | null>;
+    archive(eventId: string, r: { unredacted: boolean; via: 'http'; actor?: string; reason?: string; target?: string }): Buffer;
+  };
 }
 
 const ULID = new RegExp(ULID_PATTERN.slice(1, -1));
 const EVIDENCE = new RegExp(`^/evidence/(${ULID.source})\\.jpg$`);
 const EVENT = new RegExp(`^/events/(${ULID.source})$`);
+const ARCHIVE = new RegExp(`^/evidence/(${ULID.source})\\.tar$`);
 
 export class HttpApi {
   private server: Server | null = null;
@@ -112,10 +119,17 @@ export class HttpApi {
       const ev = EVIDENCE.exec(url.pathname);
       if (ev) {
         if (!master && !(given && pictureTokenValid(this.o.token, ev[1], given))) return denied();
-        return this.picture(ev[1], req, res, send);
+        return void this.picture(ev[1], req, res, send).catch((e: Error) => {
+          this.o.log.error({ path: url.pathname, err: e }, 'HTTP request failed');
+          if (!res.headersSent) send(500, { error: 'internal error' });
+        });
       }
       if (!master)
-        return EVENT.test(url.pathname) || ['/stats', '/events'].includes(url.pathname) ? denied() : send(404, { error: 'not found' });
+        return EVENT.test(url.pathname) || ARCHIVE.test(url.pathname) || ['/stats', '/events'].includes(url.pathname)
+          ? denied()
+          : send(404, { error: 'not found' });
+      const ar = ARCHIVE.exec(url.pathname);
+      if (ar && this.o.evidence) return this.archive(ar[1], url, req, res, send);
       const m = EVENT.exec(url.pathname);
       if (m) {
         const e = this.o.events.get(m[1]);
@@ -165,25 +179,28 @@ export class HttpApi {
     return { event, state: e.state, reason: e.reason, officer_id: e.officerId, updated_at: iso(e.updatedAt), closed_at: iso(e.closedAt) };
   }
 
-  private picture(
+  private async picture(
     id: string,
     req: IncomingMessage,
     res: ServerResponse,
     send: (s: number, b: unknown, h?: Record<string, string>) => void,
-  ): void {
+  ): Promise<void> {
     const e = this.o.events.get(id);
     if (!e?.evidencePath || !e.evidenceSha256) return send(404, { error: e ? 'this event has no picture' : `no event ${id}` });
+    // With the evidence part, only the copy with bystanders blurred leaves the box.
+    const pic = this.o.evidence ? await this.o.evidence.publicPicture(id) : { path: e.evidencePath, sha256: e.evidenceSha256 };
+    if (!pic) return send(503, { error: 'the picture is being prepared (bystanders blurred); try again shortly' }, { 'retry-after': '2' });
     let size: number;
     try {
-      size = statSync(e.evidencePath).size;
+      size = statSync(pic.path).size;
     } catch {
       return send(410, { error: 'the picture is no longer on this gateway' });
     }
-    const etag = `"${e.evidenceSha256}"`;
+    const etag = `"${pic.sha256}"`;
     const headers = {
       'content-type': 'image/jpeg',
       etag,
-      'x-evidence-sha256': e.evidenceSha256,
+      'x-evidence-sha256': pic.sha256,
       'cache-control': 'private, max-age=31536000, immutable',
     };
     if (req.headers['if-none-match'] === etag) {
@@ -192,9 +209,39 @@ export class HttpApi {
     }
     res.writeHead(200, { ...headers, 'content-length': String(size) });
     if (req.method === 'HEAD') return void res.end();
-    createReadStream(e.evidencePath)
+    createReadStream(pic.path)
       .on('error', () => res.destroy())
       .pipe(res);
+  }
+
+  private archive(
+    id: string,
+    url: URL,
+    req: IncomingMessage,
+    res: ServerResponse,
+    send: (s: number, b: unknown, h?: Record<string, string>) => void,
+  ): void {
+    const unredacted = url.searchParams.get('unredacted') === '1';
+    let tar: Buffer;
+    try {
+      tar = this.o.evidence!.archive(id, {
+        unredacted,
+        via: 'http',
+        actor: url.searchParams.get('by') ?? undefined,
+        reason: url.searchParams.get('reason') ?? undefined,
+        target: String(req.socket.remoteAddress ?? ''),
+      });
+    } catch (e) {
+      const msg = (e as Error).message;
+      return send(msg.startsWith('no event') ? 404 : msg.includes('not sealed') ? 409 : 400, { error: msg });
+    }
+    res.writeHead(200, {
+      'content-type': 'application/x-tar',
+      'content-length': String(tar.length),
+      'content-disposition': `attachment; filename="evidence-${id}${unredacted ? '-unredacted' : ''}.tar"`,
+      'cache-control': 'no-store',
+    });
+    res.end(req.method === 'HEAD' ? undefined : tar);
   }
 
   async stop(): Promise<void> {

@@ -6,7 +6,7 @@ import { DispatchesRepo } from '../store/dispatches.ts';
 import type { StatsPublisher } from '../stats/publisher.ts';
 import { eventPayload, transitionPayload, type CameraInfo } from '../api/payloads.ts';
 import type { EventRecord } from '../core/event.ts';
-import { HttpApi } from './server.ts';
+import { HttpApi, type HttpApiOptions } from './server.ts';
 import { loadToken } from './tokens.ts';
 
 export async function startHttpApi(o: {
@@ -15,6 +15,7 @@ export async function startHttpApi(o: {
   stats: StatsPublisher;
   cameras: Map<string, CameraInfo>;
   zoneName: (e: EventRecord) => string;
+  evidence?: HttpApiOptions['evidence'];
 }): Promise<HttpApi | null> {
   const { ctx } = o;
   const s = ctx.config.settings;
@@ -46,6 +47,7 @@ export async function startHttpApi(o: {
       mqtt: ctx.uplink.status(),
       problems: ctx.faults.list().map((f) => ({ kind: f.kind, since: new Date(f.since).toISOString(), message: f.message })),
     }),
+    evidence: o.evidence,
   });
   try {
     await api.start();

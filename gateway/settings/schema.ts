@@ -454,6 +454,54 @@ export const SettingsSchema = Type.Object(
         }),
       ),
     }),
+    evidence: obj(
+      {
+        ring: obj(
+          {
+            enabled: Type.Boolean({
+              default: true,
+              description:
+                'per camera, one more ffmpeg copies the stream (no decoding) into a ring of segments, for clips around each event',
+            }),
+            segment_s: Type.Number({ minimum: 1, maximum: 10, default: 2, description: 'segment length (cut at key frames)' }),
+            keep_s: Seconds(60, 'how much of the stream the ring holds', 10),
+          },
+          'the clip ring (gateway/evidence/ring.ts)',
+        ),
+        clip: obj({
+          before_s: Seconds(10, 'the clip starts this long before the confirmation'),
+          after_s: Seconds(10, 'and ends this long after it'),
+        }),
+        retention_days: obj(
+          {
+            clips: Type.Number({ minimum: 0.01, default: 30, description: 'clips of closed events' }),
+            stills: Type.Number({ minimum: 0.01, default: 180, description: 'blurred stills and pictures of closed events' }),
+            audio: Type.Number({ minimum: 0.01, default: 180, description: 'the warning audio as played' }),
+            unredacted: Type.Number({
+              minimum: 0.01,
+              default: 30,
+              description: 'unblurred originals of stills and pictures (for an authorised --unredacted export)',
+            }),
+            closed_events: Type.Number({
+              minimum: 0.01,
+              default: 365,
+              description: 'after this, all evidence of a closed event is deleted (its record and signed manifest stay)',
+            }),
+          },
+          'how long each class of evidence is kept after its event closed',
+        ),
+        disk: obj({
+          min_free_mb: Type.Number({
+            minimum: 1,
+            default: 512,
+            description:
+              'below this much free space on the data disk, evidence of the oldest closed events is deleted, then clips, and an alert goes north',
+          }),
+          check_s: Seconds(60, 'how often free space and retention are checked', 1),
+        }),
+      },
+      'evidence sets: stills, clip, warning audio, signed manifests; blurred copies for everything that leaves the box',
+    ),
     stats: obj({
       interval_s: Seconds(300, 'statistics are published (retained) this often; 0: only on request'),
     }),
@@ -474,3 +522,4 @@ export type OfficerSettings = Static<typeof Officer>;
 export type PointT = Static<typeof Point>;
 export type DispatchSettings = Settings['dispatch'];
 export type HttpSettings = Settings['http'];
+export type EvidenceSettings = Settings['evidence'];

@@ -14,6 +14,7 @@ import { speakerSchemes } from '../../devices/registry.ts';
 import { checkMessages } from './messages-check.ts';
 import { checkUplinkAndDispatch } from './semantics-uplink.ts';
 import { checkZones } from './semantics-zones.ts';
+import { checkEvidence } from './semantics-evidence.ts';
 
 /** Classes that only come from model-free detectors, so no model needs to know them. */
 export const MODEL_FREE_CLASSES = new Set(['static_change']);
@@ -151,5 +152,6 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
     issues.push(...checkZones(cam, at, { knows: complete ? (c) => known.has(c) : null, maxMissedS: s.tracking.max_missed_s }));
   }
   issues.push(...checkUplinkAndDispatch(s, resolvePath));
+  issues.push(...checkEvidence(s));
   return issues;
 }

@@ -109,7 +109,7 @@ export const AlertMessage = Strict(
     gateway: Gateway,
     kind: Type.String({
       description:
-        'no_officer: nobody available for an escalated event; overdue: a dispatched matter is past its deadline; disk_full: a write failed for want of space (published directly when it cannot be stored); disk_low: free space below gateway.evidence_min_free_mb, evidence pictures paused; clock_step: the wall clock jumped (NTP, RTC-less boot); overloaded: the box analyses its cameras less often than their interval_s (event_id null; see behind)',
+        'no_officer: nobody available for an escalated event; overdue: a dispatched matter is past its deadline; disk_full: a write failed for want of space (published directly when it cannot be stored); disk_low: free space below gateway.evidence_min_free_mb (evidence pictures paused) or below evidence.disk.min_free_mb (the oldest evidence deleted); clock_step: the wall clock jumped (NTP, RTC-less boot); overloaded: the box analyses its cameras less often than their interval_s (event_id null; see behind)',
     }),
     event_id: Nullable(Ulid('the event it is about')),
     officer_id: Type.Optional(Nullable(Type.String(), 'overdue: the officer the matter is with')),

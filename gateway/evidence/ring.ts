@@ -1,0 +1,200 @@
+/**
+ * A camera's clip ring: its own ffmpeg copies the stream's packets (`-c copy`, never
+ * decoded or re-encoded) into short MPEG-TS segments that wrap (`-segment_wrap`), so the
+ * last `keep_s` seconds are always on disk. A clip around a moment is the segments that
+ * overlap it, joined by ffmpeg's concat protocol into an MP4, again without re-encoding.
+ * A segment's wall-clock end is its file's modification time; its start, the previous
+ * segment's end. The main stream when the camera has one, else the analysed stream.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { FfmpegArgs, preset, redact, withCredentials } from '../../devices/ffmpeg/args.ts';
+import type { Logger } from '../log.ts';
+
+export interface RingOptions {
+  camera: string;
+  url: string;
+  username?: string;
+  password?: string;
+  transport: 'tcp' | 'udp';
+  dir: string;
+  segmentS: number;
+  keepS: number;
+  log: Logger;
+}
+
+export interface Segment {
+  path: string;
+  start: number;
+  end: number;
+}
+
+export function ringArgs(o: Pick<RingOptions, 'url' | 'username' | 'password' | 'transport' | 'dir' | 'segmentS' | 'keepS'>): string[] {
+  const rtsp = o.url.startsWith('rtsp');
+  const file = !/^[a-z]+:\/\//.test(o.url);
+  const wrap = Math.ceil(o.keepS / o.segmentS) + 2;
+  return new FfmpegArgs()
+    .logLevel('error')
+    .input(
+      withCredentials(o.url, o.username, o.password),
+      ...(rtsp ? preset.rtsp(o.transport, 5) : []),
+      ...(file ? preset.fileAsCamera() : []),
+    )
+    .output(
+      join(o.dir, 'seg%04d.ts'),
+      // Video only: camera audio is often G.711, which MP4 cannot hold, and not evidence here.
+      '-map',
+      '0:v:0',
+      '-c',
+      'copy',
+      '-f',
+      'segment',
+      '-segment_time',
+      o.segmentS,
+      '-segment_format',
+      'mpegts',
+      '-segment_wrap',
+      wrap,
+      '-reset_timestamps',
+      0,
+    )
+    .build();
+}
+
+export class ClipRing {
+  private readonly o: RingOptions;
+  private proc: ChildProcess | null = null;
+  private stopped = false;
+  private restartMs = 1000;
+  private timer: NodeJS.Timeout | null = null;
+  private lastError = '';
+
+  constructor(o: RingOptions) {
+    this.o = o;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  start(): void {
+    this.stopped = false;
+    rmSync(this.o.dir, { recursive: true, force: true }); // old segments have wrong times
+    mkdirSync(this.o.dir, { recursive: true });
+    this.spawn();
+  }
+
+  private spawn(): void {
+    const p = spawn('ffmpeg', ringArgs(this.o), { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.proc = p;
+    const started = Date.now();
+    p.stderr?.setEncoding('utf8').on('data', (s: string) => {
+      this.lastError = s.trim().split('\n').at(-1) ?? '';
+    });
+    p.on('error', (e) => this.o.log.error({ camera: this.o.camera, err: e }, 'clip ring: ffmpeg could not start'));
+    p.on('close', (code) => {
+      if (this.proc === p) this.proc = null;
+      if (this.stopped) return;
+      // Back off like the capture does, so a camera that is down is not hammered.
+      if (Date.now() - started > 60_000) this.restartMs = 1000;
+      this.o.log.warn(
+        { camera: this.o.camera, code, reason: this.lastError.replaceAll(this.o.password ?? '\0', '***'), retry_s: this.restartMs / 1000 },
+        'clip ring: ffmpeg stopped; restarting',
+      );
+      this.timer = setTimeout(() => this.spawn(), this.restartMs);
+      this.restartMs = Math.min(60_000, this.restartMs * 2);
+    });
+    this.o.log.debug({ camera: this.o.camera, url: redact(this.o.url), pid: p.pid }, 'clip ring started');
+  }
+
+  /** The segments on disk, oldest first, with their wall-clock span. */
+  segments(): Segment[] {
+    let names: string[];
+    try {
+      names = readdirSync(this.o.dir).filter((n) => n.endsWith('.ts'));
+    } catch {
+      return [];
+    }
+    const files = names
+      .map((n) => {
+        const path = join(this.o.dir, n);
+        try {
+          const st = statSync(path);
+          return { path, end: st.mtimeMs, size: st.size };
+        } catch {
+          return null;
+        }
+      })
+      .filter((f): f is { path: string; end: number; size: number } => f !== null && f.size > 0)
+      .sort((a, b) => a.end - b.end);
+    return files.map((f, i) => ({ path: f.path, end: f.end, start: i ? files[i - 1].end : f.end - this.o.segmentS * 1000 }));
+  }
+
+  /** Writes the segments overlapping [from, to] into `out` (MP4, copied). Returns the span it covers. */
+  async cut(from: number, to: number, out: string): Promise<{ start: number; end: number; segments: number }> {
+    const segs = this.segments().filter((s) => s.end > from && s.start < to);
+    if (!segs.length)
+      throw new Error(
+        `clip ring of ${this.o.camera} holds nothing between ${new Date(from).toISOString()} and ${new Date(to).toISOString()}`,
+      );
+    const args = new FfmpegArgs()
+      .logLevel('error')
+      .global('-y')
+      .input(`concat:${segs.map((s) => s.path).join('|')}`)
+      .output(out, '-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4')
+      .build();
+    await run(args);
+    return { start: segs[0].start, end: segs.at(-1)!.end, segments: segs.length };
+  }
+
+  /** The newest picture the ring holds, as a JPEG at the stream's own size (a "still" for cameras without one). */
+  async latestStill(): Promise<Buffer> {
+    const segs = this.segments();
+    for (const s of segs.reverse().slice(0, 2)) {
+      // The newest segment may still be written: ffmpeg reads what is there.
+      const args = new FfmpegArgs()
+        .logLevel('error')
+        .input(s.path, '-sseof', -1.5)
+        .output('pipe:1', '-an', '-frames:v', 1, '-q:v', 2, '-f', 'image2', '-c:v', 'mjpeg')
+        .build();
+      const jpeg = await run(args).catch(() => null);
+      if (jpeg && jpeg.length > 2 && jpeg[0] === 0xff && jpeg[1] === 0xd8) return jpeg;
+    }
+    throw new Error(`clip ring of ${this.o.camera} has no picture yet`);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    await new Promise<void>((ok) => {
+      const kill = setTimeout(() => p.kill('SIGKILL'), 3000);
+      p.once('close', () => {
+        clearTimeout(kill);
+        ok();
+      });
+      p.kill('SIGTERM');
+    });
+  }
+}
+
+function run(args: string[]): Promise<Buffer> {
+  return new Promise((ok, fail) => {
+    const p = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    let err = '';
+    p.stdout.on('data', (d: Buffer) => out.push(d));
+    p.stderr.setEncoding('utf8').on('data', (s: string) => {
+      err += s;
+    });
+    const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
+    p.on('error', fail);
+    p.on('close', (code) => {
+      clearTimeout(t);
+      if (code === 0) ok(Buffer.concat(out));
+      else fail(new Error(`ffmpeg exited with code ${code}: ${err.trim().split('\n').at(-1) ?? ''}`));
+    });
+  });
+}
