@@ -32,6 +32,7 @@ const HELP = `usage: gateway <command> [options]
                                   find ONVIF cameras on every IPv4 interface; print a snippet
   probe URL --user U --password P one camera's maker, profiles, stream and snapshot URIs
   status --config FILE            what a running gateway reports (retained MQTT health)
+  console hash --password P       an scrypt hash for a console users file entry
   stats --config FILE [--since T] [--until T] [--json]
                                   settled-by-warning share, stage times and counts, from
                                   this box's event history
@@ -156,6 +157,12 @@ async function main(argv: string[]): Promise<void> {
       const config = settingsOrFail(values.config);
       const { statsCommand } = await import('./cli/stats.ts');
       process.exitCode = statsCommand(config, { since: values.since, until: values.until, json: values.json }, (l) => console.log(l));
+      return;
+    }
+    case 'console': {
+      if (positionals[0] !== 'hash' || !values.password) fail('usage: gateway console hash --password P', 2);
+      const { hashPassword } = await import('./console/passwords.ts');
+      console.log(hashPassword(values.password));
       return;
     }
     case 'schema': {

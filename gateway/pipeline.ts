@@ -22,7 +22,7 @@ export class CameraPipeline {
   readonly camera: CameraSettings;
   readonly capture: CameraCapture;
   private readonly tracker: Tracker;
-  private readonly engine: RuleEngine;
+  private engine: RuleEngine;
   private readonly ctx: Context;
   private readonly events: EventService;
   private readonly freshMs: number;
@@ -126,6 +126,12 @@ export class CameraPipeline {
         .confirm(v, copy)
         .catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e.message }, 'could not record event'));
     }
+  }
+
+  /** New zones and rules from a reload: a fresh engine (what the old one was timing starts over). */
+  setRules(rules: ZoneRule[]): void {
+    const s = this.ctx.config.settings;
+    this.engine = new RuleEngine(rules, (r, box, ts) => this.events.isSuppressed(r, box, ts), s.tracking.max_missed_s);
   }
 
   presence(e: EventRecord): Presence {
