@@ -44,6 +44,7 @@ import { LatestFrames } from './console/live.ts';
 import { AudioCache } from './alert/audio.ts';
 import { chooseTts } from './alert/tts.ts';
 import { DispatchesRepo } from './store/dispatches.ts';
+import { staticZones } from './detect/camera.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
@@ -251,7 +252,8 @@ export class Gateway {
     const bare = (c: CameraSettings) => JSON.stringify({ ...c, zones: null });
     if (now.cameras.length !== next.cameras.length || next.cameras.some((c, i) => bare(c) !== bare(now.cameras[i]))) return false;
     const changed = next.cameras.filter((c, i) => JSON.stringify(c.zones) !== JSON.stringify(now.cameras[i].zones));
-    if (changed.some((c) => c.static_change)) return false;
+    // The static-change detector learns its zones' reference at start: those need a restart.
+    if (changed.some((c) => staticZones(c).length || staticZones(now.cameras.find((o) => o.id === c.id)!).length)) return false;
     for (const cam of changed) {
       const rs = resolveZoneRules(cam, next.warnings.messages, next.gateway.timezone);
       for (const r of camRules.get(cam.id) ?? []) rules.delete(ruleKey(r.camera, r.zone, r.type));

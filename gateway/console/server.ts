@@ -64,7 +64,12 @@ export class Console {
     }
     if (!url.pathname.startsWith('/console/')) return false;
     if (!url.pathname.startsWith('/console/api/')) {
-      serveAsset(url.pathname, req, res);
+      try {
+        serveAsset(url.pathname, req, res);
+      } catch (e) {
+        this.ctx.log.error({ err: e, path: url.pathname }, 'console asset failed');
+        if (!res.headersSent) json(res, 500, { error: 'internal error' });
+      }
       return true;
     }
     void this.api(req, res, url).catch((e: unknown) => {

@@ -5,13 +5,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readFileSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ROOT } from '../paths.ts';
 
 const WEB = join(dirname(fileURLToPath(import.meta.url)), 'web');
-const require = createRequire(import.meta.url);
-const pkg = (name: string) => dirname(require.resolve(`${name}/package.json`));
+const pkg = (name: string) => join(ROOT, 'node_modules', name);
 
 const VENDOR: Record<string, () => string> = {
   'preact.mjs': () => join(pkg('preact'), 'dist', 'preact.mjs'),

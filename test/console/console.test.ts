@@ -202,7 +202,7 @@ officers:
     const row = events.locator('tr[data-event]').first();
     await row.waitFor({ timeout: 60_000 });
     eventId = (await row.getAttribute('data-event'))!;
-    expect(await row.textContent()).toContain('违法停车');
+    expect(await row.textContent()).toContain('违章停车');
     await shot(events, 'events');
     // The statistics page was not reloaded: its numbers came with the event.
     await stats.waitForFunction(() => document.querySelector('[data-kpi=total]')?.textContent === '1', null, { timeout: 10_000 });
