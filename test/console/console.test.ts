@@ -245,13 +245,14 @@ officers:
   }, 60_000);
 
   it('resolves the event from its page (the MQTT command code), audited; statistics follow', async () => {
+    const closedRow = '[data-chart=durations] [data-row=confirm_to_close] .value';
+    expect(await stats.locator(closedRow).textContent()).toMatch(/样本 0\s*$/);
     await events.click('[data-action=resolve]');
-    await events.waitForSelector('.status.good');
+    // A closed event has no actions left: the page shows its new state in the title.
+    await events.waitForFunction(() => document.querySelector('h2 .badge')?.textContent === '已办结', null, { timeout: 10_000 });
     expect(gw.ctx.db.prepare('SELECT state FROM events WHERE id = ?').get(eventId)).toMatchObject({ state: 'closed' });
     expect(audit('resolve').at(-1)).toMatchObject({ user: 'admin', outcome: 'ok' });
-    await stats.waitForFunction(() => document.querySelector('[data-chart=durations]')?.textContent?.includes('n=1'), null, {
-      timeout: 10_000,
-    });
+    await stats.waitForFunction((sel) => /样本 1\s*$/.test(document.querySelector(sel)?.textContent ?? ''), closedRow, { timeout: 10_000 });
     await shot(stats, 'stats');
     await page.goto(`${base}/console/#/officers`);
     await page.waitForSelector('svg.map');

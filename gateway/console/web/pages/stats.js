@@ -55,7 +55,7 @@ function DayChart({ byDayType, names }) {
 function Bars({ rows, max, fmt, chart }) {
   return html`<div class="bars" data-chart=${chart}>
     ${rows.map(
-      ([label, v, note]) => html`<div class="bar"><span class="label">${label}</span>
+      ([label, v, note, key]) => html`<div class="bar" data-row=${key}><span class="label">${label}</span>
         <span class="track"><span class="fill" style=${`width:${max && v !== null ? Math.max(1, (v / max) * 100) : 0}%`}></span></span>
         <span class="value">${v === null ? '—' : fmt(v)} <small>${note}</small></span></div>`,
     )}
@@ -79,11 +79,11 @@ export function StatsPage() {
   const share = (m, label) => Object.entries(m).map(([k, v]) => [label(k), v.share, `${v.resolved}/${v.decided}`]);
   const d = s.durations;
   const stages = [
-    [t('confirm_to_warn'), d.confirm_to_warn],
-    [t('warn_to_resolved'), d.warn_to_resolved],
-    [t('dispatch_to_accept'), d.dispatch_to_accept],
-    [t('accept_to_closed'), d.accept_to_closed],
-    [t('confirm_to_close'), b.confirm_to_close],
+    ['confirm_to_warn', d.confirm_to_warn],
+    ['warn_to_resolved', d.warn_to_resolved],
+    ['dispatch_to_accept', d.dispatch_to_accept],
+    ['accept_to_closed', d.accept_to_closed],
+    ['confirm_to_close', b.confirm_to_close],
   ];
   const longest = Math.max(1, ...stages.map(([, x]) => x.p90_s ?? 0));
   return html`<h2>${t('stats')}</h2>
@@ -102,7 +102,7 @@ export function StatsPage() {
         <${Bars} chart="settled-zone" rows=${share(b.settled_by_zone, (k) => k)} max=${1} fmt=${pct} /></div>
     </div>
     <div class="card"><h3>${t('durations')} (${t('median')} / ${t('p90')})</h3>
-      <${Bars} chart="durations" rows=${stages.map(([l, x]) => [l, x.median_s, `p90 ${x.p90_s ?? '—'} s · ${t('n')}=${x.n}`])} max=${longest} fmt=${(v) => `${v} s`} />
+      <${Bars} chart="durations" rows=${stages.map(([k, x]) => [t(k), x.median_s, `p90 ${x.p90_s ?? '—'} s · ${t('n')} ${x.n}`, k])} max=${longest} fmt=${(v) => `${v} s`} />
     </div>
     <small class="muted">${when(Date.parse(s.at))} · ${s.gateway}</small>`;
 }
