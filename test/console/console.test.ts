@@ -17,6 +17,7 @@ import { startMosquitto, type Mosquitto } from '../peers/mosquitto.ts';
 import { settingsAt, startGateway, tempDir } from '../helpers/gateway.ts';
 import { ensureScenario } from '../../scripts/scenario.ts';
 import { RtpRecorder } from '../../scripts/sim/rtp-speaker.ts';
+import { OfficerSim } from '../../scripts/sim/officers.ts';
 import { hashPassword } from '../../gateway/console/passwords.ts';
 import type { Gateway } from '../../gateway/controller.ts';
 import { ROOT } from '../../gateway/paths.ts';
@@ -34,9 +35,10 @@ describe.runIf(ok)('console in a browser', () => {
   let file = '';
   let eventId = '';
   let evil: Server;
+  let officers: OfficerSim;
   const speaker = new RtpRecorder({ port: 0 });
   const dir = tempDir('gw-console-');
-  const shot = (p: Page, name: string) => p.screenshot({ path: join(SHOTS, `${name}.png`) });
+  const shot = (p: Page, name: string) => p.screenshot({ path: join(SHOTS, `${name}.jpg`), type: 'jpeg', quality: 80 });
 
   beforeAll(async () => {
     broker = await startMosquitto();
@@ -79,6 +81,9 @@ officers:
 `,
     );
     file = config.file;
+    // A phone that reports a position near the camera and does not answer offers.
+    officers = new OfficerSim({ broker: broker.url, prefix: 'c', walk: false, officers: [{ id: 'off-li', lat: 28.7722, lon: 118.5566 }] });
+    await officers.start();
     gw = await startGateway(config);
     base = gw.http!.base;
     browser = await launchChromium();
@@ -97,6 +102,7 @@ officers:
     await browser?.close();
     evil?.close();
     await gw?.stop();
+    await officers?.stop();
     speaker.stop();
     await broker?.stop();
   });
@@ -255,7 +261,7 @@ officers:
     await stats.waitForFunction((sel) => /样本 1\s*$/.test(document.querySelector(sel)?.textContent ?? ''), closedRow, { timeout: 10_000 });
     await shot(stats, 'stats');
     await page.goto(`${base}/console/#/officers`);
-    await page.waitForSelector('svg.map');
+    await page.waitForSelector('svg.map .off circle', { timeout: 20_000 });
     await shot(page, 'officers');
     await page.goto(`${base}/console/#/camera/stay`);
     await page.waitForSelector('.picture img');

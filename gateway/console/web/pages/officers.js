@@ -56,16 +56,16 @@ function SchematicMap({ cameras, officers, tileUrl }) {
     <rect width=${W} height=${H} class="sea" />${tiles}<g class="grid">${grid}</g>
     ${cameras.map((c) => {
       const [x, y] = at(c.location.lat, c.location.lon);
-      return html`<g class="cam"><rect x=${x - 7} y=${y - 7} width="14" height="14" rx="3" /><text x=${x + 10} y=${y + 4}>${c.name}</text></g>`;
+      return html`<g class="cam"><rect x=${x - 10} y=${y - 10} width="20" height="20" rx="4" /><text x=${x + 16} y=${y + 7}>${c.name}</text></g>`;
     })}
     ${officers
       .filter((o) => o.state?.lat != null)
       .map((o) => {
         const [x, y] = at(o.state.lat, o.state.lon);
         const cls = !o.state.onDuty ? 'off' : o.state.busy || o.jobs.length ? 'busy' : 'free';
-        return html`<g class="off ${cls}"><circle cx=${x} cy=${y} r="8" /><text x=${x + 11} y=${y + 4}>${o.name ?? o.id}</text></g>`;
+        return html`<g class="off ${cls}"><circle cx=${x} cy=${y} r="11" /><text x=${x + 16} y=${y + 7}>${o.name ?? o.id}</text></g>`;
       })}
-    <g class="scale"><line x1="20" y1=${H - 20} x2="180" y2=${H - 20} /><text x="20" y=${H - 28}>${Math.round(metres)} m</text></g>
+    <g class="scale"><line x1="20" y1=${H - 20} x2="180" y2=${H - 20} /><text x="20" y=${H - 30}>${Math.round(metres)} m</text></g>
   </svg>`;
 }
 

@@ -30,7 +30,11 @@ function DayChart({ byDayType, names }) {
       {
         width: el.current.clientWidth || 600,
         height: 260,
-        scales: { x: { time: true, range: (_u, a, b) => [a - 86400, b + 86400] }, y: { range: (_u, _a, b) => [0, Math.max(1, b + 1)] } },
+        // A day either side, whatever uPlot would pick for one or two days of data.
+        scales: {
+          x: { time: true, range: () => [xs[0] - 86400, xs.at(-1) + 86400] },
+          y: { range: (_u, _a, b) => [0, Math.max(1, b + 1)] },
+        },
         series: [
           {},
           ...types.map((ty, i) => ({
