@@ -172,7 +172,7 @@ officers:
     await at(0.45, 0.78); // back on the first corner closes it
     await page.fill('[data-field="zones[1].rules[0].dwell_s"]', '3');
     await page.press('[data-field="zones[1].rules[0].dwell_s"]', 'Tab');
-    await page.fill('[data-field="zones[1].rules[0].grace_s"]', '8');
+    await page.fill('[data-field="zones[1].rules[0].grace_s"]', '600'); // the event stays open (warned) until the test resolves it
     await page.press('[data-field="zones[1].rules[0].grace_s"]', 'Tab');
     await shot(page, 'zone-editor');
     await page.click('[data-action=save]');
@@ -261,7 +261,7 @@ officers:
     await stats.waitForFunction((sel) => /样本 1\s*$/.test(document.querySelector(sel)?.textContent ?? ''), closedRow, { timeout: 10_000 });
     await shot(stats, 'stats');
     await page.goto(`${base}/console/#/officers`);
-    await page.waitForSelector('svg.map .off circle', { timeout: 20_000 });
+    await page.waitForSelector('svg.map .officer circle', { timeout: 20_000 });
     await shot(page, 'officers');
     await page.goto(`${base}/console/#/camera/stay`);
     await page.waitForSelector('.picture img');

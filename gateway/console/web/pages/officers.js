@@ -63,7 +63,7 @@ function SchematicMap({ cameras, officers, tileUrl }) {
       .map((o) => {
         const [x, y] = at(o.state.lat, o.state.lon);
         const cls = !o.state.onDuty ? 'off' : o.state.busy || o.jobs.length ? 'busy' : 'free';
-        return html`<g class="off ${cls}"><circle cx=${x} cy=${y} r="11" /><text x=${x + 16} y=${y + 7}>${o.name ?? o.id}</text></g>`;
+        return html`<g class="officer ${cls}"><circle cx=${x} cy=${y} r="11" /><text x=${x + 16} y=${y + 7}>${o.name ?? o.id}</text></g>`;
       })}
     <g class="scale"><line x1="20" y1=${H - 20} x2="180" y2=${H - 20} /><text x="20" y=${H - 30}>${Math.round(metres)} m</text></g>
   </svg>`;

@@ -45,7 +45,11 @@ function DayChart({ byDayType, names }) {
             points: { show: false },
           })),
         ],
-        axes: [{}, { values: (_u, v) => v.map((x) => (Number.isInteger(x) ? x : '')) }],
+        // One tick per day with data, labelled by its date (the gateway's day, as counted).
+        axes: [
+          { splits: () => xs, values: (_u, v) => v.map((x) => days[xs.indexOf(x)]?.slice(5) ?? '') },
+          { values: (_u, v) => v.map((x) => (Number.isInteger(x) ? x : '')) },
+        ],
       },
       [xs, ...types.map((ty) => days.map((d) => byDayType[d][ty] ?? 0))],
       el.current,
