@@ -69,6 +69,9 @@ export: the event's signed evidence archive (tar), bystanders blurred unless --u
 (recorded in the database); --chain: every signed manifest, to show no event was removed.
 verify: checks archives without the box; several (or a chain archive) are also checked
 for a gap in the chain.`,
+  console: `usage: gateway console hash --password P
+
+Prints the scrypt hash of a password, for the console's users file.`,
 };
 
 const HELP = `usage: gateway <command> [options]
@@ -84,6 +87,7 @@ const HELP = `usage: gateway <command> [options]
                                   find ONVIF cameras on every IPv4 interface; print a snippet
   probe URL --user U --password P one camera's maker, profiles, stream and snapshot URIs
   status --config FILE            what a running gateway reports (retained MQTT health)
+  console hash --password P       an scrypt hash for a console users file entry
   stats --config FILE [--since T] [--until T] [--json]
                                   settled-by-warning share, stage times and counts, from
                                   this box's event history
@@ -263,6 +267,12 @@ async function main(argv: string[]): Promise<void> {
         throw e;
       }
       return fail(`gateway evidence: unknown subcommand "${sub ?? ''}" (export, verify)`, 2);
+    }
+    case 'console': {
+      if (positionals[0] !== 'hash' || !values.password) fail('usage: gateway console hash --password P', 2);
+      const { hashPassword } = await import('./console/passwords.ts');
+      console.log(hashPassword(values.password));
+      return;
     }
     case 'schema': {
       const json = JSON.stringify(SettingsSchema, null, 2);

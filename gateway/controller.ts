@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { LoadedSettings } from './settings/load.ts';
-import type { CameraSettings } from './settings/schema.ts';
+import type { CameraSettings, Settings } from './settings/schema.ts';
 import type { Logger } from './log.ts';
 import { ClockWatch, systemClock, type Clock } from './clock.ts';
 import { Bus } from './bus.ts';
@@ -46,6 +46,12 @@ import { Faults, freeBytes } from './faults.ts';
 import { prepareDataDir } from './store/data-dir.ts';
 import { reloadSettings } from './commands/reload.ts';
 import { EvidencePart } from './evidence/part.ts';
+import { startConsole } from './console/start.ts';
+import { LatestFrames } from './console/live.ts';
+import { AudioCache } from './alert/audio.ts';
+import { chooseTts } from './alert/tts.ts';
+import { DispatchesRepo } from './store/dispatches.ts';
+import { staticZones } from './detect/camera.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
@@ -70,6 +76,8 @@ export class Gateway {
   speakers?: Speakers;
   private broker: EmbeddedBroker | null = null;
   private readonly health = new Map<string, CameraHealth>();
+  /** Each camera's newest analysed frame and detections, for the console. */
+  readonly latest = new LatestFrames();
   private timers: NodeJS.Timeout[] = [];
   overload!: OverloadWatch;
   private clockWatch: ClockWatch | null = null;
@@ -209,26 +217,38 @@ export class Gateway {
     // hand over queued commands and officers' answers at once.
     subscribeOfficers(ctx, roster, () => this.events.wake('unassigned'));
     subscribeOfficerReplies(ctx, roster, (id, r) => this.events.answer(id, r));
-    this.commands = new Commands(
-      ctx,
-      commandActions({
-        events: this.events,
-        lifecycle,
-        repo,
-        warner,
-        clock,
-        stats: this.stats,
-        speakers: () => [...drivers.keys()],
-        cameraSpeakers: (id) => cameras.get(id)?.speakers,
-        reload: () =>
-          reloadSettings(config, {
-            officers: (n) => roster.replace(n.officers),
-            dispatch: (n) => this.dispatcher.configure(dispatchConfig(n)),
-            stats: (n) => this.stats.start(n.stats.interval_s),
-          }),
-      }),
-    );
+    const actions = commandActions({
+      events: this.events,
+      lifecycle,
+      repo,
+      warner,
+      clock,
+      stats: this.stats,
+      speakers: () => [...drivers.keys()],
+      cameraSpeakers: (id) => cameras.get(id)?.speakers,
+      reload: () =>
+        reloadSettings(config, {
+          officers: (n) => roster.replace(n.officers),
+          dispatch: (n) => this.dispatcher.configure(dispatchConfig(n)),
+          stats: (n) => this.stats.start(n.stats.interval_s),
+          cameras: (n) => this.applyZones(n, rules, camRules),
+        }),
+    });
+    this.commands = new Commands(ctx, actions);
     this.commands.start();
+    let audio: Promise<AudioCache> | undefined;
+    startConsole(http, {
+      ctx,
+      repo,
+      dispatches: new DispatchesRepo(db),
+      roster,
+      speakerHealth: () => this.speakers!.health.list(),
+      cameraHealth: () => this.cameraHealth(),
+      latest: this.latest,
+      stats: (since, until) => this.stats.compute({ since, until }),
+      audio: () => (audio ??= chooseTts(s.warnings, config.resolvePath).then((t) => new AudioCache(join(dataDir, 'audio'), t.engine))),
+      actions,
+    });
     uplink.start();
 
     await this.startDetection();
@@ -245,6 +265,7 @@ export class Gateway {
         onHealth: (h) => this.onHealth(this.withDetector(cam, h)),
         onDetections: (f, d) => {
           this.evidence.recorder.saw(cam.id, this.ctx.clock.now(), d);
+          this.latest.record(cam.id, f, d);
           this.o.onDetections?.(cam.id, f, d);
         },
       });
@@ -272,6 +293,29 @@ export class Gateway {
     this.timers.push(setInterval(() => this.publishTelemetry(), 60_000));
     this.watchLoad();
     log.info({ cameras: this.pipelines.size, speakers: drivers.size, officers: s.officers.length, data: dataDir }, 'gateway running');
+  }
+
+  /**
+   * A reload whose camera changes are only zones (drawn in the console, or edited by hand)
+   * takes effect at once: each changed camera's rules are rebuilt and its rule engine
+   * replaced (dwell timers there start again). Any other camera change needs a restart.
+   */
+  private applyZones(next: Settings, rules: Map<string, ZoneRule>, camRules: Map<string, ZoneRule[]>): boolean {
+    const now = this.o.config.settings;
+    const bare = (c: CameraSettings) => JSON.stringify({ ...c, zones: null });
+    if (now.cameras.length !== next.cameras.length || next.cameras.some((c, i) => bare(c) !== bare(now.cameras[i]))) return false;
+    const changed = next.cameras.filter((c, i) => JSON.stringify(c.zones) !== JSON.stringify(now.cameras[i].zones));
+    // The static-change detector learns its zones' reference at start: those need a restart.
+    if (changed.some((c) => staticZones(c).length || staticZones(now.cameras.find((o) => o.id === c.id)!).length)) return false;
+    for (const cam of changed) {
+      const rs = resolveZoneRules(cam, next.warnings.messages, next.gateway.timezone);
+      for (const r of camRules.get(cam.id) ?? []) rules.delete(ruleKey(r.camera, r.zone, r.type));
+      for (const r of rs) rules.set(ruleKey(r.camera, r.zone, r.type), r);
+      camRules.set(cam.id, rs);
+      this.pipelines.get(cam.id)?.setRules(rs);
+    }
+    this.o.log.info({ cameras: changed.map((c) => c.id) }, 'zones reloaded');
+    return true;
   }
 
   /** One session per model, shared by its cameras. A model that fails to load fails only its cameras. */

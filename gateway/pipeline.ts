@@ -25,7 +25,7 @@ export class CameraPipeline {
   readonly camera: CameraSettings;
   readonly capture: CameraCapture;
   private readonly tracker: Tracker;
-  private readonly engine: RuleEngine;
+  private engine: RuleEngine;
   private readonly ctx: Context;
   private readonly events: EventService;
   private readonly queues: DetectQueue[];
@@ -159,6 +159,12 @@ export class CameraPipeline {
     for (const v of verdicts) {
       this.events.confirm(v, copy).catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e }, 'could not record event'));
     }
+  }
+
+  /** New zones and rules from a reload: a fresh engine (what the old one was timing starts over). */
+  setRules(rules: ZoneRule[]): void {
+    const s = this.ctx.config.settings;
+    this.engine = new RuleEngine(rules, (r, box, ts) => this.events.isSuppressed(r, box, ts), s.tracking.max_missed_s);
   }
 
   presence(e: EventRecord): Presence {

@@ -115,6 +115,14 @@ platform.client.on('message', (topic, payload) => {
   }
 });
 
+if (gw.http && s.console.enabled)
+  log.info(
+    `🖥  console: ${gw.http.base}/console/ ${
+      process.env.GATEWAY_CONFIG
+        ? '(first login: the admin password printed above on the first start; users in the console users file)'
+        : '(log in as admin / admin-demo; operator / operator-demo and viewer / viewer-demo see less; users in config/demo-users.json)'
+    }`,
+  );
 log.info(
   'demo running: a taxi parks on each plaza; events confirm after 15 s, warnings play, rechecks follow 20 s later; the one that stays is dispatched. Ctrl-C to stop.',
 );

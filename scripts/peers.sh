@@ -5,7 +5,8 @@
 #                                (the README and the demo tell people to run it), and the
 #                                build toolchain when a native module would have to compile
 #   bash scripts/peers.sh test   plus the real peers the tests talk to (mosquitto,
-#                                GStreamer RTSP server, SIPp, baresip, onvif-tools)
+#                                GStreamer RTSP server, SIPp, baresip, onvif-tools,
+#                                chromium for the console's browser tests)
 # --dry-run (or PEERS_DRY_RUN=1): print what would be installed, install nothing.
 set -euo pipefail
 mode=${1:-run}
@@ -16,7 +17,7 @@ cd "$(dirname "$0")/.."
 run_pkgs=(ffmpeg espeak-ng fonts-dejavu-core fonts-wqy-microhei)
 test_pkgs=(mosquitto mosquitto-clients python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  sip-tester baresip-core onvif-tools iproute2 sqlite3)
+  sip-tester baresip-core onvif-tools iproute2 sqlite3 chromium)
 
 # better-sqlite3 has no prebuilt binary it can download on every machine; npm then builds
 # it with node-gyp, which needs python3, make and a C++ compiler.

@@ -9,7 +9,8 @@ import { dotted } from '../validate.ts';
 import { CommandError } from './envelope.ts';
 import type { ReplyData } from '../api/schema/commands.ts';
 
-export type Appliers = Partial<Record<keyof Settings, (next: Settings) => void>>;
+/** An applier returns false when it cannot apply this change live (then a restart is required). */
+export type Appliers = Partial<Record<keyof Settings, (next: Settings) => unknown>>;
 
 export function reloadSettings(current: LoadedSettings, appliers: Appliers): ReplyData['reload_config'] {
   let next: LoadedSettings;
@@ -26,10 +27,7 @@ export function reloadSettings(current: LoadedSettings, appliers: Appliers): Rep
   }
   const keys = [...new Set([...Object.keys(current.settings), ...Object.keys(next.settings)])] as (keyof Settings)[];
   const changed = keys.filter((k) => JSON.stringify(current.settings[k]) !== JSON.stringify(next.settings[k]));
-  const live = changed.filter((k) => appliers[k]);
-  for (const k of live) {
-    appliers[k]!(next.settings);
-    (current.settings as Record<string, unknown>)[k] = next.settings[k];
-  }
-  return { changed, applied: live, restart_required: changed.filter((k) => !appliers[k]) };
+  const live = changed.filter((k) => appliers[k] && appliers[k](next.settings) !== false);
+  for (const k of live) (current.settings as Record<string, unknown>)[k] = next.settings[k];
+  return { changed, applied: live, restart_required: changed.filter((k) => !live.includes(k)) };
 }

@@ -18,11 +18,16 @@ export interface Candidate {
 
 export class Roster {
   private officers: Map<string, OfficerSettings>;
-  private readonly states: OfficerStateRepo;
+  private readonly stateRepo: OfficerStateRepo;
 
   constructor(db: Db, officers: OfficerSettings[]) {
     this.officers = new Map(officers.map((o) => [o.id, o]));
-    this.states = new OfficerStateRepo(db);
+    this.stateRepo = new OfficerStateRepo(db);
+  }
+
+  /** Every officer's last reported position and availability (the console's officer page). */
+  states(): OfficerState[] {
+    return this.stateRepo.all();
   }
 
   /** A new roster from reloaded settings; reported states are kept. */
@@ -40,7 +45,7 @@ export class Roster {
 
   /** Records a phone's report; an older report arriving late never overwrites a newer one. */
   report(s: OfficerState): void {
-    this.states.report(s);
+    this.stateRepo.report(s);
   }
 
   /**
@@ -49,7 +54,7 @@ export class Roster {
    */
   candidates(lat: number, lon: number, now: number, maxAgeS: number, exclude: ReadonlySet<string> = new Set()): Candidate[] {
     const out: Candidate[] = [];
-    for (const s of this.states.all()) {
+    for (const s of this.stateRepo.all()) {
       const officer = this.officers.get(s.id);
       if (!officer || exclude.has(s.id) || !s.onDuty || s.busy || s.lat === null || s.lon === null) continue;
       if (now - s.reportedAt > maxAgeS * 1000) continue;

@@ -7,6 +7,7 @@
  *   GET /events?after_seq=N     events after sequence number N, to fill gaps (token)
  *   GET /stats                  the statistics (token; ?since=&until= ISO times)
  *   GET /health                 MQTT connection and version (no token)
+ *   /console/...                the staff console, when mounted (gateway/console/: own login)
  *
  * The token comes as "Authorization: Bearer TOKEN" or "?token=TOKEN".
  */
@@ -54,6 +55,7 @@ const ARCHIVE = new RegExp(`^/evidence/(${ULID.source})\\.tar$`);
 export class HttpApi {
   private server: Server | null = null;
   private readonly o: HttpApiOptions;
+  private readonly mounts: ((req: IncomingMessage, res: ServerResponse, url: URL) => boolean)[] = [];
   /** Base URL for links, known once listening. */
   base = '';
 
@@ -85,6 +87,11 @@ export class HttpApi {
     this.o.log.info({ url: this.base }, 'HTTP API listening');
   }
 
+  /** Another part's routes (the console), tried first; a handler returns true when the request was its. */
+  mount(handler: (req: IncomingMessage, res: ServerResponse, url: URL) => boolean): void {
+    this.mounts.push(handler);
+  }
+
   /** The published link to an event's picture, with a token that opens only that picture. */
   evidenceUrl(eventId: string): string | null {
     return this.base ? `${this.base}/evidence/${eventId}.jpg?token=${pictureToken(this.o.token, eventId)}` : null;
@@ -102,6 +109,7 @@ export class HttpApi {
       });
       res.end(req.method === 'HEAD' ? undefined : text);
     };
+    for (const m of this.mounts) if (m(req, res, url)) return;
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, { error: 'only GET and HEAD' }, { allow: 'GET, HEAD' });
     const given = (req.headers.authorization?.match(/^Bearer\s+(.+)$/i)?.[1] ?? url.searchParams.get('token') ?? '').trim();
     const master = given !== '' && sameSecret(given, this.o.token);

@@ -502,6 +502,26 @@ export const SettingsSchema = Type.Object(
       },
       'evidence sets: stills, clip, warning audio, signed manifests; blurred copies for everything that leaves the box',
     ),
+    console: obj({
+      enabled: Type.Boolean({ default: true, description: 'the web console for staff at {http}/console/ (needs http.enabled)' }),
+      users_file: Type.Optional(
+        Type.String({
+          minLength: 1,
+          description:
+            'JSON file of console users [{ name, role: viewer | operator | admin, password: scrypt hash }]; default {data_dir}/console-users.json, made on first start with an admin whose password is printed once',
+        }),
+      ),
+      max_failures: Type.Integer({ minimum: 1, default: 5, description: 'wrong passwords in a row before a user is locked out' }),
+      lockout_s: Seconds(300, 'how long a locked-out user waits', 1),
+      session_h: Type.Number({ minimum: 0.1, default: 12, description: 'a login lasts this long without use' }),
+      tile_url: Type.Optional(
+        Type.String({
+          pattern: '^https?://.*\\{z\\}.*\\{x\\}.*\\{y\\}',
+          description:
+            'map tiles for the officers map from a local map server, e.g. http://maps.local/{z}/{x}/{y}.png; default a schematic map',
+        }),
+      ),
+    }),
     stats: obj({
       interval_s: Seconds(300, 'statistics are published (retained) this often; 0: only on request'),
     }),
@@ -523,3 +543,4 @@ export type PointT = Static<typeof Point>;
 export type DispatchSettings = Settings['dispatch'];
 export type HttpSettings = Settings['http'];
 export type EvidenceSettings = Settings['evidence'];
+export type ConsoleSettings = Settings['console'];
