@@ -16,7 +16,7 @@ import type { LatestFrames } from './live.ts';
 import { openStream } from './live.ts';
 import { warningWav } from './audio.ts';
 import { breakdown } from './stats.ts';
-import { HttpError, json, type Request } from './server.ts';
+import { HttpError, json, type Request } from './http.ts';
 
 export interface ConsoleDeps {
   ctx: Context;

@@ -19,26 +19,8 @@ import { readApi, type ConsoleDeps } from './api.ts';
 import { writeApi } from './writes.ts';
 
 export type { ConsoleDeps } from './api.ts';
-
-export interface Request {
-  method: string;
-  path: string;
-  url: URL;
-  req: IncomingMessage;
-  res: ServerResponse;
-  session: Session | null;
-  body: unknown;
-}
-
-export class HttpError extends Error {
-  readonly status: number;
-  readonly details?: unknown;
-  constructor(status: number, message: string, details?: unknown) {
-    super(message);
-    this.status = status;
-    this.details = details;
-  }
-}
+export { HttpError, json, type Request } from './http.ts';
+import { HttpError, json, type Request } from './http.ts';
 
 const COOKIE = 'console_session';
 
@@ -211,15 +193,4 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   } catch {
     throw new HttpError(400, 'the body is not valid JSON');
   }
-}
-
-export function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'content-type': 'application/json; charset=utf-8',
-    'content-length': Buffer.byteLength(text),
-    'cache-control': 'no-store',
-    ...headers,
-  });
-  res.end(text);
 }

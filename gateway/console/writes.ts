@@ -8,7 +8,7 @@ import type { ZoneSettings } from '../settings/schema.ts';
 import type { Role } from './users.ts';
 import type { ConsoleDeps } from './api.ts';
 import { saveZones } from './zones-save.ts';
-import { HttpError, json, type Request } from './server.ts';
+import { HttpError, json, type Request } from './http.ts';
 
 type Outcome = 'ok' | 'refused' | 'failed';
 
