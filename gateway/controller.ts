@@ -31,6 +31,7 @@ import type { Frame } from './capture/camera.ts';
 import type { Detection } from './detect/types.ts';
 import type { EventRecord } from './events/types.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
+import { DispatchesRepo } from './store/dispatches.ts';
 import { dispatchConfig } from './dispatch/config.ts';
 import { subscribeOfficerReplies } from './dispatch/officer-reply.ts';
 import type { HttpApi } from './http/server.ts';
@@ -39,6 +40,8 @@ import { StatsPublisher } from './stats/publisher.ts';
 import { Commands } from './commands/handler.ts';
 import { commandActions } from './commands/actions.ts';
 import { reloadSettings } from './commands/reload.ts';
+import { OfficerClaims } from './dispatch/claims.ts';
+import { inShard, shardIndex } from './fleet/shard.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
@@ -57,6 +60,7 @@ export class Gateway {
   commands!: Commands;
   stats!: StatsPublisher;
   http: HttpApi | null = null;
+  claims: OfficerClaims | null = null;
   readonly pipelines = new Map<string, CameraPipeline>();
   runtime!: DetectorRuntime;
   speakers?: Speakers;
@@ -134,7 +138,24 @@ export class Gateway {
     const zoneName = (e: EventRecord) => rules.get(ruleKey(e.camera, e.zone, e.type))?.zoneName ?? e.zone;
     const http = (this.http = await startHttpApi({ ctx, repo, stats: this.stats, cameras, zoneName }));
     const evidenceUrl = http ? (e: { id: string }) => http.evidenceUrl(e.id) : undefined;
+    const shard = shardIndex(s.fleet);
+    if (typeof shard === 'string') throw new Error(`${config.file}: ${shard}`);
+    if (s.fleet.claims) {
+      const active = new DispatchesRepo(db);
+      this.claims = new OfficerClaims({
+        uplink,
+        topics,
+        gatewayId: s.gateway.id,
+        log,
+        clock,
+        bus: ctx.bus,
+        settings: { settleMs: s.fleet.claim_settle_ms, ttlS: s.fleet.claim_ttl_s },
+        openOfficers: () => new Set(active.activeJobs().keys()),
+      });
+      this.claims.start();
+    }
     this.dispatcher = new Dispatcher({
+      claims: this.claims,
       db,
       repo,
       uplink,
@@ -196,8 +217,8 @@ export class Gateway {
     uplink.start();
 
     await this.startDetection();
-    for (const cam of s.cameras) {
-      if (!cam.enabled) continue;
+    for (const [i, cam] of s.cameras.entries()) {
+      if (!cam.enabled || !inShard(i, shard, s.fleet.shards)) continue;
       const d = this.runtime.forCamera(cam);
       const p = new CameraPipeline({
         ctx,
@@ -216,6 +237,7 @@ export class Gateway {
     for (const p of this.pipelines.values()) p.start();
     this.timers.push(setInterval(() => this.publishHealth(), 30_000));
     this.timers.push(setInterval(() => this.publishTelemetry(), 60_000));
+    if (s.fleet.shards > 1) log.info({ shard, shards: s.fleet.shards, cameras: [...this.pipelines.keys()] }, 'camera shard');
     log.info({ cameras: this.pipelines.size, speakers: drivers.size, officers: s.officers.length, data: dataDir }, 'gateway running');
   }
 
@@ -299,6 +321,7 @@ export class Gateway {
     await Promise.all([...this.pipelines.values()].map((p) => p.stop()));
     await this.runtime?.stop();
     await this.events?.stop();
+    this.claims?.stop();
     await this.speakers?.stop();
     await this.ctx?.uplink.settle(2000);
     await this.ctx?.uplink.stop();

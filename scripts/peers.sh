@@ -2,14 +2,15 @@
 # Installs the Debian packages the gateway needs, only those missing.
 #   bash scripts/peers.sh run    ffmpeg, espeak-ng and fonts: what the gateway itself runs
 #   bash scripts/peers.sh test   plus the real peers the tests talk to (mosquitto,
-#                                GStreamer RTSP server, SIPp, baresip, onvif-tools)
+#                                GStreamer RTSP server, SIPp, baresip, onvif-tools,
+#                                systemd for systemd-notify and systemd-analyze)
 set -euo pipefail
 mode=${1:-run}
 
 run_pkgs=(ffmpeg espeak-ng fonts-dejavu-core fonts-wqy-microhei)
 test_pkgs=(mosquitto mosquitto-clients python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  sip-tester baresip-core onvif-tools iproute2 sqlite3)
+  sip-tester baresip-core onvif-tools iproute2 sqlite3 systemd)
 
 case "$mode" in
   run) want=("${run_pkgs[@]}") ;;

@@ -25,6 +25,7 @@ import type { Roster } from './roster.ts';
 import { choose } from './select.ts';
 import type { DispatchConfig, Lifecycle } from './config.ts';
 import { TERMINAL, type EventRecord, type EventState } from '../events/types.ts';
+import type { OfficerClaims } from './claims.ts';
 
 export { DEFAULT_DISPATCH, type DispatchConfig, type Lifecycle } from './config.ts';
 
@@ -41,6 +42,8 @@ export interface DispatcherDeps {
   zoneName: (e: EventRecord) => string;
   evidenceUrl?: (e: EventRecord) => string | null;
   config: DispatchConfig;
+  /** Officers shared with other boxes are claimed before an offer (fleet.claims); null: this box alone. */
+  claims?: OfficerClaims | null;
 }
 
 export type AnswerResult = { known: false } | { known: true; changed: boolean; state: DispatchState; error?: string };
@@ -77,7 +80,22 @@ export class Dispatcher {
     const tried = this.dispatches.refusedSince(e.id, now - c.reaskAfterS * 1000);
     const exclude = new Set(tried);
     for (const [officer, n] of this.dispatches.activeJobs()) if (n >= c.maxJobsPerOfficer) exclude.add(officer);
+    // --- fleet claims (issue 14): officers held by another box are out; the pick is claimed before the offer.
+    const claims = this.d.claims;
+    if (claims?.claiming(e.id)) return;
+    for (const o of claims?.unavailable() ?? []) exclude.add(o);
     const pick = choose(roster.candidates(cam.location.lat, cam.location.lon, now, c.positionMaxAgeS, exclude), c);
+    if (pick && claims && !claims.holds(pick.officer.id)) {
+      void claims.claim(pick.officer.id, e.id).then((r) => {
+        const cur = this.d.repo.get(e.id);
+        if (!cur || (cur.state !== 'escalated' && cur.state !== 'unassigned')) return; // ended meanwhile; the claim lapses
+        if (r === 'offline')
+          return this.unassigned(cur, cam, [...tried], this.d.clock.now(), 'officers cannot be claimed: broker unreachable');
+        this.assign(cur); // won: offered now; lost: the next candidate
+      });
+      return;
+    }
+    // --- end of fleet claims
     if (!pick) return this.unassigned(e, cam, [...tried], now);
     const rec: DispatchRecord = {
       id: ulid(now),
@@ -109,14 +127,15 @@ export class Dispatcher {
     );
   }
 
-  private unassigned(e: EventRecord, cam: CameraInfo, tried: string[], now: number): void {
+  private unassigned(e: EventRecord, cam: CameraInfo, tried: string[], now: number, why?: string): void {
     const dueAt = now + this.d.config.retryS * 1000;
     if (e.state === 'unassigned') {
       // Still nobody: look again later; the platform was alerted when it started.
       this.d.repo.update({ ...e, dueAt, updatedAt: now }, e.state, now);
       return this.life.schedule({ ...e, dueAt });
     }
-    const reason = tried.length ? `no other available officer (asked: ${tried.join(', ')})` : 'no available officer with a recent position';
+    const reason =
+      why ?? (tried.length ? `no other available officer (asked: ${tried.join(', ')})` : 'no available officer with a recent position');
     this.d.repo.tx(() => {
       this.life.transition(e, 'unassigned', { reason, dueAt, officerId: null });
       const message = `no available officer for event ${e.id} (${e.type}) at ${cam.name}: ${reason}; trying again every ${this.d.config.retryS} s`;

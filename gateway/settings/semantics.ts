@@ -14,6 +14,7 @@ import { speakerSchemes } from '../../devices/registry.ts';
 import { checkMessages } from '../alert/check.ts';
 import { checkUplinkAndDispatch } from './semantics-uplink.ts';
 import { checkZones } from './semantics-zones.ts';
+import { checkFleet } from '../fleet/shard.ts';
 
 /** Classes that only come from model-free detectors, so no model needs to know them. */
 export const MODEL_FREE_CLASSES = new Set(['static_change']);
@@ -50,6 +51,7 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
   });
 
   issues.push(...checkMessages(s, resolvePath));
+  issues.push(...checkFleet(s.fleet));
 
   const modelsDir = s.models.dir ? resolvePath(s.models.dir) : MODELS_DIR;
   const weightsDir = s.models.files_dir ? resolvePath(s.models.files_dir) : filesDir();
