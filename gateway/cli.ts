@@ -9,6 +9,7 @@
  * gateway probe URL --user U --password P one camera's profiles and stream URIs
  * gateway status --config FILE           camera and speaker health of a running gateway
  * gateway stats --config FILE            settled-by-warning share, stage times, counts
+ * gateway plan --cameras N [--interval S] [--model M]   boxes needed, from the benchmark figures
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -35,6 +36,9 @@ const HELP = `usage: gateway <command> [options]
   stats --config FILE [--since T] [--until T] [--json]
                                   settled-by-warning share, stage times and counts, from
                                   this box's event history
+  plan --cameras N [--interval S] [--model M]
+                                  boxes of this machine type N cameras need (interval_s,
+                                  default 1; model yolox_nano or nanodet_m), and how
 
 Environment: GATEWAY_MIRROR (local mirror folder), GATEWAY_MODELS_DIR (where weights go),
 GATEWAY_LOG_FORMAT=json|pretty.`;
@@ -71,6 +75,9 @@ async function main(argv: string[]): Promise<void> {
       since: { type: 'string' },
       until: { type: 'string' },
       json: { type: 'boolean' },
+      cameras: { type: 'string' },
+      interval: { type: 'string' },
+      model: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -88,6 +95,16 @@ async function main(argv: string[]): Promise<void> {
         fail(e instanceof ConfigError ? e.message : `${values.config}: ${(e as Error).message}`);
       }
       return;
+    }
+    case 'plan': {
+      if (!values.cameras) fail('gateway plan: --cameras N is required', 2);
+      const { plan, planText } = await import('./fleet/plan.ts');
+      try {
+        const p = plan(Number(values.cameras), Number(values.interval ?? 1), values.model ?? 'yolox_nano');
+        return void console.log(values.json ? JSON.stringify(p) : planText(p));
+      } catch (e) {
+        return fail(`gateway plan: ${(e as Error).message}`, 2);
+      }
     }
     case 'run': {
       if (!values.config) fail('gateway run: --config FILE is required', 2);
