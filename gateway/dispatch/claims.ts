@@ -119,23 +119,35 @@ export class OfficerClaims {
 
   /** Claims the officer for the event; resolves after the settle window with who won. */
   async claim(officer: string, eventId: string): Promise<ClaimResult> {
-    const { uplink, settings, clock, log } = this.d;
-    const st = uplink.status();
-    // Until the retained claims of the others have had time to arrive, we know too little.
-    if (!st.connected || Date.now() - st.since < settings.settleMs) return 'offline';
     if (this.pending.has(officer)) return 'lost';
+    this.pending.set(officer, eventId);
+    try {
+      return await this.settle(officer, eventId);
+    } finally {
+      this.pending.delete(officer);
+    }
+  }
+
+  private async settle(officer: string, eventId: string): Promise<ClaimResult> {
+    const { uplink, settings, clock, log } = this.d;
+    // Just started or reconnecting: wait a little for the broker, and for the others'
+    // retained claims to arrive after connecting, before deciding we cannot claim.
+    const end = Date.now() + Math.max(5000, 2 * settings.settleMs);
+    for (;;) {
+      const st = uplink.status();
+      if (st.connected && Date.now() - st.since >= settings.settleMs) break;
+      if (Date.now() > end) return 'offline';
+      await new Promise((r) => setTimeout(r, 100));
+    }
     const now = clock.now();
     const own = this.payload(officer, eventId, ulid(now), now, now);
-    this.pending.set(officer, eventId);
     try {
       await uplink.publishAcked(this.topic(officer), JSON.stringify(own), this.publishOpts());
       await new Promise((r) => setTimeout(r, settings.settleMs));
     } catch (err) {
-      this.pending.delete(officer);
       log.warn({ officer, event: eventId, err }, 'officer claim could not be published; trying again later');
       return 'offline';
     }
-    this.pending.delete(officer);
     const winner = this.winner(officer, { gateway: this.d.gatewayId, claimId: own.claim_id, at: now, expiresAt: Infinity });
     if (winner.gateway === this.d.gatewayId) {
       this.mine.set(officer, own);

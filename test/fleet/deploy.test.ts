@@ -107,3 +107,12 @@ describe('camera shards', () => {
     expect(shardIndex({ shard: 3, shards: 3 }, 'x')).toMatch(/fleet.shard 3 is not below fleet.shards \(3\)/);
   });
 });
+
+describe('fleet settings', () => {
+  it('gateway check names fleet.shard when it is not below fleet.shards', () => {
+    const dir = tempDir('gw-shard-');
+    expect(() => parseSettings(`gateway: { data_dir: ${dir} }\nfleet: { shards: 2, shard: 2 }\n`, join(dir, 'settings.yaml'))).toThrow(
+      /settings\.yaml.*fleet\.shard.*shard 2 is not below fleet\.shards \(2\)/s,
+    );
+  });
+});
