@@ -102,7 +102,10 @@ describe.runIf(ok)('officers shared by three gateways', () => {
     await broker?.stop();
   });
 
-  const closed = (id: string) => heard.find((m) => m.json?.event_id === id && m.json?.to === 'closed').length > 0;
+  // Closed, and the platform has heard the dispatch's own "closed" (it leaves just after the transition).
+  const closed = (id: string) =>
+    heard.find((m) => m.json?.event_id === id && m.json?.to === 'closed').length > 0 &&
+    heard.find((m) => m.json?.event_id === id && m.topic.endsWith('/dispatches') && m.json?.state === 'closed').length > 0;
 
   it('dispatches 30 events confirmed across the boxes at once, never one officer twice', async () => {
     const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => boxes[i % 3]!.inject(`cam-${boxes[i % 3]!.id}`)));
