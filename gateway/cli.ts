@@ -11,6 +11,7 @@
  * gateway stats --config FILE            settled-by-warning share, stage times, counts
  * gateway evidence export EVENT --out F  an event's signed evidence archive (bystanders blurred)
  * gateway evidence verify F [F...]       check archives anywhere, without the box
+ * gateway plan --cameras N [--interval S] [--model M]   boxes needed, from the benchmark figures
  */
 import { parseArgs } from 'node:util';
 import { writeFileSync, writeSync } from 'node:fs';
@@ -69,6 +70,10 @@ export: the event's signed evidence archive (tar), bystanders blurred unless --u
 (recorded in the database); --chain: every signed manifest, to show no event was removed.
 verify: checks archives without the box; several (or a chain archive) are also checked
 for a gap in the chain.`,
+  plan: `usage: gateway plan --cameras N [--interval S] [--model M] [--json]
+
+How many boxes of this machine type N cameras need (interval_s, default 1; model
+yolox_nano or nanodet_m), from the benchmark figures, and how they were measured.`,
   console: `usage: gateway console hash --password P
 
 Prints the scrypt hash of a password, for the console's users file.`,
@@ -100,6 +105,9 @@ const HELP = `usage: gateway <command> [options]
                                   check archives without the box; several (or a chain
                                   archive) are also checked for a gap in the chain
   help [COMMAND]                  this text, or one command's (also: COMMAND --help)
+  plan --cameras N [--interval S] [--model M]
+                                  boxes of this machine type N cameras need (interval_s,
+                                  default 1; model yolox_nano or nanodet_m), and how
 
 Environment: GATEWAY_MIRROR (local mirror folder), GATEWAY_MODELS_DIR (where weights go),
 GATEWAY_LOG_FORMAT=json|pretty.`;
@@ -136,6 +144,9 @@ const OPTIONS = {
   by: { type: 'string' },
   reason: { type: 'string' },
   key: { type: 'string' },
+  cameras: { type: 'string' },
+  interval: { type: 'string' },
+  model: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -170,6 +181,16 @@ async function main(argv: string[]): Promise<void> {
         fail(e instanceof ConfigError ? e.message : `${values.config}: ${(e as Error).message}`);
       }
       return;
+    }
+    case 'plan': {
+      if (!values.cameras) fail('gateway plan: --cameras N is required', 2);
+      const { plan, planText } = await import('./fleet/plan.ts');
+      try {
+        const p = plan(Number(values.cameras), Number(values.interval ?? 1), values.model ?? 'yolox_nano');
+        return void console.log(values.json ? JSON.stringify(p) : planText(p));
+      } catch (e) {
+        return fail(`gateway plan: ${(e as Error).message}`, 2);
+      }
     }
     case 'run': {
       if (!values.config) fail('gateway run: --config FILE is required', 2);

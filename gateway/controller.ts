@@ -35,6 +35,7 @@ import type { Frame } from './capture/camera.ts';
 import type { Detection } from './detect/types.ts';
 import type { EventRecord } from './events/types.ts';
 import { Dispatcher } from './dispatch/dispatcher.ts';
+import { DispatchesRepo } from './store/dispatches.ts';
 import { dispatchConfig } from './dispatch/config.ts';
 import { subscribeOfficerReplies } from './dispatch/officer-reply.ts';
 import type { HttpApi } from './http/server.ts';
@@ -50,8 +51,9 @@ import { startConsole } from './console/start.ts';
 import { LatestFrames } from './console/live.ts';
 import { AudioCache } from './alert/audio.ts';
 import { chooseTts } from './alert/tts.ts';
-import { DispatchesRepo } from './store/dispatches.ts';
 import { staticZones } from './detect/camera.ts';
+import { OfficerClaims } from './dispatch/claims.ts';
+import { inShard, shardIndex } from './fleet/shard.ts';
 
 export const VERSION: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version;
 
@@ -71,6 +73,7 @@ export class Gateway {
   stats!: StatsPublisher;
   http: HttpApi | null = null;
   evidence!: EvidencePart;
+  claims: OfficerClaims | null = null;
   readonly pipelines = new Map<string, CameraPipeline>();
   runtime!: DetectorRuntime;
   speakers?: Speakers;
@@ -171,7 +174,25 @@ export class Gateway {
     const http = (this.http = await startHttpApi({ ctx, repo, stats: this.stats, cameras, zoneName, evidence: this.evidence }));
     const evidenceUrl = http ? (e: { id: string }) => http.evidenceUrl(e.id) : undefined;
     const dispatchLog = log.child({ part: 'dispatch' });
+    const shard = shardIndex(s.fleet);
+    if (typeof shard === 'string') throw new Error(`${config.file}: ${shard}`);
+    if (s.fleet.claims) {
+      const active = new DispatchesRepo(db);
+      this.claims = new OfficerClaims({
+        uplink,
+        topics,
+        gatewayId: s.gateway.id,
+        log,
+        clock,
+        bus: ctx.bus,
+        settings: { settleMs: s.fleet.claim_settle_ms, ttlS: s.fleet.claim_ttl_s },
+        openOfficers: () => new Set(active.activeJobs().keys()),
+      });
+      this.claims.start();
+    }
     this.dispatcher = new Dispatcher({
+      claims: this.claims,
+      retry: (id) => this.events.runNow(id),
       db,
       repo,
       topics,
@@ -252,8 +273,8 @@ export class Gateway {
     uplink.start();
 
     await this.startDetection();
-    for (const cam of s.cameras) {
-      if (!cam.enabled) continue;
+    for (const [i, cam] of s.cameras.entries()) {
+      if (!cam.enabled || !inShard(i, shard, s.fleet.shards)) continue;
       const d = this.runtime.forCamera(cam);
       const p = new CameraPipeline({
         ctx,
@@ -292,6 +313,7 @@ export class Gateway {
     );
     this.timers.push(setInterval(() => this.publishTelemetry(), 60_000));
     this.watchLoad();
+    if (s.fleet.shards > 1) log.info({ shard, shards: s.fleet.shards, cameras: [...this.pipelines.keys()] }, 'camera shard');
     log.info({ cameras: this.pipelines.size, speakers: drivers.size, officers: s.officers.length, data: dataDir }, 'gateway running');
   }
 
@@ -448,6 +470,7 @@ export class Gateway {
     await this.runtime?.stop();
     await this.events?.stop();
     await this.evidence?.stop();
+    this.claims?.stop();
     await this.speakers?.stop();
     await this.ctx?.uplink.settle(2000);
     await this.ctx?.uplink.stop();

@@ -6,7 +6,8 @@
 #                                build toolchain when a native module would have to compile
 #   bash scripts/peers.sh test   plus the real peers the tests talk to (mosquitto,
 #                                GStreamer RTSP server, SIPp, baresip, onvif-tools,
-#                                chromium for the console's browser tests)
+#                                chromium for the console's browser tests, systemd for
+#                                systemd-notify and systemd-analyze)
 # --dry-run (or PEERS_DRY_RUN=1): print what would be installed, install nothing.
 set -euo pipefail
 mode=${1:-run}
@@ -17,7 +18,7 @@ cd "$(dirname "$0")/.."
 run_pkgs=(ffmpeg espeak-ng fonts-dejavu-core fonts-wqy-microhei)
 test_pkgs=(mosquitto mosquitto-clients python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
-  sip-tester baresip-core onvif-tools iproute2 sqlite3 chromium)
+  sip-tester baresip-core onvif-tools iproute2 sqlite3 chromium systemd)
 
 # better-sqlite3 has no prebuilt binary it can download on every machine; npm then builds
 # it with node-gyp, which needs python3, make and a C++ compiler.

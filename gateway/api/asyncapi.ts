@@ -9,6 +9,7 @@ import { EventMessage, TransitionMessage, WarningMessage } from './schema/events
 import { AlertMessage, DispatchMessage, OfficerReply, OfficerState } from './schema/dispatch.ts';
 import { CameraHealthMessage, SpeakerHealthMessage, StatusMessage, TelemetryMessage } from './schema/system.ts';
 import { StatsMessage } from './schema/stats.ts';
+import { OfficerClaim } from './schema/fleet.ts';
 import { COMMANDS, OfficerAnswerData, REPLY_DATA, Reply } from './schema/commands.ts';
 import { Type } from '@sinclair/typebox';
 import { OVERVIEW } from './asyncapi-text.ts';
@@ -62,6 +63,7 @@ const SCHEMAS: Record<string, TSchema> = {
   Stats: StatsMessage,
   OfficerState,
   OfficerReply,
+  OfficerClaim,
   ...Object.fromEntries(Object.entries(COMMANDS).map(([n, s]) => [`${pascal(n)}Command`, s])),
   ...Object.fromEntries(Object.entries(REPLY_DATA).map(([n, s]) => [`${pascal(n)}Reply`, Reply(n, s)])),
   ErrorReply: Reply('a command that could not be read (unknown name, not JSON)', Type.Object({})),
@@ -227,6 +229,20 @@ const CHANNELS: Channel[] = [
     description:
       'accept / decline / arrived / closed, naming the dispatch_id. Under MQTT 5, an answer with a response topic also gets a reply envelope there (OfficerAnswerReply, command "officer_reply"); answers to another gateway\'s dispatch get none from this one.',
     replyTo: 'OfficerAnswerReply',
+  },
+  {
+    key: 'officerClaim',
+    address: `${OFF}/claims/{gateway}`,
+    title: 'Officer claims (between gateways sharing officers)',
+    action: 'send',
+    qos: 1,
+    retain: true,
+    messages: ['OfficerClaim'],
+    description: [
+      "Only with fleet.claims on. Before offering a job, a gateway publishes a retained claim on its own topic for that officer and subscribes to everyone's (`{prefix}/v1/officers/+/claims/+`). It waits fleet.claim_settle_ms, then of all live claims for the officer the smallest (at, gateway_id, claim_id) wins; the others clear theirs (an empty retained payload) and ask their next candidate. An officer with a live claim by another gateway is not picked. The holder renews every claim_ttl_s / 3 while it has an open dispatch (offered, accepted, arrived) with the officer, and clears the claim when it has none.",
+      'Guarantee: no officer has open dispatches from two gateways at once, provided every claim reaches every gateway within half the settle window (one broker or one cluster, connected). A gateway killed mid-claim never offers; its claim lapses after claim_ttl_s (MQTT 5 message expiry: the broker drops it), or at once when its last will (status "offline", after mqtt.will_delay_s) arrives. A gateway that cannot reach the broker claims nobody: its escalated events wait as unassigned (the platform is alerted) and are retried.',
+      "Not guaranteed: across a partition longer than the TTL, a cut-off holder keeps its job while its claim lapses elsewhere, so another gateway may offer the same officer a second job (the phone shows both). A broker restart without persistence forgets retained claims; holders re-publish theirs within claim_ttl_s / 3, and during that gap a new claim may win beside an existing job. MQTT 3.1.1 has no message expiry: expires_at is then compared with the receiver's clock (keep clocks in NTP sync).",
+    ].join('\n\n'),
   },
 ];
 

@@ -125,6 +125,18 @@ export const EXAMPLES: Record<string, unknown[]> = {
     { dispatch_id: DSP, action: 'decline', reason: '正在处理其他事件' },
     { dispatch_id: DSP, action: 'closed', note: '车辆已驶离，已教育' },
   ],
+  OfficerClaim: [
+    {
+      officer_id: 'off-wang',
+      gateway_id: 'hecun-01',
+      claim_id: '01JDQ7Z3K9M2V8X4B6N0C5T1RA',
+      event_id: EV,
+      at: '2026-11-26T09:03:00.120Z',
+      renewed_at: '2026-11-26T09:03:10.120Z',
+      expires_at: '2026-11-26T09:03:40.120Z',
+      ttl_s: 30,
+    },
+  ],
   ResolveCommand: [{ event_id: EV, reason: '已由网格员处理', transaction: 'p-7781' }],
   CancelCommand: [{ event_id: EV, reason: '误报：施工车辆', transaction: 'p-7782' }],
   ShoutCommand: [{ text: '请勿在广场停车', cameras: ['cam-plaza'], expires_at: '2026-11-26T09:05:00.000Z', transaction: 'p-7783' }],

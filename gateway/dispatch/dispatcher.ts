@@ -25,6 +25,7 @@ import { choose } from './select.ts';
 import type { DispatchConfig } from './config.ts';
 import { TERMINAL, type EventRecord, type EventState } from '../core/event.ts';
 import type { AnswerResult, Decision, DispatchStage, Effect } from '../core/decision.ts';
+import type { OfficerClaims } from './claims.ts';
 
 export { DEFAULT_DISPATCH, type DispatchConfig } from './config.ts';
 
@@ -39,11 +40,20 @@ export interface DispatcherDeps {
   zoneName: (e: EventRecord) => string;
   evidenceUrl?: (e: EventRecord) => string | null;
   config: DispatchConfig;
+  /** Officers shared with other boxes are claimed before an offer (fleet.claims); null: this box alone. */
+  claims?: OfficerClaims | null;
+  /** Runs one event's next step now (a claim's outcome is known). */
+  retry?: (eventId: string) => void;
 }
+
+/** A claim's outcome normally runs the event at once; this is only the safety net. */
+const CLAIM_FALLBACK_MS = 10_000;
 
 export class Dispatcher implements DispatchStage {
   private readonly d: DispatcherDeps;
   readonly dispatches: DispatchesRepo;
+  /** Events whose officer claim failed for want of the broker: unassigned on their next step. */
+  private readonly claimOffline = new Set<string>();
 
   constructor(d: DispatcherDeps) {
     this.d = d;
@@ -61,7 +71,22 @@ export class Dispatcher implements DispatchStage {
     const tried = this.dispatches.refusedSince(e.id, now - c.reaskAfterS * 1000);
     const exclude = new Set(tried);
     for (const [officer, n] of this.dispatches.activeJobs()) if (n >= c.maxJobsPerOfficer) exclude.add(officer);
+    // --- fleet claims (issue 14): officers held by another box are out; the pick is claimed before the offer.
+    // A claim takes a settle window: the event waits, and the claim's outcome runs assign again (retry).
+    const claims = this.d.claims;
+    const waitForClaim: Decision = { event: e, effects: [{ kind: 'wait', dueAt: now + CLAIM_FALLBACK_MS }] };
+    if (this.claimOffline.delete(e.id)) return this.unassigned(e, cam, [...tried], now, 'officers cannot be claimed: broker unreachable');
+    if (claims?.claiming(e.id)) return waitForClaim;
+    for (const o of claims?.unavailable() ?? []) exclude.add(o);
     const pick = choose(roster.candidates(cam.location.lat, cam.location.lon, now, c.positionMaxAgeS, exclude), c);
+    if (pick && claims && !claims.holds(pick.officer.id)) {
+      void claims.claim(pick.officer.id, e.id).then((r) => {
+        if (r === 'offline') this.claimOffline.add(e.id);
+        this.d.retry?.(e.id); // won: offered now; lost: the next candidate; offline: unassigned
+      });
+      return waitForClaim;
+    }
+    // --- end of fleet claims
     if (!pick) return this.unassigned(e, cam, [...tried], now);
     const rec: DispatchRecord = {
       id: ulid(now),
@@ -97,11 +122,12 @@ export class Dispatcher implements DispatchStage {
     };
   }
 
-  private unassigned(e: EventRecord, cam: CameraInfo, tried: string[], now: number): Decision {
+  private unassigned(e: EventRecord, cam: CameraInfo, tried: string[], now: number, why?: string): Decision {
     const dueAt = now + this.d.config.retryS * 1000;
     // Still nobody: look again later; the platform was alerted when it started.
     if (e.state === 'unassigned') return { event: e, effects: [{ kind: 'wait', dueAt }] };
-    const reason = tried.length ? `no other available officer (asked: ${tried.join(', ')})` : 'no available officer with a recent position';
+    const reason =
+      why ?? (tried.length ? `no other available officer (asked: ${tried.join(', ')})` : 'no available officer with a recent position');
     const message = `no available officer for event ${e.id} (${e.type}) at ${cam.name}: ${reason}; trying again every ${this.d.config.retryS} s`;
     return {
       event: e,

@@ -2,8 +2,7 @@
  * Runs events through their lifecycle (core/event.ts): on each event's due time it asks
  * the stage that decides (warning policy, recheck, dispatch) what happens next, does
  * what cannot be a decision (playing audio), and hands the decision to events/lifecycle.ts,
- * which alone changes state. Timers are due_at columns, so a restart resumes every event
- * where it stood.
+ * which alone changes state. Timers are due_at columns: a restart resumes every event.
  */
 import type { EventsRepo } from '../store/events.ts';
 import type { CameraInfo } from '../api/payloads.ts';
@@ -21,7 +20,6 @@ import { Timers } from './timers.ts';
 import * as policy from './warning-policy.ts';
 
 export type { FrameCopy } from './confirm.ts';
-
 export interface EventServiceDeps extends Omit<ConfirmDeps, 'camera'> {
   repo: EventsRepo;
   dispatch: DispatchStage;
@@ -180,12 +178,14 @@ export class EventService {
 
   /** Runs the open events in `state` now rather than at their due time (an officer became free). */
   wake(state: EventState): void {
-    const now = this.d.clock.now();
-    for (const e of this.d.repo.open()) {
-      if (e.state !== state || this.timers.busy(e.id)) continue;
-      this.d.lifecycle.apply({ event: e, effects: [{ kind: 'wait', dueAt: now }] });
-      this.timers.schedule({ ...e, dueAt: now });
-    }
+    for (const e of this.d.repo.open()) if (e.state === state) this.runNow(e.id);
+  }
+
+  /** Runs one open event's next step now (a fleet claim's outcome is known), unless a step is under way. */
+  runNow(id: string): void {
+    const e = this.d.repo.get(id);
+    if (!e || TERMINAL.has(e.state) || this.timers.busy(e.id)) return;
+    this.timers.schedule(this.d.lifecycle.apply({ event: e, effects: [{ kind: 'wait', dueAt: this.d.clock.now() }] }));
   }
 
   private rule(e: EventRecord): ZoneRule | undefined {

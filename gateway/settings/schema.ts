@@ -432,6 +432,31 @@ export const SettingsSchema = Type.Object(
       retry_s: Seconds(30, 'when nobody is available, look again this often', 1),
       reask_after_s: Seconds(900, 'an officer who declined or did not answer is not asked again for the same event within this time'),
     }),
+    fleet: obj(
+      {
+        claims: Type.Boolean({
+          default: false,
+          description: 'claim officers over MQTT before offering them a job: on when other boxes dispatch the same officers',
+        }),
+        claim_settle_ms: Type.Integer({
+          minimum: 50,
+          maximum: 10_000,
+          default: 500,
+          description: 'how long a claim waits for competing claims; must exceed twice the broker delivery time between boxes',
+        }),
+        claim_ttl_s: Seconds(30, 'a claim its box stops renewing (the box died) is void after this', 3),
+        shards: Type.Integer({
+          minimum: 1,
+          default: 1,
+          description: 'boxes sharing this camera list; each runs the cameras whose index % shards == shard',
+        }),
+        shard: Type.Union([Type.Integer({ minimum: 0 }), Type.Literal('ordinal')], {
+          default: 0,
+          description: "this box's shard; 'ordinal': the number at the end of the host name (a Kubernetes StatefulSet pod, gateway-2 → 2)",
+        }),
+      },
+      'running several boxes as a fleet',
+    ),
     http: obj({
       enabled: Type.Boolean({
         default: true,
@@ -544,3 +569,4 @@ export type DispatchSettings = Settings['dispatch'];
 export type HttpSettings = Settings['http'];
 export type EvidenceSettings = Settings['evidence'];
 export type ConsoleSettings = Settings['console'];
+export type FleetSettings = Settings['fleet'];

@@ -15,6 +15,7 @@ import { checkMessages } from './messages-check.ts';
 import { checkUplinkAndDispatch } from './semantics-uplink.ts';
 import { checkZones } from './semantics-zones.ts';
 import { checkEvidence } from './semantics-evidence.ts';
+import { checkFleet } from '../fleet/shard.ts';
 
 /** Classes that only come from model-free detectors, so no model needs to know them. */
 export const MODEL_FREE_CLASSES = new Set(['static_change']);
@@ -51,6 +52,7 @@ export function checkSemantics(s: Settings, resolvePath: (p: string) => string):
   });
 
   issues.push(...checkMessages(s, resolvePath));
+  issues.push(...checkFleet(s.fleet));
 
   const modelsDir = s.models.dir ? resolvePath(s.models.dir) : MODELS_DIR;
   const weightsDir = s.models.files_dir ? resolvePath(s.models.files_dir) : filesDir();

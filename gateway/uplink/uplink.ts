@@ -243,6 +243,13 @@ export class Uplink {
     if (this.connected) this.client?.publish(topic, payload, opts);
   }
 
+  /** Publishes outside the outbox and resolves once the broker has it (PUBACK); rejects when offline. */
+  publishAcked(topic: string, payload: string, opts: mqtt.IClientPublishOptions): Promise<void> {
+    const c = this.client;
+    if (!this.connected || !c) return Promise.reject(new Error(`not connected to ${this.o.url}`));
+    return new Promise((ok, fail) => c.publish(topic, payload, opts, (err) => (err ? fail(err) : ok())));
+  }
+
   /** The send budget runs on monotonic time: a wall clock stepped back must not stall publishing. */
   private refill(): void {
     const now = mono(this.o.clock);
