@@ -88,7 +88,7 @@ describe.runIf(mounted)('evidence on a small disk that fills up', () => {
       settingsAt(
         base,
         `
-gateway: { id: gw-r, data_dir: ${data} }
+gateway: { id: gw-r, data_dir: ${data}, evidence_min_free_mb: 1 }
 mqtt: { url: '${broker.url}', prefix: r }
 http: { enabled: false }
 stats: { interval_s: 0 }
