@@ -6,23 +6,7 @@
  */
 import type { AudioCache } from '../alert/audio.ts';
 import type { SpeakerSettings } from '../settings/schema.ts';
-
-function alaw(a: number): number {
-  a ^= 0x55;
-  let t = (a & 0x0f) << 4;
-  const seg = (a & 0x70) >> 4;
-  if (seg === 0) t += 8;
-  else if (seg === 1) t += 0x108;
-  else t = (t + 0x108) << (seg - 1);
-  return a & 0x80 ? t : -t;
-}
-
-function ulaw(u: number): number {
-  u = ~u & 0xff;
-  let t = ((u & 0x0f) << 3) + 0x84;
-  t <<= (u & 0x70) >> 4;
-  return u & 0x80 ? 0x84 - t : t - 0x84;
-}
+import { alawToLinear, ulawToLinear } from '../../devices/speakers/rtp/g711.ts';
 
 export function wav(pcm16: Buffer, rate: number): Buffer {
   const h = Buffer.alloc(44);
@@ -46,7 +30,7 @@ export async function warningWav(cache: AudioCache, text: string, speaker: Speak
   const a = await cache.get({ text, codec, gainDb: speaker?.gain_db ?? 0 });
   if (codec === 'pcm_s16le') return wav(a.data, a.sampleRate);
   const out = Buffer.alloc(a.data.length * 2);
-  const dec = codec === 'pcma' ? alaw : ulaw;
+  const dec = codec === 'pcma' ? alawToLinear : ulawToLinear;
   for (let i = 0; i < a.data.length; i++) out.writeInt16LE(dec(a.data[i]), i * 2);
   return wav(out, a.sampleRate);
 }
