@@ -7,30 +7,15 @@
 import type { AudioCache } from '../alert/audio.ts';
 import type { SpeakerSettings } from '../settings/schema.ts';
 import { alawToLinear, ulawToLinear } from '../../devices/speakers/rtp/g711.ts';
-
-export function wav(pcm16: Buffer, rate: number): Buffer {
-  const h = Buffer.alloc(44);
-  h.write('RIFF', 0);
-  h.writeUInt32LE(36 + pcm16.length, 4);
-  h.write('WAVEfmt ', 8);
-  h.writeUInt32LE(16, 16);
-  h.writeUInt16LE(1, 20);
-  h.writeUInt16LE(1, 22);
-  h.writeUInt32LE(rate, 24);
-  h.writeUInt32LE(rate * 2, 28);
-  h.writeUInt16LE(2, 32);
-  h.writeUInt16LE(16, 34);
-  h.write('data', 36);
-  h.writeUInt32LE(pcm16.length, 40);
-  return Buffer.concat([h, pcm16]);
-}
+import { wavOf } from '../evidence/files.ts';
 
 export async function warningWav(cache: AudioCache, text: string, speaker: SpeakerSettings | undefined): Promise<Buffer> {
   const codec = speaker?.codec === 'pcma' || speaker?.codec === 'pcmu' ? speaker.codec : 'pcm_s16le';
   const a = await cache.get({ text, codec, gainDb: speaker?.gain_db ?? 0 });
-  if (codec === 'pcm_s16le') return wav(a.data, a.sampleRate);
+  if (codec === 'pcm_s16le') return wavOf('pcm_s16le', a.sampleRate, a.data);
   const out = Buffer.alloc(a.data.length * 2);
   const dec = codec === 'pcma' ? alawToLinear : ulawToLinear;
   for (let i = 0; i < a.data.length; i++) out.writeInt16LE(dec(a.data[i]), i * 2);
-  return wav(out, a.sampleRate);
+  // Browsers play 16-bit PCM WAV everywhere; G.711 WAV they may not.
+  return wavOf('pcm_s16le', a.sampleRate, out);
 }
