@@ -1,4 +1,7 @@
-/** Evidence settings that cannot work together: a ring too short for the clip, originals kept longer than the evidence. */
+/**
+ * Evidence settings that cannot work together: a ring too short for the clip, originals kept
+ * longer than the evidence, a retention floor under the picture floor.
+ */
 import type { Settings } from './schema.ts';
 import type { ConfigIssue } from './issues.ts';
 
@@ -20,5 +23,12 @@ export function checkEvidence(s: Settings): ConfigIssue[] {
         path: [...at, 'retention_days', k],
         message: `${k} kept ${r[k]} days, longer than closed_events (${r.closed_events} days), after which all of an event's evidence goes`,
       });
+  // Retention must free space before pictures stop; the other way round it never runs until events already lack pictures.
+  const picturesStop = s.gateway.evidence_min_free_mb;
+  if (e.disk.min_free_mb <= picturesStop)
+    issues.push({
+      path: [...at, 'disk', 'min_free_mb'],
+      message: `retention starts freeing space at ${e.disk.min_free_mb} MB free, but pictures already stop at ${picturesStop} MB (gateway.evidence_min_free_mb): set it above that`,
+    });
   return issues;
 }

@@ -179,4 +179,11 @@ describe('evidence settings', () => {
       /evidence.disk.min_free: unknown key \(known keys: min_free_mb, check_s\)/,
     );
   });
+
+  it('refuse a retention floor at or under the picture floor, since retention would start only after pictures stopped', () => {
+    expect(issues('gateway: { evidence_min_free_mb: 600 }\nevidence:\n  disk: { min_free_mb: 512 }\n')[0]).toMatch(
+      /settings.yaml:3:\d+: evidence.disk.min_free_mb: retention starts freeing space at 512 MB free, but pictures already stop at 600 MB \(gateway.evidence_min_free_mb\)/,
+    );
+    expect(issues('gateway: { evidence_min_free_mb: 100 }\nevidence:\n  disk: { min_free_mb: 512 }\n')).toEqual([]);
+  });
 });
