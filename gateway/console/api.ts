@@ -62,6 +62,15 @@ export function eventSummary(d: ConsoleDeps, e: EventRecord) {
   };
 }
 
+/**
+ * How often the camera is really analysed (the median recent gap between analysed frames),
+ * and whether that is more than twice what it asks for: the box is falling behind on it.
+ */
+export function achieved(intervalS: number, h: CameraHealth | undefined) {
+  const a = h?.analysisIntervalS ?? null;
+  return { analysis_interval_s: a, behind: a !== null && a > 2 * intervalS };
+}
+
 export async function readApi(r: Request, d: ConsoleDeps): Promise<void> {
   const { path, url, res } = r;
   const s = d.ctx.config.settings;
@@ -78,6 +87,7 @@ export async function readApi(r: Request, d: ConsoleDeps): Promise<void> {
         speakers: c.speakers,
         zones: c.zones,
         health: health.get(c.id) ?? null,
+        ...achieved(c.interval_s, health.get(c.id)),
       })),
     });
   }

@@ -28,7 +28,9 @@ export function LivePicture({ id, every = 2000, children, onSize }) {
 function HealthLine({ h, c }) {
   return html`<div class="health">
     <span class="badge ${healthClass(h)}">${t(h?.state ?? 'unknown')}</span>
-    <span>${t('interval')} ${c.interval_s}s</span>
+    <span class="achieved ${c.behind ? 'behind' : ''}" data-achieved=${c.analysis_interval_s ?? ''} title=${c.behind ? t('behind_hint') : ''}>
+      ${t('achieved')} ${c.analysis_interval_s === null ? '—' : `${c.analysis_interval_s}s`} / ${t('wanted', { s: c.interval_s })}
+    </span>
     <span>${t('frames_min')} ${h?.framesPerMinute ?? 0}</span>
     <span>${t('restarts')} ${h?.restarts ?? 0}</span>
     ${h?.reason && html`<div class="reason">${h.reason}</div>`}
