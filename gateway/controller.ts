@@ -289,6 +289,7 @@ export class Gateway {
           this.latest.record(cam.id, f, d);
           this.o.onDetections?.(cam.id, f, d);
         },
+        onTracks: (ts, tracks) => this.latest.tracks(cam.id, ts, tracks),
       });
       this.pipelines.set(cam.id, p);
     }

@@ -9,7 +9,7 @@ import type { CameraSettings } from './settings/schema.ts';
 import type { Context } from './context.ts';
 import { CameraCapture, type Frame } from './capture/camera.ts';
 import type { CameraHealth } from './capture/health.ts';
-import { Tracker } from './track/tracker.ts';
+import { Tracker, trackView, type TrackView } from './track/tracker.ts';
 import { RuleEngine, type Presence } from './rules/engine.ts';
 import type { ZoneRule } from './rules/zone-rules.ts';
 import type { DetectQueue, FrameSink } from './detect/queue.ts';
@@ -33,6 +33,7 @@ export class CameraPipeline {
   /** Null when no zone is watched for static change. */
   readonly staticChange: StaticChangeDetector | null;
   detectorError: string | null = null;
+  private readonly onTracks?: (ts: number, tracks: TrackView[]) => void;
   /** Where this camera's detector queues send its results. */
   private readonly sink: FrameSink = {
     detected: (r) => this.join.result(r),
@@ -54,11 +55,14 @@ export class CameraPipeline {
     input: { width: number; height: number; fit: 'fit' | 'stretch' };
     /** Seen once per joined frame: what the tracker is given (tests, the console). */
     onDetections?: (frame: Frame, detections: readonly Detection[]) => void;
+    /** The live tracks after each analysed frame (the console draws them). */
+    onTracks?: (ts: number, tracks: TrackView[]) => void;
   }) {
     const { ctx, camera } = o;
     this.ctx = ctx;
     this.camera = camera;
     this.events = o.events;
+    this.onTracks = o.onTracks;
     const s = ctx.config.settings;
     this.tracker = new Tracker({
       maxMissedS: s.tracking.max_missed_s,
@@ -152,6 +156,10 @@ export class CameraPipeline {
   private track(frame: Frame, detections: Detection[]): void {
     this.staticChange?.modelsSaw(frame.ts, detections);
     const tracks = this.tracker.update(detections, frame.ts);
+    this.onTracks?.(
+      frame.ts,
+      tracks.map((t) => trackView(t, frame.ts)),
+    );
     const verdicts = this.engine.evaluate(tracks, frame.ts);
     if (!verdicts.length) return;
     // The frame buffer goes back to the pool after this call: evidence needs its own copy.

@@ -34,7 +34,7 @@ export interface ConsoleDeps {
   /** Applies a saved settings file now (the reload_config path). */
 }
 
-const CAMERA = /^\/cameras\/([\w-]+)\/(frame\.jpg|detections)$/;
+const CAMERA = /^\/cameras\/([\w-]+)\/(frame\.jpg|detections|analysis)$/;
 const EVENT = /^\/events\/([0-9A-HJKMNP-TV-Z]{26})(?:\/(evidence\.jpg|audio\.wav))?$/;
 
 export function eventSummary(d: ConsoleDeps, e: EventRecord) {
@@ -94,7 +94,8 @@ export async function readApi(r: Request, d: ConsoleDeps): Promise<void> {
   const cm = CAMERA.exec(path);
   if (cm) {
     if (!s.cameras.some((c) => c.id === cm[1])) throw new HttpError(404, `no camera "${cm[1]}"`);
-    if (cm[2] === 'detections') return json(res, 200, d.latest.detections(cm[1]) ?? { ts: null, detections: [] });
+    // "detections" is the older name of the same answer.
+    if (cm[2] !== 'frame.jpg') return json(res, 200, d.latest.analysis(cm[1]) ?? { ts: null, detections: [], tracks: [] });
     const pic = await d.latest.jpeg(cm[1]);
     if (!pic) throw new HttpError(404, `camera "${cm[1]}" has no analysed picture yet`);
     res.writeHead(200, {

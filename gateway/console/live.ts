@@ -1,5 +1,5 @@
 /**
- * What the console shows live: each camera's latest analysed frame with its detections
+ * What the console shows live: each camera's latest analysed frame with its detections and tracks
  * (kept as a copy: the capture's buffer goes back to its pool), and the server-sent event
  * streams fed from the bus.
  */
@@ -7,6 +7,7 @@ import type { ServerResponse } from 'node:http';
 import sharp from 'sharp';
 import type { Frame } from '../capture/camera.ts';
 import type { Detection } from '../detect/types.ts';
+import type { TrackView } from '../track/tracker.ts';
 
 interface Latest {
   ts: number;
@@ -14,6 +15,8 @@ interface Latest {
   height: number;
   rgb: Buffer;
   detections: readonly Detection[];
+  /** The tracker's live tracks after this frame (absent until it has run on it). */
+  tracks: readonly TrackView[];
   jpeg?: Promise<Buffer>;
 }
 
@@ -27,12 +30,19 @@ export class LatestFrames {
     // Reusing the buffer would change a picture being encoded: copy into a new one then.
     const target = prev?.jpeg ? Buffer.alloc(f.data.length) : rgb;
     f.data.copy(target);
-    this.latest.set(camera, { ts: f.ts, width: f.width, height: f.height, rgb: target, detections });
+    this.latest.set(camera, { ts: f.ts, width: f.width, height: f.height, rgb: target, detections, tracks: [] });
   }
 
-  detections(camera: string): { ts: number; width: number; height: number; detections: readonly Detection[] } | null {
+  /** The tracks the tracker made of the frame recorded at `ts`. */
+  tracks(camera: string, ts: number, tracks: readonly TrackView[]): void {
     const l = this.latest.get(camera);
-    return l ? { ts: l.ts, width: l.width, height: l.height, detections: l.detections } : null;
+    if (l && l.ts === ts) l.tracks = tracks;
+  }
+
+  /** What the latest analysis saw: its detections and the tracks they updated. */
+  analysis(camera: string) {
+    const l = this.latest.get(camera);
+    return l ? { ts: l.ts, width: l.width, height: l.height, detections: l.detections, tracks: l.tracks } : null;
   }
 
   /** The newest frame as JPEG, encoded once per frame however many pages ask. */

@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { timingSafeEqual } from 'node:crypto';
 import type { Context } from '../context.ts';
 import { AuditRepo } from '../store/audit.ts';
-import type { Sessions, Session } from './sessions.ts';
+import type { Sessions } from './sessions.ts';
 import { allows, type Role } from './users.ts';
 import { serveAsset } from './static.ts';
 import { readApi, type ConsoleDeps } from './api.ts';

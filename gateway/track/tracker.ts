@@ -32,6 +32,33 @@ export interface Track {
   labels: Map<string, number>;
 }
 
+/** A track as shown outside the gateway (the console): plain data, durations in seconds. */
+export interface TrackView {
+  id: number;
+  label: string;
+  box: Box;
+  score: number;
+  /** Seconds since it was first seen. */
+  age_s: number;
+  /** Seconds it has stood still (what the dwell rules time). */
+  still_s: number;
+  /** False while it coasts through missed detections. */
+  visible: boolean;
+}
+
+export function trackView(t: Track, ts: number): TrackView {
+  const s = (ms: number) => Math.round(ms / 100) / 10;
+  return {
+    id: t.id,
+    label: t.label,
+    box: t.box,
+    score: t.score,
+    age_s: s(ts - t.firstSeen),
+    still_s: s(ts - t.stillSince),
+    visible: t.visible,
+  };
+}
+
 /** A detection that knows when its thing appeared (the static-change detector's regions). */
 export interface Dated extends Detection {
   since?: number;
