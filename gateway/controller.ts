@@ -266,6 +266,7 @@ export class Gateway {
       speakerHealth: () => this.speakers!.health.list(),
       cameraHealth: () => this.cameraHealth(),
       latest: this.latest,
+      evidence: this.evidence.repo,
       stats: (since, until) => this.stats.compute({ since, until }),
       audio: () => (audio ??= chooseTts(s.warnings, config.resolvePath).then((t) => new AudioCache(join(dataDir, 'audio'), t.engine))),
       actions,

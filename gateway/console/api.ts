@@ -10,6 +10,7 @@ import type { CommandActions } from '../commands/handler.ts';
 import type { StatsMessage } from '../api/schema/stats.ts';
 import type { AudioCache } from '../alert/audio.ts';
 import type { EventRecord } from '../events/types.ts';
+import type { EvidenceRepo } from '../store/evidence.ts';
 import { CATALOGUE, VIOLATION_TYPES } from '../rules/catalogue.ts';
 import { EVENT_STATES } from '../events/types.ts';
 import type { LatestFrames } from './live.ts';
@@ -27,6 +28,8 @@ export interface ConsoleDeps {
   cameraHealth: () => CameraHealth[];
   latest: LatestFrames;
   stats: (since: number | null, until: number | null) => StatsMessage;
+  /** The evidence sets: the warnings' audio as played. */
+  evidence: Pick<EvidenceRepo, 'items'>;
   /** The warner's audio cache (made on first use: choosing the speech engine takes a moment). */
   audio: () => Promise<AudioCache>;
   /** The very actions the MQTT commands run. */
@@ -35,7 +38,24 @@ export interface ConsoleDeps {
 }
 
 const CAMERA = /^\/cameras\/([\w-]+)\/(frame\.jpg|detections|analysis)$/;
-const EVENT = /^\/events\/([0-9A-HJKMNP-TV-Z]{26})(?:\/(evidence\.jpg|audio\.wav))?$/;
+const EVENT = /^\/events\/([0-9A-HJKMNP-TV-Z]{26})(?:\/(evidence\.jpg|audio\.wav|audio\/[\w.-]+\.wav))?$/;
+
+interface WarningRow {
+  id: number;
+  speaker_id: string;
+  repeat: number | null;
+  text: string;
+  outcome: string;
+}
+
+/**
+ * The evidence set's recording of a played warning (the bytes the speaker was sent, in a
+ * WAV container), while it is still on this box.
+ */
+function playedAudio(d: ConsoleDeps, eventId: string, w: WarningRow) {
+  const name = `warning-${w.speaker_id}-${w.repeat ?? 0}.wav`;
+  return d.evidence.items(eventId).find((i) => i.kind === 'audio' && i.name === name && !i.deletedAt && existsSync(i.path)) ?? null;
+}
 
 export function eventSummary(d: ConsoleDeps, e: EventRecord) {
   const s = d.ctx.config.settings;
@@ -151,7 +171,21 @@ export async function readApi(r: Request, d: ConsoleDeps): Promise<void> {
     }
     const warnings = d.ctx.db
       .prepare('SELECT id, speaker_id, at, outcome, reason, code, duration_ms, text, repeat FROM warnings WHERE event_id = ? ORDER BY id')
-      .all(e.id) as { id: number; speaker_id: string; text: string; outcome: string }[];
+      .all(e.id) as WarningRow[];
+    if (em[2]?.startsWith('audio/')) {
+      const name = em[2].slice('audio/'.length);
+      const item = d.evidence.items(e.id).find((i) => i.kind === 'audio' && i.name === name && !i.deletedAt);
+      if (!item || !existsSync(item.path)) throw new HttpError(404, `no recording ${name} in this event's evidence on this box`);
+      // The file as stored (G.711 in WAV, as sent to the speaker): Chromium and Firefox play it.
+      res.writeHead(200, {
+        'content-type': 'audio/wav',
+        'content-length': item.bytes,
+        'cache-control': 'private, max-age=86400',
+        'x-evidence-sha256': item.sha256,
+      });
+      return void createReadStream(item.path).pipe(res);
+    }
+    // Without the evidence recording (retention removed it, or it was never written): synthesised again.
     if (em[2] === 'audio.wav') {
       const w = warnings.find((x) => String(x.id) === url.searchParams.get('warning')) ?? warnings.find((x) => x.outcome === 'played');
       if (!w) throw new HttpError(404, 'no warning was played for this event');
@@ -166,7 +200,7 @@ export async function readApi(r: Request, d: ConsoleDeps): Promise<void> {
     return json(res, 200, {
       event: eventSummary(d, e),
       transitions: d.repo.transitions(e.id),
-      warnings,
+      warnings: warnings.map((w) => ({ ...w, recording: w.outcome === 'played' ? (playedAudio(d, e.id, w)?.name ?? null) : null })),
       dispatches: d.dispatches.forEvent(e.id),
     });
   }

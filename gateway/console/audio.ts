@@ -1,7 +1,7 @@
 /**
- * The warning as played, for the browser. The gateway keeps no recording of what went
- * out; it keeps the audio cache the warner plays from, keyed by text, codec and gain. So
- * the clip comes from that cache with the speaker's codec and gain (the same bytes, when
+ * The warning for the browser when its evidence recording is gone (retention, a full disk,
+ * a set from before recordings were kept): from the audio cache the warner plays from,
+ * keyed by text, codec and gain, with the speaker's codec and gain (the same bytes, when
  * it is still cached; synthesised again the same way otherwise), turned into a WAV file.
  */
 import type { AudioCache } from '../alert/audio.ts';

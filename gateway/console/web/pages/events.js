@@ -92,10 +92,16 @@ export function EventPage({ id }) {
           .filter((w) => w.outcome === 'played')
           .map(
             (w) => html`<div class="audio"><div>${when(w.at)} · ${w.speaker_id}: “${w.text}”</div>
-            <audio controls preload="none" src="/console/api/events/${id}/audio.wav?warning=${w.id}" data-warning=${w.id}></audio></div>`,
+            <audio
+              controls
+              preload="none"
+              src=${w.recording ? `/console/api/events/${id}/audio/${w.recording}` : `/console/api/events/${id}/audio.wav?warning=${w.id}`}
+              data-warning=${w.id}
+              data-source=${w.recording ? 'evidence' : 'synthesised'}
+            ></audio>
+            <small class="muted">${w.recording ? t('audio_evidence') : t('audio_note')}</small></div>`,
           )}
         ${warnings.filter((w) => w.outcome !== 'played').map((w) => html`<div class="muted">${when(w.at)} · ${w.speaker_id}: ${w.outcome} (${w.reason ?? w.code})</div>`)}
-        ${warnings.length > 0 && html`<small class="muted">${t('audio_note')}</small>`}
       </div>
       <div class="card">
         <p>${t('zone')}: ${e.zone_name} · ${e.classes.join(', ')}</p>
