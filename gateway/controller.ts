@@ -322,23 +322,25 @@ export class Gateway {
   /**
    * A reload whose camera changes are only zones (drawn in the console, or edited by hand)
    * takes effect at once: each changed camera's rules are rebuilt and its rule engine
-   * replaced (dwell timers there start again). Any other camera change needs a restart.
+   * replaced (dwell timers there start again); its static-change zones follow (a new or
+   * moved one learns its reference afresh). Any other camera change needs a restart.
    */
   private applyZones(next: Settings, rules: Map<string, ZoneRule>, camRules: Map<string, ZoneRule[]>): boolean {
     const now = this.o.config.settings;
     const bare = (c: CameraSettings) => JSON.stringify({ ...c, zones: null });
     if (now.cameras.length !== next.cameras.length || next.cameras.some((c, i) => bare(c) !== bare(now.cameras[i]))) return false;
     const changed = next.cameras.filter((c, i) => JSON.stringify(c.zones) !== JSON.stringify(now.cameras[i].zones));
-    // The static-change detector learns its zones' reference at start: those need a restart.
-    if (changed.some((c) => staticZones(c).length || staticZones(now.cameras.find((o) => o.id === c.id)!).length)) return false;
     for (const cam of changed) {
       const rs = resolveZoneRules(cam, next.warnings.messages, next.gateway.timezone);
       for (const r of camRules.get(cam.id) ?? []) rules.delete(ruleKey(r.camera, r.zone, r.type));
       for (const r of rs) rules.set(ruleKey(r.camera, r.zone, r.type), r);
       camRules.set(cam.id, rs);
-      this.pipelines.get(cam.id)?.setRules(rs);
+      this.pipelines.get(cam.id)?.setZones(cam, rs);
     }
-    this.o.log.info({ cameras: changed.map((c) => c.id) }, 'zones reloaded');
+    this.o.log.info(
+      { cameras: changed.map((c) => c.id), static_change: changed.filter((c) => staticZones(c).length).map((c) => c.id) },
+      'zones reloaded',
+    );
     return true;
   }
 

@@ -22,7 +22,8 @@ import type { EventRecord } from './events/types.ts';
 import type { CameraLoad } from './detect/overload.ts';
 
 export class CameraPipeline {
-  readonly camera: CameraSettings;
+  /** Its settings; a reload may replace the zones. */
+  camera: CameraSettings;
   readonly capture: CameraCapture;
   private readonly tracker: Tracker;
   private engine: RuleEngine;
@@ -31,7 +32,7 @@ export class CameraPipeline {
   private readonly queues: DetectQueue[];
   private readonly join: FrameJoin;
   /** Null when no zone is watched for static change. */
-  readonly staticChange: StaticChangeDetector | null;
+  staticChange: StaticChangeDetector | null;
   detectorError: string | null = null;
   private readonly onTracks?: (ts: number, tracks: TrackView[]) => void;
   /** Where this camera's detector queues send its results. */
@@ -169,10 +170,23 @@ export class CameraPipeline {
     }
   }
 
-  /** New zones and rules from a reload: a fresh engine (what the old one was timing starts over). */
-  setRules(rules: ZoneRule[]): void {
-    const s = this.ctx.config.settings;
-    this.engine = new RuleEngine(rules, (r, box, ts) => this.events.isSuppressed(r, box, ts), s.tracking.max_missed_s);
+  /**
+   * New zones and rules from a reload: a fresh rule engine (what the old one was timing
+   * starts over), and the static-change zones as the new settings name them (an unchanged
+   * zone keeps its learnt reference; a new or moved one learns from the next frames).
+   * Frames are handled synchronously, so no frame sees half of the change.
+   */
+  setZones(camera: CameraSettings, rules: ZoneRule[]): void {
+    this.camera = camera;
+    this.engine = new RuleEngine(
+      rules,
+      (r, box, ts) => this.events.isSuppressed(r, box, ts),
+      () => this.tracker.lifetimeMs(),
+    );
+    const zones = camera.static_change ? staticZones(camera) : [];
+    if (!zones.length) this.staticChange = null;
+    else if (this.staticChange) this.staticChange.setZones(zones);
+    else this.staticChange = new StaticChangeDetector(zones, staticSettings(camera));
   }
 
   presence(e: EventRecord): Presence {

@@ -8,7 +8,8 @@
  * - a heap hidden for 10 s by two people standing in front of it: told where the people
  *   are (as the models would), it keeps its date through the occlusion.
  * Then the whole gateway: a static-change-only camera confirms a garbage_exposure event
- * from the same clip, on a real broker.
+ * from the same clip, on a real broker; and a static-change zone moved onto the heap's
+ * place by a reload (no restart) learns its reference there and catches it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
@@ -22,6 +23,8 @@ import { havePeers } from '../peers/require.ts';
 import { startMosquitto, type Mosquitto } from '../peers/mosquitto.ts';
 import { Collector } from '../helpers/collector.ts';
 import { settingsAt, startGateway, tempDir } from '../helpers/gateway.ts';
+import { PlatformSim } from '../../scripts/sim/platform.ts';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Gateway } from '../../gateway/controller.ts';
 
 const ok = havePeers('ffmpeg');
@@ -218,6 +221,61 @@ cameras:
     const health = gw.cameraHealth()[0];
     expect(health.reason).toBeNull();
   }, 60_000);
+
+  it('takes a static-change zone moved by reload_config without a restart, and catches the heap there', async () => {
+    await gw?.stop();
+    gw = null;
+    const clip = await ensureScenario('static-drop', { out: OUT });
+    const dir = tempDir('gw-static-reload-');
+    // At first the watched zone is the top-left corner, where nothing is ever put down.
+    const corner = [
+      [0.02, 0.02],
+      [0.25, 0.02],
+      [0.25, 0.25],
+      [0.02, 0.25],
+    ];
+    const config = settingsAt(
+      dir,
+      `
+gateway: { id: gw-static-r, data_dir: ${dir}/data }
+mqtt: { url: '${broker.url}', prefix: r }
+cameras:
+  - id: plaza
+    url: ${clip}
+    location: { lat: 28.77, lon: 118.55 }
+    interval_s: 1
+    models: []
+    static_change: { persist_s: 8 }
+    zones:
+      - id: watched
+        polygon: ${JSON.stringify(corner)}
+        rules:
+          - { type: garbage_exposure, classes: [static_change], dwell_s: 4 }
+`,
+    );
+    const platform = new PlatformSim({ broker: broker.url, prefix: 'r' });
+    await platform.start();
+    try {
+      gw = await startGateway(config);
+      const before = gw.pipelines.get('plaza')!.staticChange;
+      // Moved before the heap is put down (10 s into the clip), so the new place learns a clean reference.
+      const t0 = Date.now();
+      while (!gw.cameraHealth()[0].lastFrameAt && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100));
+      writeFileSync(config.file, readFileSync(config.file, 'utf8').replace(JSON.stringify(corner), JSON.stringify(ZONE)));
+      const r = await platform.request('gw-static-r', 'reload_config', {});
+      expect(r.status).toBe('ok');
+      expect(r.data).toMatchObject({ changed: ['cameras'], applied: ['cameras'], restart_required: [] });
+      const p = gw.pipelines.get('plaza')!;
+      expect(p.staticChange).toBe(before); // the same detector, its zone replaced
+      expect(p.camera.zones[0].polygon).toEqual(ZONE);
+      const ev = await heard.waitFor((m) => m.topic === 'r/v1/gateways/gw-static-r/events', 45_000, 'garbage event after reload');
+      expect(ev.json).toMatchObject({ type: 'garbage_exposure', zone: { id: 'watched' } });
+      const [x1, y1, x2, y2] = ev.json!.box as Box;
+      expect(iou([x1, y1, x2, y2], [0.617, 0.771, 0.748, 0.99])).toBeGreaterThan(0.5);
+    } finally {
+      await platform.stop();
+    }
+  }, 90_000);
 });
 
 /** An actor's box at t s (keyframes in background pixels, `px` output pixels per one), normalised to 640x360; null off its keyframes. */

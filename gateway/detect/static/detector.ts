@@ -37,13 +37,15 @@ const NO_BOXES: Box[] = [];
 
 export class StaticChangeDetector {
   private readonly luma: LumaFrame;
-  private readonly zones: ZoneWatcher[];
+  private zones: ZoneWatcher[];
+  private readonly o: StaticChangeSettings;
   private last: StaticDetection[] = NONE;
   private readonly occluderClasses: ReadonlySet<string>;
   private occluders: Box[] = NO_BOXES;
   private occludersTs = -Infinity;
 
   constructor(zones: readonly StaticZone[], o: StaticChangeSettings) {
+    this.o = o;
     this.luma = new LumaFrame(o.width);
     this.zones = zones.map((z) => new ZoneWatcher(z.id, z.polygon, o));
     this.occluderClasses = new Set(o.occluderClasses ?? []);
@@ -80,6 +82,17 @@ export class StaticChangeDetector {
 
   current(): readonly StaticDetection[] {
     return this.last;
+  }
+
+  /**
+   * New zones from a reload. A zone whose polygon is unchanged keeps its learnt reference
+   * and its candidates; a new or moved one learns its reference from the next frames.
+   */
+  setZones(zones: readonly StaticZone[]): void {
+    const key = (id: string, polygon: readonly Pt[]) => `${id} ${JSON.stringify(polygon)}`;
+    const kept = new Map(this.zones.map((w) => [key(w.zone, w.polygon), w]));
+    this.zones = zones.map((z) => kept.get(key(z.id, z.polygon)) ?? new ZoneWatcher(z.id, z.polygon, this.o));
+    this.last = this.last.filter((d) => this.zones.some((w) => w.zone === d.zone));
   }
 
   /** Learn every zone's reference again (after the scene really changed, e.g. the camera moved). */

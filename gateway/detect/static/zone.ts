@@ -49,7 +49,7 @@ const MIN_HIT_RATE = 0.6;
 
 export class ZoneWatcher {
   readonly zone: string;
-  private readonly polygon: readonly Pt[];
+  readonly polygon: readonly Pt[];
   private readonly o: StaticChangeOptions;
   private g: ZoneGrid | null = null;
   private readonly light = new ToneCurve();
