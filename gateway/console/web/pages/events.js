@@ -78,7 +78,8 @@ function Actions({ id, onDone }) {
 
 export function EventPage({ id }) {
   const { data, error, reload } = useData(`/events/${id}`);
-  useStream({ transition: (m) => m.event.id === id && reload() });
+  // A warning's row and its recording come with its outcome, which may follow the transition.
+  useStream({ transition: (m) => m.event.id === id && reload(), warning: (w) => w.eventId === id && reload() });
   if (error && !data) return html`<p class="error">${error.message}</p>`;
   if (!data) return null;
   const { event: e, transitions, warnings, dispatches } = data;

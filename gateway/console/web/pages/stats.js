@@ -93,16 +93,20 @@ export function StatsPage() {
     ['accept_to_closed', d.accept_to_closed],
     ['confirm_to_close', b.confirm_to_close],
   ];
+  const byType = Object.entries(s.by_type).sort((x, y) => y[1] - x[1]);
   const longest = Math.max(1, ...stages.map(([, x]) => x.p90_s ?? 0));
   return html`<h2>${t('stats')}</h2>
     <div class="kpis">
       <div class="card kpi"><b data-kpi="total">${s.events.total}</b><span>${t('total')}</span></div>
-      <div class="card kpi"><b>${s.events.open}</b><span>${t('open_events')}</span></div>
+      <div class="card kpi"><b data-kpi="open">${s.events.open}</b><span>${t('open_events')}</span></div>
       <div class="card kpi"><b data-kpi="settled">${s.settled_by_warning.share === null ? '—' : pct(s.settled_by_warning.share)}</b>
         <span>${t('settled')} (${s.settled_by_warning.resolved}/${s.settled_by_warning.decided})</span></div>
-      <div class="card kpi"><b>${s.dispatches.accepted}/${s.dispatches.offers}</b><span>${t('dispatch_response')}</span></div>
+      <div class="card kpi"><b data-kpi="dispatch">${s.dispatches.accepted}/${s.dispatches.offers}</b><span>${t('dispatch_response')}</span></div>
     </div>
     <div class="card"><h3>${t('by_day')}</h3><${DayChart} byDayType=${b.by_day_type} names=${names} /></div>
+    <div class="card"><h3>${t('events')} · ${t('by_type')}</h3>
+      <${Bars} chart="by-type" rows=${byType.map(([k, n]) => [names[k] ?? k, n, '', k])} max=${byType[0]?.[1] ?? 1} fmt=${(v) => v} />
+    </div>
     <div class="split">
       <div class="card"><h3>${t('settled_share')} · ${t('by_type')}</h3>
         <${Bars} chart="settled-type" rows=${share(b.settled_by_type, (k) => names[k] ?? k)} max=${1} fmt=${pct} /></div>
