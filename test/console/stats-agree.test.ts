@@ -126,7 +126,7 @@ cameras: []
       const text = (sel: string) => document.querySelector(sel)?.textContent?.trim() ?? null;
       const rows = (chart: string) =>
         Object.fromEntries(
-          [...document.querySelectorAll(`[data-chart=${chart}] [data-row]`)].map((r) => [
+          Array.from(document.querySelectorAll(`[data-chart=${chart}] [data-row]`)).map((r) => [
             r.getAttribute('data-row'),
             r.querySelector('.value')?.textContent?.trim(),
           ]),
