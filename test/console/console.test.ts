@@ -4,10 +4,12 @@
  * real gateway: a scenario camera (ffmpeg plays a video made from real photographs,
  * YOLOX-Nano detects the taxi), a recording RTP speaker, a real mosquitto. The zone that
  * catches the taxi is drawn by mouse in the test, saved, and applied without a restart;
- * its event then appears live. Screenshots of the main pages go to docs/console/.
+ * its event then appears live, its warning plays from the evidence set's recording, and the
+ * camera page draws the taxi's track. Screenshots of the main pages go to docs/console/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -231,9 +233,46 @@ officers:
         }),
     );
     expect(played.duration).toBeGreaterThan(0.5);
-    const wav = await fetch(`${base}${await audio.getAttribute('src')}`, { headers: { cookie: await sessionCookie() } });
+    // What plays is the evidence set's recording (the bytes sent to the speaker), not a new synthesis.
+    expect(await audio.getAttribute('data-source')).toBe('evidence');
+    const src = (await audio.getAttribute('src'))!;
+    expect(src).toBe(`/console/api/events/${eventId}/audio/warning-spk-0.wav`);
+    const item = gw.evidence.repo.items(eventId).find((i) => i.name === 'warning-spk-0.wav')!;
+    expect(item).toMatchObject({ kind: 'audio' });
+    const wav = await fetch(`${base}${src}`, { headers: { cookie: await sessionCookie() } });
     expect(wav.headers.get('content-type')).toBe('audio/wav');
+    const body = Buffer.from(await wav.arrayBuffer());
+    expect(body.equals(readFileSync(item.path))).toBe(true);
+    expect(createHash('sha256').update(body).digest('hex')).toBe(item.sha256);
     await shot(events, 'event');
+  }, 60_000);
+
+  it("shows on the camera page the achieved analysis interval and the taxi's track, with its id and seconds still", async () => {
+    await page.goto(`${base}/console/#/camera/stay`);
+    const tag = page.locator('.picture .tag[data-label=car]').first();
+    await tag.waitFor({ timeout: 20_000 });
+    const id = await tag.getAttribute('data-track');
+    expect(await tag.textContent()).toMatch(new RegExp(`^#${id} \\d+s$`));
+    expect(await page.locator(`.card li[data-track="${id}"]`).textContent()).toMatch(new RegExp(`^#${id} car · 出现 \\d+s · 静止 \\d+s$`));
+    const box = await page.locator(`rect.track[data-track="${id}"]`).boundingBox();
+    expect(box!.width).toBeGreaterThan(20);
+    // The taxi stands still: its seconds grow from one analysis to the next.
+    const still = async () => Number(/(\d+)s$/.exec((await page.locator(`.tag[data-track="${id}"]`).textContent()) ?? '')![1]);
+    const first = await still();
+    await page.waitForFunction(
+      ([sel, n]) => Number(/(\d+)s$/.exec(document.querySelector(sel)?.textContent ?? '')?.[1]) > n,
+      [`.tag[data-track="${id}"]`, first] as const,
+      { timeout: 10_000 },
+    );
+    // Analysed about every second, as set: shown, and not flagged.
+    const achieved = page.locator('.card .achieved');
+    await page.waitForFunction(() => Number(document.querySelector('.card .achieved')?.getAttribute('data-achieved')) > 0);
+    const a = Number(await achieved.getAttribute('data-achieved'));
+    expect(a).toBeGreaterThan(0.5);
+    expect(a).toBeLessThan(2);
+    expect(await achieved.textContent()).toMatch(/实际分析间隔 [\d.]+s \/ 设定 1s/);
+    expect(await achieved.getAttribute('class')).not.toContain('behind');
+    await shot(page, 'camera');
   }, 60_000);
 
   const sessionCookie = async () => `console_session=${(await browser.cookies()).find((c) => c.name === 'console_session')!.value}`;
@@ -263,10 +302,6 @@ officers:
     await page.goto(`${base}/console/#/officers`);
     await page.waitForSelector('svg.map .officer circle', { timeout: 20_000 });
     await shot(page, 'officers');
-    await page.goto(`${base}/console/#/camera/stay`);
-    await page.waitForSelector('.picture img');
-    await page.waitForTimeout(1500);
-    await shot(page, 'camera');
   }, 60_000);
 
   it('refuses a forged cross-site POST', async () => {

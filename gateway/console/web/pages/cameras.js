@@ -66,13 +66,17 @@ export function CameraPage({ id }) {
   const dets = det.data?.detections ?? [];
   const tracks = det.data?.tracks ?? [];
   // Text in the stretched SVG would be distorted: the tags are HTML placed in percent.
+  // Short (id, seconds still) so a busy street stays readable; the list says the rest.
   const tags = tracks.map(
-    (
-      k,
-    ) => html`<div class="tag ${k.visible ? '' : 'coasting'}" data-track=${k.id} style=${`left: ${k.box[0] * 100}%; top: ${k.box[1] * 100}%`}>
-      #${k.id} ${k.label} · ${t('still_for', { s: Math.round(k.still_s) })}
-    </div>`,
+    (k) => html`<div
+      class="tag ${k.visible ? '' : 'coasting'}"
+      data-track=${k.id}
+      data-label=${k.label}
+      title=${`${k.label} · ${t('still_for', { s: Math.round(k.still_s) })}`}
+      style=${`left: ${k.box[0] * 100}%; top: ${k.box[1] * 100}%`}
+    >#${k.id} ${Math.round(k.still_s)}s</div>`,
   );
+
   return html`<h2><a href="#/cameras">${t('nav_cameras')}</a> / ${c.name}</h2>
     <div class="split">
       <div>
@@ -93,7 +97,7 @@ export function CameraPage({ id }) {
         <ul class="plain">${dets.map((d) => html`<li>${d.label} ${(d.score * 100).toFixed(0)}%</li>`)}</ul>
         <h3>${t('tracks')} (${tracks.length})</h3>
         <ul class="plain">
-          ${tracks.map((k) => html`<li>#${k.id} ${k.label} · ${t('age')} ${Math.round(k.age_s)}s · ${t('still_for', { s: Math.round(k.still_s) })}</li>`)}
+          ${tracks.map((k) => html`<li data-track=${k.id}>#${k.id} ${k.label} · ${t('age')} ${Math.round(k.age_s)}s · ${t('still_for', { s: Math.round(k.still_s) })}</li>`)}
         </ul>
         <h3>${t('zones')}</h3>
         <ul class="plain">${c.zones.map((z) => html`<li>${z.name ?? z.id}: ${z.rules.map((r) => r.type).join(', ')}</li>`)}</ul>
