@@ -15,9 +15,10 @@
  * With --rtsp N, one more run reads N streams from the GStreamer RTSP server instead.
  *
  *   node --import tsx scripts/bench-gateway.ts [--cameras 32,64,134] [--rtsp 64] [--seconds 120]
- *       [--set detector.threads=1 ...] [--json]
+ *       [--set detector.threads=1 ...] [--json] [--keep]
  *
- * The table goes to stdout (with --json: the table to stderr, JSON to stdout).
+ * The table goes to stdout (with --json: the table to stderr, JSON to stdout). --keep keeps
+ * each run's folder (its settings, the gateway's log and data) and prints where.
  */
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -46,6 +47,7 @@ const { values } = parseArgs({
     set: { type: 'string', multiple: true, default: [] },
     broker: { type: 'string', default: which('mosquitto') ? 'mosquitto' : 'embedded' },
     json: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -131,7 +133,8 @@ for (const run of runs) {
   } finally {
     await rtsp?.stop();
     await mosq?.stop();
-    rmSync(dir, { recursive: true, force: true });
+    if (values.keep) say(`  kept ${dir} (settings.yaml, gateway.log, data/)`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -5,7 +5,7 @@
  * reached the camera's recording speaker.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync } from 'node:fs';
+import { cpSync, createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ROOT } from '../../gateway/paths.ts';
@@ -100,10 +100,13 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
     env: { ...process.env, GATEWAY_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  // The gateway's own log, for finding out where time went (kept with --keep).
+  const logFile = createWriteStream(join(o.dir, 'gateway.log'));
   let tail = '';
   let running = false;
   let lineBuf = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    logFile.write(d);
     lineBuf += d;
     const lines = lineBuf.split('\n');
     lineBuf = lines.pop()!;
@@ -117,10 +120,10 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
 
   const meter = new TreeMeter(() => (child.pid ? [child.pid] : []));
   try {
-    const startBy = Date.now() + 180_000;
+    const startBy = Date.now() + 300_000;
     while (!running) {
       if (child.exitCode !== null) throw new Error(`gateway exited (${child.exitCode}) before it was running:\n${tail}`);
-      if (Date.now() > startBy) throw new Error(`gateway not running within 180 s:\n${tail}`);
+      if (Date.now() > startBy) throw new Error(`gateway not running within 300 s:\n${tail}`);
       await sleep(200);
     }
     const startupS = (Date.now() - t0) / 1000;
@@ -172,6 +175,7 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
       await exited;
     }
     for (const r of recorders) r.stop();
+    logFile.end();
     await client?.endAsync().catch(() => undefined);
     if (o.audioCache && existsSync(audioDir)) cpSync(audioDir, o.audioCache, { recursive: true });
   }
