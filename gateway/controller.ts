@@ -13,6 +13,7 @@ import { openDb } from './store/db.ts';
 import { EventsRepo } from './store/events.ts';
 import { OutboxRepo, PRIORITY } from './store/outbox.ts';
 import { Topics } from './api/topics.ts';
+import { delivery, expirySeconds } from './api/channels.ts';
 import { alertPayload, healthPayload } from './api/payloads.ts';
 import { ulid } from 'ulid';
 import { OverloadWatch } from './detect/overload.ts';
@@ -367,7 +368,13 @@ export class Gateway {
         const now = ctx.clock.now();
         const msgId = ulid(now);
         const payload = { ...alertPayload(gw, { kind: 'overloaded', event_id: null, behind, message }, now), msg_id: msgId };
-        ctx.uplink.enqueue({ msgId, topic: ctx.topics.alerts(), payload: JSON.stringify(payload), qos: 1, priority: PRIORITY.event });
+        ctx.uplink.enqueue({
+          msgId,
+          topic: ctx.topics.alerts(),
+          payload: JSON.stringify(payload),
+          ...delivery('alerts'),
+          priority: PRIORITY.event,
+        });
         ctx.uplink.flush();
       },
     });
@@ -459,9 +466,9 @@ export class Gateway {
     this.ctx.uplink.enqueue({
       topic: this.ctx.topics.telemetry(),
       payload: JSON.stringify(payload),
-      qos: 0,
+      ...delivery('telemetry'),
       priority: PRIORITY.telemetry,
-      expiresAt: now + 3600_000,
+      expiresAt: now + expirySeconds('telemetry') * 1000,
     });
     this.ctx.uplink.flush();
   }

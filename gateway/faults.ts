@@ -11,6 +11,7 @@ import type { Clock } from './clock.ts';
 import type { Topics } from './api/topics.ts';
 import type { Uplink } from './uplink/uplink.ts';
 import { PRIORITY } from './store/outbox.ts';
+import { delivery } from './api/channels.ts';
 import { alertPayload } from './api/payloads.ts';
 
 export type FaultKind = 'disk_full' | 'disk_low' | 'clock_step';
@@ -111,14 +112,14 @@ export class Faults {
       this.o.uplink.enqueue({
         topic: this.o.topics.alerts(),
         payload: text,
-        qos: 1,
+        ...delivery('alerts'),
         priority: PRIORITY.status,
         msgId,
       });
       this.o.uplink.flush();
     } catch (e) {
       this.o.log.debug({ err: e }, 'alert not stored; publishing it directly');
-      this.o.uplink.publishNow(this.o.topics.alerts(), text, { qos: 1 });
+      this.o.uplink.publishNow(this.o.topics.alerts(), text, delivery('alerts'));
     }
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { CameraSettings } from './settings/schema.ts';
 import type { Context } from './context.ts';
+import type { Logger } from './log.ts';
 import { CameraCapture, type Frame } from './capture/camera.ts';
 import type { CameraHealth } from './capture/health.ts';
 import { Tracker, trackView, type TrackView } from './track/tracker.ts';
@@ -28,6 +29,8 @@ export class CameraPipeline {
   private readonly tracker: Tracker;
   private engine: RuleEngine;
   private readonly ctx: Context;
+  /** Every line carries part and camera. */
+  private readonly log: Logger;
   private readonly events: EventService;
   private readonly queues: DetectQueue[];
   private readonly join: FrameJoin;
@@ -39,8 +42,8 @@ export class CameraPipeline {
   private readonly sink: FrameSink = {
     detected: (r) => this.join.result(r),
     lost: (f) => this.onLost(f),
-    failed: (f, e) => {
-      this.ctx.log.error({ camera: this.camera.id, err: e }, 'detection failed');
+    failed: (f, err) => {
+      this.log.error({ err }, 'detection failed');
       this.onLost(f);
     },
   };
@@ -62,6 +65,7 @@ export class CameraPipeline {
     const { ctx, camera } = o;
     this.ctx = ctx;
     this.camera = camera;
+    this.log = ctx.log.child({ part: 'pipeline', camera: camera.id });
     this.events = o.events;
     this.onTracks = o.onTracks;
     const s = ctx.config.settings;
@@ -104,8 +108,8 @@ export class CameraPipeline {
     let statics: StaticDetection[] = [];
     try {
       if (this.staticChange) statics = this.staticChange.process(f, f.ts);
-    } catch (e) {
-      this.ctx.log.error({ camera: this.camera.id, err: e }, 'static-change analysis failed');
+    } catch (err) {
+      this.log.error({ err }, 'static-change analysis failed');
     }
     if (!this.queues.length) {
       if (this.staticChange) this.join.start(f, statics);
@@ -166,7 +170,7 @@ export class CameraPipeline {
     // The frame buffer goes back to the pool after this call: evidence needs its own copy.
     const copy = { rgb: Buffer.from(frame.data), width: frame.width, height: frame.height, still: () => this.capture.still() };
     for (const v of verdicts) {
-      this.events.confirm(v, copy).catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e }, 'could not record event'));
+      this.events.confirm(v, copy).catch((err: Error) => this.log.error({ err }, 'could not record event'));
     }
   }
 

@@ -62,6 +62,8 @@ export class CameraCapture {
   private failures = 0;
   private stopped = true;
   private readonly o: CaptureOptions;
+  /** Every line carries part and camera. */
+  private readonly log: Logger;
   /** Wall-clock time of the last frame (frame stamps may be media time). */
   private lastFrameWall = 0;
   /** Media clock: frames handed on and not yet released; reading pauses while one is out. */
@@ -74,6 +76,7 @@ export class CameraCapture {
 
   constructor(o: CaptureOptions) {
     this.o = o;
+    this.log = o.log.child({ part: 'capture', camera: o.camera.id });
     this.media = !isOnvif(o.camera.url) && usesMediaClock({ url: o.camera.url, clock: o.camera.clock });
     this.pool = new CameraFramePool(o.camera.interval_s * 1000);
     this.backoff = new Backoff(o.backoff ?? { baseMs: 1000, maxMs: 60_000 });
@@ -143,7 +146,7 @@ export class CameraCapture {
     const c = this.o.camera;
     if (!this.src || (isOnvif(c.url) && this.failures > 0 && this.failures % 3 === 0)) {
       this.src = await resolveSource(c, this.o.resolvePath);
-      if (this.src.note) this.o.log.info({ camera: c.id, onvif: this.src.note, stream: redact(this.src.analytics) }, 'ONVIF streams found');
+      if (this.src.note) this.log.info({ onvif: this.src.note, stream: redact(this.src.analytics) }, 'ONVIF streams found');
     }
     if (this.stopped) return;
     const url = this.src.analytics;
@@ -178,14 +181,14 @@ export class CameraCapture {
       this.failed(err);
     });
     src.start();
-    this.o.log.debug({ camera: c.id, url: redact(url), pid: src.pid }, 'ffmpeg started');
+    this.log.debug({ url: redact(url), pid: src.pid }, 'ffmpeg started');
   }
 
   /** Media clock: the recording has been analysed to its end; it is not played again. */
   private finished(): void {
     this.ended = true;
     this.setState('offline', 'end of the video file (clock: media plays a file once)');
-    this.o.log.info({ camera: this.id, until: this.health.lastFrameAt }, 'video file analysed to its end');
+    this.log.info({ until: this.health.lastFrameAt }, 'video file analysed to its end');
   }
 
   /**
@@ -197,16 +200,16 @@ export class CameraCapture {
     const s = this.src;
     if (!s) return null;
     if (s.snapshot) {
-      const jpeg = await fetchSnapshot(s.snapshot, c.username, c.password, timeoutMs, c.id).catch((e: Error) => {
-        this.o.log.warn({ camera: c.id, err: e }, 'snapshot failed; trying the main stream');
+      const jpeg = await fetchSnapshot(s.snapshot, c.username, c.password, timeoutMs, c.id).catch((err: Error) => {
+        this.log.warn({ err }, 'snapshot failed; trying the main stream');
         return null;
       });
       if (jpeg) return jpeg;
     }
     if (s.main) {
       return grabStill({ url: s.main, username: c.username, password: c.password, transport: c.transport, timeoutMs, device: c.id }).catch(
-        (e: Error) => {
-          this.o.log.warn({ camera: c.id, err: e }, 'still from the main stream failed; evidence uses the analysed frame');
+        (err: Error) => {
+          this.log.warn({ err }, 'still from the main stream failed; evidence uses the analysed frame');
           return null;
         },
       );
@@ -258,7 +261,7 @@ export class CameraCapture {
     // Before the first frame allow for connection and the first key frame.
     const limit = (this.o.camera.stall_s + (last === this.startedAt ? 5 : 0)) * 1000;
     if (Date.now() - last > limit) {
-      this.o.log.warn({ camera: this.id, stall_s: this.o.camera.stall_s }, 'no frames: restarting the stream');
+      this.log.warn({ stall_s: this.o.camera.stall_s }, 'no frames: restarting the stream');
       this.stallReason = `timeout: no frame for ${Math.round((Date.now() - last) / 1000)} s`;
       void this.source.stop('SIGKILL');
     }
@@ -276,7 +279,7 @@ export class CameraCapture {
     const state: CameraState = this.failures >= (this.o.offlineAfter ?? 3) ? 'offline' : 'reconnecting';
     this.setState(state, reason, code);
     const delay = this.backoff.next();
-    this.o.log.warn({ camera: this.id, reason, retry_s: +(delay / 1000).toFixed(1) }, `camera ${state}`);
+    this.log.warn({ reason, retry_s: +(delay / 1000).toFixed(1) }, `camera ${state}`);
     this.retry = setTimeout(() => {
       this.retry = null;
       if (!this.stopped) this.spawn();
@@ -290,7 +293,7 @@ export class CameraCapture {
     this.health.code = code;
     if (changed) {
       this.health.since = Date.now();
-      if (state === 'online') this.o.log.info({ camera: this.id, size: `${this.health.width}x${this.health.height}` }, 'camera online');
+      if (state === 'online') this.log.info({ size: `${this.health.width}x${this.health.height}` }, 'camera online');
       this.o.onHealth(this.snapshot());
     }
   }

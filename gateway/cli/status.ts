@@ -6,6 +6,7 @@
 import mqtt from 'mqtt';
 import type { LoadedSettings } from '../settings/load.ts';
 import { Topics } from '../api/topics.ts';
+import { CHANNELS } from '../api/channels.ts';
 
 type Out = (line: string) => void;
 
@@ -39,7 +40,8 @@ export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1
       /* not ours */
     }
   });
-  await client.subscribeAsync([topics.status(), `${topics.gw}/cameras/+/health`, `${topics.gw}/speakers/+/health`], { qos: 1 });
+  const watched = ['status', 'cameraHealth', 'speakerHealth'] as const;
+  await client.subscribeAsync(Object.fromEntries(watched.map((k) => [topics.filter(k), { qos: CHANNELS[k].qos }])));
   await new Promise((r) => setTimeout(r, waitMs));
   await client.endAsync();
   const now = Date.now();

@@ -7,6 +7,7 @@ import type { IPublishPacket } from 'mqtt';
 import type { Uplink } from '../uplink/uplink.ts';
 import type { ErrorCode, ReplyEnvelope } from '../api/schema/commands.ts';
 import type { Topics } from '../api/topics.ts';
+import { delivery, type ChannelKey } from '../api/channels.ts';
 
 /** A larger reply is replaced by an error saying so (every validation error listed once made a 58 MB reply). */
 export const MAX_REPLY_BYTES = 256 * 1024;
@@ -65,8 +66,17 @@ export function envelope(
   return { status: 'ok', ...base, data: result.data };
 }
 
-/** Publishes a reply at once (QoS 1, not retained). Replies are not kept in the outbox: a stale reply helps nobody. */
-export function sendReply(uplink: Uplink, target: ReplyTarget, reply: ReplyEnvelope, v5: boolean): void {
+/**
+ * Publishes a reply at once, with the QoS and retain of its channel (command replies unless
+ * told). Replies are not kept in the outbox: a stale reply helps nobody.
+ */
+export function sendReply(
+  uplink: Uplink,
+  target: ReplyTarget,
+  reply: ReplyEnvelope,
+  v5: boolean,
+  channel: Extract<ChannelKey, 'replies' | 'officerAnswerReply'> = 'replies',
+): void {
   const properties = v5
     ? { contentType: 'application/json', ...(target.correlationData ? { correlationData: target.correlationData } : {}) }
     : undefined;
@@ -76,5 +86,5 @@ export function sendReply(uplink: Uplink, target: ReplyTarget, reply: ReplyEnvel
     const message = `the reply (${Buffer.byteLength(text)} bytes) is larger than the ${MAX_REPLY_BYTES} bytes a reply may have${reply.error ? `; it began: ${reply.error.message.slice(0, 500)}` : ''}`;
     text = JSON.stringify({ ...base, status: 'error', error: { code: 'too_large', message } });
   }
-  uplink.publishNow(target.topic, text, { qos: 1, retain: false, ...(properties ? { properties } : {}) });
+  uplink.publishNow(target.topic, text, { ...delivery(channel), ...(properties ? { properties } : {}) });
 }

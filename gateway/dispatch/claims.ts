@@ -23,6 +23,7 @@ import type { Clock } from '../clock.ts';
 import type { Topics } from '../api/topics.ts';
 import type { Uplink } from '../uplink/uplink.ts';
 import type { Bus } from '../bus.ts';
+import { delivery } from '../api/channels.ts';
 
 export interface ClaimSettings {
   /** How long a claimant waits for competing claims before it counts. */
@@ -86,8 +87,8 @@ export class OfficerClaims {
   /** Subscribes; call before the uplink connects so retained claims arrive with the session. */
   start(): void {
     const { uplink, topics } = this.d;
-    uplink.on(`${topics.officersRoot}/+/claims/+`, (topic, payload, packet) => this.onClaim(topic, payload, packet.properties));
-    uplink.on(`${topics.root}/gateways/+/status`, (topic, payload) => this.onStatus(topic, payload));
+    uplink.on(topics.filter('officerClaim', { gateway: '+' }), (topic, payload, packet) => this.onClaim(topic, payload, packet.properties));
+    uplink.on(topics.filter('status', { gateway: '+' }), (topic, payload) => this.onStatus(topic, payload));
     this.d.bus.on('event.transition', this.onTransition);
     this.timer = setInterval(() => this.reconcile(true), Math.max(1000, (this.d.settings.ttlS * 1000) / 3));
     this.timer.unref();
@@ -170,8 +171,7 @@ export class OfficerClaims {
   }
 
   private onClaim(topic: string, payload: Buffer, props: { messageExpiryInterval?: number } | undefined): void {
-    const parts = topic.slice(this.d.topics.officersRoot.length + 1).split('/');
-    const [officer, , gateway] = parts;
+    const { officer, gateway } = this.d.topics.paramsOf('officerClaim', topic) ?? {};
     if (!officer || !gateway || gateway === this.d.gatewayId) return;
     const by = this.heard.get(officer) ?? new Map<string, Heard>();
     this.heard.set(officer, by);
@@ -194,7 +194,7 @@ export class OfficerClaims {
 
   /** A box that went offline (its will, or an orderly stop) holds nobody any more. */
   private onStatus(topic: string, payload: Buffer): void {
-    const gateway = topic.slice(`${this.d.topics.root}/gateways/`.length).split('/')[0];
+    const gateway = this.d.topics.paramsOf('status', topic)?.gateway;
     if (!gateway || gateway === this.d.gatewayId) return;
     let state: unknown;
     try {
@@ -246,16 +246,17 @@ export class OfficerClaims {
   }
 
   private clear(officer: string): void {
-    this.d.uplink.publishNow(this.topic(officer), '', { qos: 1, retain: true });
+    this.d.uplink.publishNow(this.topic(officer), '', delivery('officerClaim'));
   }
 
   private topic(officer: string): string {
-    return `${this.d.topics.officersRoot}/${officer}/claims/${this.d.gatewayId}`;
+    return this.d.topics.address('officerClaim', { officer, gateway: this.d.gatewayId });
   }
 
   private publishOpts() {
     const v5 = this.d.uplink.protocolVersion === 5;
-    return { qos: 1 as const, retain: true, ...(v5 ? { properties: { messageExpiryInterval: this.d.settings.ttlS } } : {}) };
+    // The table's expiry for claims is fleet.claim_ttl_s.
+    return { ...delivery('officerClaim'), ...(v5 ? { properties: { messageExpiryInterval: this.d.settings.ttlS } } : {}) };
   }
 
   private payload(officer: string, eventId: string | null, claimId: string, at: number, now: number): ClaimPayload {

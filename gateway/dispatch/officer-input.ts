@@ -21,7 +21,7 @@ export function parseOfficerState(
 }
 
 export function subscribeOfficers(ctx: Context, roster: Roster, onReport?: (officer: string) => void): void {
-  ctx.uplink.on(`${ctx.topics.officersRoot}/+/state`, (topic, payload) => {
+  ctx.uplink.on(ctx.topics.filter('officerState'), (topic, payload) => {
     const id = ctx.topics.officerOf(topic);
     if (!id || !roster.has(id)) return ctx.log.warn({ topic }, 'state from an officer not in the roster; ignored');
     const s = parseOfficerState(payload, ctx.clock.now());

@@ -14,11 +14,12 @@ import { CommandError, envelope, replyTarget, sendReply } from '../commands/enve
 /** `answer` applies the officer's answer to the event (the event service's answer). */
 export function subscribeOfficerReplies(ctx: Context, roster: Roster, answer: (officerId: string, r: OfficerReply) => AnswerResult): void {
   const gw = ctx.config.settings.gateway.id;
-  ctx.uplink.on(`${ctx.topics.officersRoot}/+/reply`, (topic, payload, packet) => {
+  ctx.uplink.on(ctx.topics.filter('officerReply'), (topic, payload, packet) => {
     const id = ctx.topics.officerOf(topic);
     const target = replyTarget(packet, '');
     const respond = (result: { data: unknown } | { error: CommandError }, tx?: unknown) => {
-      if (target.requested) sendReply(ctx.uplink, target, envelope('officer_reply', gw, ctx.clock.now(), tx, result), true);
+      if (target.requested)
+        sendReply(ctx.uplink, target, envelope('officer_reply', gw, ctx.clock.now(), tx, result), true, 'officerAnswerReply');
     };
     const reject = (
       code: 'bad_json' | 'invalid' | 'not_found' | 'conflict',

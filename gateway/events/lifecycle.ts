@@ -11,6 +11,7 @@ import type { Bus } from '../bus.ts';
 import type { Uplink } from '../uplink/uplink.ts';
 import type { Topics } from '../api/topics.ts';
 import { PRIORITY } from '../store/outbox.ts';
+import { delivery } from '../api/channels.ts';
 import type { EventsRepo } from '../store/events.ts';
 import type { DispatchesRepo } from '../store/dispatches.ts';
 import type { WarningsRepo } from '../store/warnings.ts';
@@ -116,7 +117,9 @@ export class EventLifecycle {
   send(topic: string, payload: { msg_id: string }, priority: number, orderKey: string | null, expiresAt: number | null = null): void {
     const msgId = ulid(this.d.clock.now());
     payload.msg_id = msgId;
-    this.d.uplink.enqueue({ msgId, topic, payload: JSON.stringify(payload), qos: 1, priority, orderKey, expiresAt });
+    const channel = this.d.topics.channelOf(topic);
+    if (!channel) throw new Error(`no channel in api/channels.ts for ${topic}`);
+    this.d.uplink.enqueue({ msgId, topic, payload: JSON.stringify(payload), ...delivery(channel), priority, orderKey, expiresAt });
   }
 
   private move(e: EventRecord, fx: Extract<Effect, { kind: 'move' }>, now: number): EventRecord {

@@ -74,13 +74,16 @@ export class EvidencePart {
             dir: join(ctx.dataDir, 'evidence', 'ring', cam.id),
             segmentS: s.ring.segment_s,
             keepS: s.ring.keep_s,
+            // The ring binds its own part and camera.
             log: ctx.log,
           });
           this.rings.set(cam.id, ring);
           ring.start();
         })
         .catch((err: Error) =>
-          ctx.log.warn({ camera: cam.id, err }, 'clip ring not started: the camera did not answer; events get no clip'),
+          ctx.log
+            .child({ part: 'evidence', camera: cam.id })
+            .warn({ err }, 'clip ring not started: the camera did not answer; events get no clip'),
         );
     }
   }

@@ -11,6 +11,7 @@ import type { Context } from '../context.ts';
 import type { EvidenceItem, EvidenceRepo, ItemKind } from '../store/evidence.ts';
 import type { EvidenceSettings } from '../settings/schema.ts';
 import { PRIORITY } from '../store/outbox.ts';
+import { delivery } from '../api/channels.ts';
 import { alertPayload } from '../api/payloads.ts';
 
 const DAY = 86_400_000;
@@ -125,7 +126,7 @@ export class Retention {
       msgId,
       topic: this.ctx.topics.alerts(),
       payload: JSON.stringify(payload),
-      qos: 1,
+      ...delivery('alerts'),
       priority: PRIORITY.dispatch,
       orderKey: null,
     });

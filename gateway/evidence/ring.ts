@@ -69,9 +69,11 @@ export class ClipRing {
   private restartMs = 1000;
   private timer: NodeJS.Timeout | null = null;
   private lastError = '';
+  private readonly log: Logger;
 
   constructor(o: RingOptions) {
     this.o = o;
+    this.log = o.log.child({ part: 'evidence', camera: o.camera });
   }
 
   get pid(): number | undefined {
@@ -92,20 +94,20 @@ export class ClipRing {
     p.stderr?.setEncoding('utf8').on('data', (s: string) => {
       this.lastError = s.trim().split('\n').at(-1) ?? '';
     });
-    p.on('error', (e) => this.o.log.error({ camera: this.o.camera, err: e }, 'clip ring: ffmpeg could not start'));
+    p.on('error', (err) => this.log.error({ err }, 'clip ring: ffmpeg could not start'));
     p.on('close', (code) => {
       if (this.proc === p) this.proc = null;
       if (this.stopped) return;
       // Back off like the capture does, so a camera that is down is not hammered.
       if (Date.now() - started > 60_000) this.restartMs = 1000;
-      this.o.log.warn(
-        { camera: this.o.camera, code, reason: this.lastError.replaceAll(this.o.password ?? '\0', '***'), retry_s: this.restartMs / 1000 },
+      this.log.warn(
+        { code, reason: this.lastError.replaceAll(this.o.password ?? '\0', '***'), retry_s: this.restartMs / 1000 },
         'clip ring: ffmpeg stopped; restarting',
       );
       this.timer = setTimeout(() => this.spawn(), this.restartMs);
       this.restartMs = Math.min(60_000, this.restartMs * 2);
     });
-    this.o.log.debug({ camera: this.o.camera, url: redact(this.o.url), pid: p.pid }, 'clip ring started');
+    this.log.debug({ url: redact(this.o.url), pid: p.pid }, 'clip ring started');
   }
 
   /** The segments on disk, oldest first, with their wall-clock span. */

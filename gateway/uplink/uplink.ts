@@ -11,6 +11,7 @@ import type { Logger } from '../log.ts';
 import { mono, type Clock } from '../clock.ts';
 import { type OutboxRepo, PRIORITY, type NewMessage } from '../store/outbox.ts';
 import type { Topics } from '../api/topics.ts';
+import { CHANNELS, CONTRACT_VERSION, delivery } from '../api/channels.ts';
 
 export interface UplinkOptions {
   url: string;
@@ -67,7 +68,8 @@ type Handler = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket) => 
 export class Uplink {
   private client: MqttClient | null = null;
   private readonly inFlight = new Set<number>();
-  private readonly retained = new Map<string, string>();
+  /** Topic → latest payload and the publish options its channel gives. */
+  private readonly retained = new Map<string, { payload: string; opts: mqtt.IClientPublishOptions }>();
   private readonly handlers: { filter: string; fn: Handler; rap: boolean; onOversize?: OversizeHandler }[] = [];
   private draining = false;
   private tokens = 0;
@@ -93,7 +95,7 @@ export class Uplink {
 
   start(): void {
     const t = this.o.topics;
-    const offline = JSON.stringify({ state: 'offline', reason: 'connection lost', version: this.o.version, contract: 'v1' });
+    const offline = JSON.stringify({ state: 'offline', reason: 'connection lost', version: this.o.version, contract: CONTRACT_VERSION });
     const v5 = this.o.protocolVersion === 5;
     const opts: IClientOptions = {
       clientId: this.o.clientId,
@@ -116,8 +118,7 @@ export class Uplink {
       will: {
         topic: t.status(),
         payload: Buffer.from(offline),
-        qos: 1,
-        retain: true,
+        ...delivery('status'),
         // MQTT 5: a short network blip should not flap the platform's view.
         ...(v5 ? { properties: { willDelayInterval: this.o.willDelayS } } : {}),
       },
@@ -132,13 +133,16 @@ export class Uplink {
       this.o.log.info({ broker: this.o.url, session_present: connack.sessionPresent }, 'MQTT connected');
       this.publishRetained(
         t.status(),
-        JSON.stringify({ state: 'online', at: new Date(this.o.clock.now()).toISOString(), version: this.o.version, contract: 'v1' }),
+        JSON.stringify({
+          state: 'online',
+          at: new Date(this.o.clock.now()).toISOString(),
+          version: this.o.version,
+          contract: CONTRACT_VERSION,
+        }),
       );
-      for (const [topic, payload] of this.retained) if (topic !== t.status()) client.publish(topic, payload, { qos: 1, retain: true });
-      for (const rap of [false, true]) {
-        const filters = [...new Set(this.handlers.filter((h) => h.rap === rap).map((h) => h.filter))];
-        if (filters.length) client.subscribe(filters, this.subOpts(rap));
-      }
+      for (const [topic, r] of this.retained) if (topic !== t.status()) client.publish(topic, r.payload, r.opts);
+      const subs = Object.fromEntries(this.handlers.map((h) => [h.filter, this.subOpts(h.filter, h.rap)]));
+      if (this.handlers.length) client.subscribe(subs);
       this.tokens = this.o.window;
       this.drain();
     });
@@ -212,18 +216,26 @@ export class Uplink {
    */
   on(filter: string, fn: Handler, o: { retainAsPublished?: boolean; onOversize?: OversizeHandler } = {}): void {
     const rap = o.retainAsPublished === true;
+    const opts = this.subOpts(filter, rap);
     this.handlers.push({ filter, fn, rap, onOversize: o.onOversize });
-    if (this.connected) this.client?.subscribe(filter, this.subOpts(rap));
+    if (this.connected) this.client?.subscribe(filter, opts);
   }
 
-  private subOpts(rap: boolean): { qos: 1; rap?: boolean } {
-    return rap && this.o.protocolVersion === 5 ? { qos: 1, rap: true } : { qos: 1 };
+  /** Subscribed with the QoS of the filter's channel; a filter on no channel of the table is a mistake. */
+  private subOpts(filter: string, rap: boolean): { qos: 0 | 1; rap?: boolean } {
+    const key = this.o.topics.channelOf(filter);
+    if (!key) throw new Error(`no channel in api/channels.ts for the topic filter ${filter}`);
+    const { qos } = CHANNELS[key];
+    return rap && this.o.protocolVersion === 5 ? { qos, rap: true } : { qos };
   }
 
-  /** Latest-value state, retained on the broker (health, status). */
+  /** Latest-value state, retained on the broker (health, status, stats): a channel the table says is retained. */
   publishRetained(topic: string, payload: string): void {
-    this.retained.set(topic, payload);
-    if (this.connected) this.client?.publish(topic, payload, { qos: 1, retain: true });
+    const key = this.o.topics.channelOf(topic);
+    if (!key || !CHANNELS[key].retain) throw new Error(`${topic} is on no retained channel in api/channels.ts`);
+    const opts = delivery(key);
+    this.retained.set(topic, { payload, opts });
+    if (this.connected) this.client?.publish(topic, payload, opts);
   }
 
   /** Writes a message to the outbox. Call it inside the transaction that made the change. */
@@ -238,8 +250,8 @@ export class Uplink {
     queueMicrotask(() => this.drain());
   }
 
-  /** Publishes outside the outbox: replies and other messages with no value once stale. */
-  publishNow(topic: string, payload: string, opts: mqtt.IClientPublishOptions = { qos: 0 }): void {
+  /** Publishes outside the outbox: replies and other messages with no value once stale (`opts` from the channel table). */
+  publishNow(topic: string, payload: string, opts: mqtt.IClientPublishOptions): void {
     if (this.connected) this.client?.publish(topic, payload, opts);
   }
 
@@ -342,9 +354,9 @@ export class Uplink {
             reason: 'stopped',
             at: new Date(this.o.clock.now()).toISOString(),
             version: this.o.version,
-            contract: 'v1',
+            contract: CONTRACT_VERSION,
           }),
-          { qos: 1, retain: true },
+          delivery('status'),
           () => ok(),
         ),
       );
