@@ -66,7 +66,7 @@ export class DetectorRuntime {
           );
         } catch (e) {
           rt.failures.set(id, (e as Error).message);
-          o.log.error({ model: id, err: (e as Error).message }, 'model failed to load; its cameras are marked detector-failed');
+          o.log.error({ model: id, err: e }, 'model failed to load; its cameras are marked detector-failed');
         }
       }),
     );

@@ -300,7 +300,7 @@ export class Uplink {
       client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, (err) => {
         this.inFlight.delete(m.id);
         if (err) {
-          this.o.log.debug({ topic: m.topic, err: err.message }, 'publish failed; will retry');
+          this.o.log.debug({ topic: m.topic, err }, 'publish failed; will retry');
           return;
         }
         try {
