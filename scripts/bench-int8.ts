@@ -78,8 +78,8 @@ for (const threads of [1, 2]) {
     console.log(`${String(threads).padStart(7)}  ${k}  ${f1(q(wall[k], 0.5))}   ${f1(q(wall[k], 0.95))}   ${f1(cpu[k] / RUNS)}`);
     await sessions[k].release();
   }
-  const gain = 1 - q(wall.int8, 0.5) / q(wall.fp32, 0.5);
+  const change = (r: number, more: string, less: string) => `${(Math.abs(1 - r) * 100).toFixed(0)}% ${r <= 1 ? less : more}`;
   console.log(
-    `${String(threads).padStart(7)}  int8 p50 ${gain >= 0 ? `${(gain * 100).toFixed(0)}% faster` : `${(-gain * 100).toFixed(0)}% slower`}, CPU ${((1 - cpu.int8 / cpu.fp32) * 100).toFixed(0)}% less`,
+    `${String(threads).padStart(7)}  int8: p50 ${change(q(wall.int8, 0.5) / q(wall.fp32, 0.5), 'slower', 'faster')}, CPU ${change(cpu.int8 / cpu.fp32, 'more', 'less')}`,
   );
 }

@@ -1,7 +1,7 @@
 /**
  * Calibrates and builds the int8 YOLOX-Nano (models/yolox_nano_int8.json) from the fp32 file.
  *
- *   node --import tsx scripts/quantize-int8.ts [--frames-every S] [--percentile P]
+ *   node --import tsx scripts/quantize-int8.ts [--frames-every S] [--percentile P] [--replan | --build-only]
  *
  * 1. Calibration: the fp32 model, with every activation an int8 node would read or write
  *    added as an output, runs on the sample pictures and on key frames of every scenario
@@ -170,17 +170,25 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
       recipe: { type: 'string', default: RECIPE },
       out: { type: 'string' },
       'build-only': { type: 'boolean' },
+      replan: { type: 'boolean' },
     },
   });
   const fp32 = readFileSync(join(filesDir(), 'yolox_nano.onnx'));
   let recipe: Int8Recipe;
+  const g = onnx.ModelProto.decode(fp32).graph!;
+  const keep = defaultFp32(g);
+  // SiLU runs in fp32 (recipe silu 'fp32'): only what the int8 convs, adds and concats read and write is measured.
+  const silu = (g.node ?? []).filter((n) => n.opType === 'Sigmoid' || n.opType === 'Mul').map((n) => n.name as string);
+  const tensors = [...new Set(plan(g, new Set([...keep, ...silu])).values())];
   if (values['build-only']) recipe = JSON.parse(readFileSync(values.recipe, 'utf8'));
-  else {
-    const g = onnx.ModelProto.decode(fp32).graph!;
-    const keep = defaultFp32(g);
-    // SiLU runs in fp32 (recipe silu 'fp32'): only what the int8 convs, adds and concats read and write is measured.
-    const silu = (g.node ?? []).filter((n) => n.opType === 'Sigmoid' || n.opType === 'Mul').map((n) => n.name as string);
-    const tensors = [...new Set(plan(g, new Set([...keep, ...silu])).values())];
+  else if (values.replan) {
+    // Other nodes kept in fp32, the ranges already measured (each tensor's range does not depend on the plan).
+    const measured = (JSON.parse(readFileSync(values.recipe, 'utf8')) as Int8Recipe).ranges;
+    const missing = tensors.filter((t) => !measured[t]);
+    if (missing.length) throw new Error(`no measured range for ${missing.join(', ')}: calibrate again`);
+    recipe = { fp32: keep, silu: 'fp32', ranges: Object.fromEntries(tensors.map((t) => [t, measured[t]])) };
+    writeFileSync(values.recipe, `${JSON.stringify(recipe, null, 1)}\n`);
+  } else {
     const t0 = Date.now();
     const frames = await calibrationFrames({ everyS: Number(values['frames-every']) });
     console.log(`calibrating ${tensors.length} tensors on ${frames.length} frames`);

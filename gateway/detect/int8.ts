@@ -35,6 +35,7 @@ const INT8_OPS = new Set(['Conv', 'Sigmoid', 'Mul', 'Add', 'Concat', 'MaxPool', 
 /** Ops whose output is a subset of their input's values: they share its scale, so onnxruntime drops their Q/DQ. */
 const SAME_SCALE = new Set(['MaxPool', 'Resize']);
 const SILU_FLOOR = -6;
+const STEM_CONVS = 3;
 
 async function loadOnnx(): Promise<Onnx> {
   try {
@@ -60,16 +61,19 @@ export function plan(g: Graph, fp32: ReadonlySet<string>): Map<string, string> {
 }
 
 /**
- * The nodes kept in fp32: everything up to the first conv (YOLOX's Focus slices, the conv
- * on 12 raw pixel channels, which onnxruntime's int8 kernels run slower than fp32) and its
- * SiLU, and the head's prediction convs with everything after them (boxes and scores).
+ * The nodes kept in fp32: the stem, up to and with the third conv and its SiLU (YOLOX's
+ * Focus slices, the conv on 12 raw pixel channels, which onnxruntime's int8 kernels run
+ * slower than fp32, and the two at 208 and 104 pixels whose coarse uint8 steps moved
+ * small cars' boxes most), and the head's prediction convs with everything after them.
  */
 export function defaultFp32(g: Graph): string[] {
   const nodes = g.node ?? [];
   const keep = new Set<string>();
-  const first = nodes.findIndex((n) => n.opType === 'Conv');
-  // The first conv's SiLU: its Sigmoid and Mul follow it.
-  for (const n of nodes.slice(0, first + 3)) keep.add(n.name as string);
+  let convs = 0;
+  for (const n of nodes) {
+    if (n.opType === 'Conv' && ++convs > STEM_CONVS) break;
+    keep.add(n.name as string);
+  }
   const tainted = new Set<string>();
   for (const n of nodes) {
     const head = n.opType === 'Conv' && /(cls|reg|obj)_preds/.test(n.input![1] ?? '');
