@@ -67,7 +67,7 @@ function freePort(): Promise<number> {
 /** The settings of a gateway with one media-clock camera per scenario. */
 export function scenarioSettings(
   items: { name: string; scenario: Scenario; video: string }[],
-  o: { dataDir: string; mqttUrl?: string; embeddedPort?: number },
+  o: { dataDir: string; mqttUrl?: string; embeddedPort?: number; model?: string; filesDir?: string },
 ): string {
   const tracking = items.find((i) => i.scenario.tracking)?.scenario.tracking;
   const settings = {
@@ -76,6 +76,8 @@ export function scenarioSettings(
     http: { enabled: false },
     stats: { interval_s: 0 },
     ...(tracking ? { tracking } : {}),
+    ...(o.model ? { detector: { model: o.model } } : {}),
+    ...(o.filesDir ? { models: { files_dir: o.filesDir } } : {}),
     cameras: items.map(({ name, scenario, video }) => {
       if (!scenario.zones?.length) throw new Error(`scenario ${name} has no zones to run`);
       const { interval_s: interval = 1, ...camera } = scenario.camera ?? {};
@@ -96,7 +98,15 @@ export function scenarioSettings(
 /** Runs the scenarios side by side, one camera each, in one gateway, until every video has ended. */
 export async function runScenarios(
   names: string[],
-  o: { mqttUrl?: string; log?: boolean; timeoutMs?: number; onGateway?: (gw: Gateway) => void } = {},
+  o: {
+    mqttUrl?: string;
+    log?: boolean;
+    timeoutMs?: number;
+    onGateway?: (gw: Gateway) => void;
+    /** Another detector model than the settings' default, and where its weights are. */
+    model?: string;
+    filesDir?: string;
+  } = {},
 ): Promise<Map<string, ScenarioResult>> {
   const out = join(ROOT, 'data', 'scenarios');
   const items: { name: string; scenario: Scenario; video: string }[] = [];
@@ -108,6 +118,8 @@ export async function runScenarios(
     dataDir: join(dir, 'data'),
     mqttUrl: o.mqttUrl,
     embeddedPort: o.mqttUrl ? undefined : await freePort(),
+    model: o.model,
+    filesDir: o.filesDir,
   });
   writeFileSync(file, yaml);
   const results = new Map<string, ScenarioResult>();

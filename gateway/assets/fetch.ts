@@ -16,9 +16,10 @@ import {
   writeFileSync,
   copyFileSync,
 } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { MODELS_DIR } from '../paths.ts';
 import { loadManifest } from '../detect/manifest.ts';
+import { buildInt8, type Int8Recipe } from '../detect/int8.ts';
 
 export interface Asset {
   file: string;
@@ -26,6 +27,8 @@ export interface Asset {
   bytes?: number;
   url?: string;
   what?: string;
+  /** Made on the box from another asset (the int8 model from the fp32 one) with a recipe file. */
+  build?: { from: Asset; recipe: string };
 }
 
 export class AssetError extends Error {}
@@ -44,9 +47,17 @@ export function sha256File(path: string): Promise<string> {
 export function listAssets(modelsDir = MODELS_DIR): Asset[] {
   const out: Asset[] = [];
   for (const f of readdirSync(modelsDir).sort()) {
-    if (!f.endsWith('.json') || f === 'assets.json') continue;
+    if (!f.endsWith('.json') || f === 'assets.json' || f.endsWith('.recipe.json')) continue;
     const m = loadManifest(join(modelsDir, f), modelsDir);
-    out.push({ file: m.file, sha256: m.sha256, bytes: m.bytes, url: m.url, what: m.description });
+    let build: Asset['build'];
+    if (m.build) {
+      const from = loadManifest(m.build.from, modelsDir);
+      build = {
+        from: { file: from.file, sha256: from.sha256, bytes: from.bytes, url: from.url, what: from.description },
+        recipe: resolve(dirname(m.path), m.build.recipe),
+      };
+    }
+    out.push({ file: m.file, sha256: m.sha256, bytes: m.bytes, url: m.url, what: m.description, ...(build ? { build } : {}) });
   }
   const assetsFile = join(modelsDir, 'assets.json');
   if (existsSync(assetsFile)) out.push(...(JSON.parse(readFileSync(assetsFile, 'utf8')).assets as Asset[]));
@@ -66,7 +77,7 @@ export async function verify(asset: Asset, path: string, source = path): Promise
 
 export interface FetchReport {
   file: string;
-  status: 'present' | 'copied' | 'downloaded';
+  status: 'present' | 'copied' | 'downloaded' | 'built';
   from?: string;
 }
 
@@ -90,6 +101,13 @@ export async function fetchAsset(asset: Asset, dir: string, mirror?: string): Pr
       from = join(mirror, asset.file);
       copyFileSync(from, tmp);
       status = 'copied';
+    } else if (asset.build) {
+      // Built from its source weights, which are fetched (and checked) first.
+      await fetchAsset(asset.build.from, dir, mirror);
+      from = `${asset.build.from.file} with ${asset.build.recipe}`;
+      const recipe = JSON.parse(readFileSync(asset.build.recipe, 'utf8')) as Int8Recipe;
+      writeFileSync(tmp, await buildInt8(readFileSync(resolve(dir, asset.build.from.file)), recipe));
+      status = 'built';
     } else if (asset.url) {
       from = asset.url;
       const res = await fetch(asset.url, { signal: AbortSignal.timeout(120_000) }).catch((e: Error) => {

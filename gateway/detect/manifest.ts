@@ -21,6 +21,16 @@ export const ManifestSchema = Type.Object(
     sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
     bytes: Type.Optional(Type.Integer({ minimum: 1 })),
     url: Type.Optional(Type.String()),
+    build: Type.Optional(
+      Type.Object(
+        {
+          from: Type.String({ pattern: '^[A-Za-z0-9_-]+$', description: 'the model (manifest id) whose weights it is built from' }),
+          recipe: Type.String({ minLength: 1, description: 'the int8 recipe next to the manifest: nodes kept in fp32, calibrated ranges' }),
+          by: Type.Optional(Type.String({ description: 'the script that calibrated the recipe' })),
+        },
+        { additionalProperties: false, description: 'weights made on the box from another model (gateway models fetch), not downloaded' },
+      ),
+    ),
     licence: Type.Optional(Type.String()),
     labels: Type.Union([Type.String({ minLength: 1 }), Type.Array(Type.String(), { minItems: 1 })], {
       description: 'a labels file next to the manifest (one class per line, in output order), or the list itself',
