@@ -12,6 +12,10 @@
  *   out, and only cells off by more than `threshold` grey levels count. The picture changed
  *   when at least `minCells` cells did: a car parking covers several.
  *
+ * A change is inferred twice before the gate calls the picture still again: the frame
+ * that shows it, and the next one (still against it). A detector that misses a thing in
+ * the frame it arrived in gets a second look, not a wait of `maxStillS`.
+ *
  * The gate only says whether the picture is still. Whether a still frame is skipped is
  * the pipeline's call (no live candidate, no recheck due), and never for longer than
  * `maxStillS` since the last frame sent to inference. Every buffer is reused.
@@ -62,6 +66,9 @@ export class StillGate {
   private base: Float32Array;
   private sentTs: number | null = null;
   private baseTs: number | null = null;
+  /** Whether that frame was itself still against the one before it (the change had its second look). */
+  private sentSettled = false;
+  private baseSettled = false;
   private readonly diffs: Float32Array;
   private readonly sorted: Float32Array;
   /** Per frame size: the cell of each pixel column and row. */
@@ -70,6 +77,8 @@ export class StillGate {
   private frameW = 0;
   private frameH = 0;
   private readonly look: Look = { still: false, changed: 0, stale: true };
+  /** The frame looked at last matched its reference (whether or not that had settled). */
+  private curStill = false;
 
   constructor(o: StillGateOptions) {
     this.cols = o.cols ?? 32;
@@ -101,13 +110,16 @@ export class StillGate {
     l.changed = 0;
     l.still = false;
     l.stale = true;
+    this.curStill = false;
     if (!this.enabled) return l;
     this.thumbnail(frame, this.cur);
     const refTs = this.sentTs ?? this.baseTs;
     if (refTs === null) return l;
     l.stale = ts - refTs >= this.maxMs;
-    l.changed = this.compare(this.cur, this.sentTs !== null ? this.sent : this.base);
-    l.still = l.changed < this.minCells;
+    const inFlight = this.sentTs !== null;
+    l.changed = this.compare(this.cur, inFlight ? this.sent : this.base);
+    this.curStill = l.changed < this.minCells;
+    l.still = this.curStill && (inFlight ? this.sentSettled : this.baseSettled);
     return l;
   }
 
@@ -118,6 +130,7 @@ export class StillGate {
     this.sent = this.cur;
     this.cur = t;
     this.sentTs = ts;
+    this.sentSettled = this.curStill;
   }
 
   /** A frame came back from inference. The newest one sent is the reference from now on. */
@@ -127,6 +140,7 @@ export class StillGate {
     this.base = this.sent;
     this.sent = t;
     this.baseTs = this.sentTs;
+    this.baseSettled = this.sentSettled;
     this.sentTs = null;
   }
 

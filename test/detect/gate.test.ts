@@ -65,12 +65,20 @@ function withBox(src: Uint8Array, bx: number, by: number, bw: number, bh: number
   return out;
 }
 
-/** A gate that has analysed `base` at t = 0. */
+/** Sends a frame to inference and has it come back. */
+function infer(g: StillGate, f: Uint8Array, ts: number): void {
+  g.check(frame(f), ts);
+  g.sentNow(ts);
+  g.analysed(ts);
+}
+
+/** A gate that has analysed `base` at t = -1 s and again at 0 (the picture settled). */
 function primed(base: Uint8Array, o: { maxStillS?: number; mask?: boolean } = {}): StillGate {
   const g = new StillGate({ zones: [{ polygon: ZONE, mask: o.mask ? [MASK] : [] }], maxStillS: o.maxStillS ?? 10 });
-  expect(g.check(frame(base), 0).stale).toBe(true); // nothing to compare with yet
-  g.sentNow(0);
-  g.analysed(0);
+  expect(g.check(frame(base), -1000).stale).toBe(true); // nothing to compare with yet
+  g.sentNow(-1000);
+  g.analysed(-1000);
+  infer(g, base, 0);
   return g;
 }
 
@@ -132,29 +140,45 @@ describe('the still gate', () => {
     expect(l.still).toBe(true);
     expect(l.stale).toBe(true);
     g.sentNow(10_000);
-    expect(g.check(frame(base), 12_000).stale).toBe(false);
+    expect(g.check(frame(base), 12_000)).toMatchObject({ still: true, stale: false });
     // Off: every frame is stale.
     const off = primed(base, { maxStillS: 0 });
     expect(off.enabled).toBe(false);
     expect(off.check(frame(base), 1000).stale).toBe(true);
   });
 
-  it('compares with the frame in flight, and with the last analysed one when that frame is lost', () => {
+  it('gives a change a second look before it calls the picture still again', () => {
     const g = primed(base);
     const car = withBox(base, 0.5, 0.6, 0.12, 0.12);
     expect(g.check(frame(car), 2000).still).toBe(false);
     g.sentNow(2000);
-    expect(g.pending).toBe(true);
-    // The car is still there: still against the frame in flight.
-    expect(g.check(frame(car), 4000).still).toBe(true);
-    // That frame never reached the model: the car is new again to what was analysed.
-    g.lost(2000);
-    expect(g.pending).toBe(false);
-    const l = g.check(frame(car), 4000);
-    expect(l.still).toBe(false);
+    g.analysed(2000);
+    // The car stands where it stopped: the same picture, but the change is seen once more.
+    const again = g.check(frame(car), 4000);
+    expect(again.changed).toBe(0);
+    expect(again.still).toBe(false);
     g.sentNow(4000);
     g.analysed(4000);
     expect(g.check(frame(car), 6000).still).toBe(true);
+  });
+
+  it('compares with the frame in flight, and with the last analysed one when that frame is lost', () => {
+    const g = primed(base);
+    const car = withBox(base, 0.5, 0.6, 0.12, 0.12);
+    infer(g, car, 2000);
+    g.check(frame(car), 4000);
+    g.sentNow(4000);
+    expect(g.pending).toBe(true);
+    // The car is still there: still against the frame in flight, which settled.
+    expect(g.check(frame(car), 6000).still).toBe(true);
+    // That frame never reached the model: compare with the last analysed one (the car's
+    // first frame, not settled yet): another look.
+    g.lost(4000);
+    expect(g.pending).toBe(false);
+    expect(g.check(frame(car), 6000).still).toBe(false);
+    // The car leaves while a frame is in flight: changed against that frame.
+    g.sentNow(6000);
+    expect(g.check(frame(base), 8000).still).toBe(false);
   });
 
   it('watches the cells a zone touches, with one of margin; a zone smaller than a cell still has cells', () => {
