@@ -1,6 +1,6 @@
 /**
  * One camera's path through the stages: capture → static change (model-free, in place)
- * → every model's shared detector queue → per-frame join → tracker → rules → events.
+ * → the still gate (a still scene with nothing pending skips inference) → every model's shared detector queue → per-frame join → tracker → rules → events.
  * Frames arrive already scaled; a verdict copies the frame once for its evidence.
  * Detector results come straight back here (this pipeline is the sink its frames are
  * pushed with), never up through the controller.
@@ -21,6 +21,7 @@ import { staticSettings, staticZones } from './detect/camera.ts';
 import type { EventService } from './events/service.ts';
 import type { EventRecord } from './events/types.ts';
 import type { CameraLoad } from './detect/overload.ts';
+import { StillGate } from './detect/gate.ts';
 
 export class CameraPipeline {
   /** Its settings; a reload may replace the zones. */
@@ -38,6 +39,11 @@ export class CameraPipeline {
   staticChange: StaticChangeDetector | null;
   detectorError: string | null = null;
   private readonly onTracks?: (ts: number, tracks: TrackView[]) => void;
+  private gate: StillGate;
+  /** Frames the still gate kept from inference. */
+  private stillSkipped = 0;
+  /** A frame skipped while the one it was compared with was in flight: held once that one is back. */
+  private heldTs: number | null = null;
   /** Where this camera's detector queues send its results. */
   private readonly sink: FrameSink = {
     detected: (r) => this.join.result(r),
@@ -80,6 +86,7 @@ export class CameraPipeline {
       () => this.tracker.lifetimeMs(),
     );
     this.queues = o.queues;
+    this.gate = this.newGate(o.rules);
     const zones = camera.static_change ? staticZones(camera) : [];
     this.staticChange = zones.length ? new StaticChangeDetector(zones, staticSettings(camera)) : null;
     const onDetections = o.onDetections;
@@ -90,7 +97,11 @@ export class CameraPipeline {
         onDetections?.(frame, dets);
         this.track(frame, dets);
       },
-      dropped: () => this.capture.countDrop(),
+      dropped: (f) => {
+        this.capture.countDrop();
+        this.gate.lost(f.ts);
+        if (!this.gate.pending) this.heldTs = null;
+      },
     });
     this.capture = new CameraCapture({
       camera,
@@ -116,9 +127,41 @@ export class CameraPipeline {
       f.release();
       return;
     }
+    if (this.mayskip(f, statics.length > 0)) {
+      this.skip(f.ts);
+      f.release();
+      return;
+    }
+    this.gate.sentNow(f.ts);
     const shared = shareFrame(f, this.queues.length);
     this.join.start(shared, statics);
     for (const q of this.queues) q.push(shared, this.sink);
+  }
+
+  /** One gate per zone layout: the cells the camera's zones cover (the zones of its rules). */
+  private newGate(rules: readonly ZoneRule[]): StillGate {
+    const zones = new Map(rules.map((r) => [r.zone, { polygon: r.polygon, mask: r.mask }]));
+    return new StillGate({ zones: [...zones.values()], maxStillS: this.queues.length ? this.camera.still_max_s : 0 });
+  }
+
+  /**
+   * A still picture (inside the zones, light fitted away), analysed recently enough, with
+   * nothing on its way to a verdict (no candidate, no static-change region, no repeat or
+   * recheck about to ask whether a matter is still there): inference would tell nothing new.
+   */
+  private mayskip(f: Frame, statics: boolean): boolean {
+    if (!this.gate.enabled) return false;
+    const look = this.gate.check(f, f.ts);
+    if (!look.still || look.stale || statics || this.engine.hasCandidates()) return false;
+    const horizon = (this.camera.still_max_s + 2 * Math.max(this.camera.interval_s, 1)) * 1000;
+    return !this.events.presenceDue(this.camera.id, this.ctx.clock.now() + horizon);
+  }
+
+  private skip(ts: number): void {
+    this.stillSkipped++;
+    // The tracker must not go back in time: with a frame in flight, hold after it is back.
+    if (this.gate.pending) this.heldTs = ts;
+    else this.tracker.hold(ts);
   }
 
   /** A model dropped this camera's frame (it fell behind) or failed on it. */
@@ -154,7 +197,12 @@ export class CameraPipeline {
 
   private withAnalysis(h: CameraHealth): CameraHealth {
     const ms = this.tracker.interval.medianMs();
-    return { ...h, analysisIntervalS: ms === null ? null : Math.round(ms / 100) / 10, lastAnalysisAt: this.tracker.interval.lastTs };
+    return {
+      ...h,
+      analysisIntervalS: ms === null ? null : Math.round(ms / 100) / 10,
+      lastAnalysisAt: this.tracker.interval.lastTs,
+      stillSkipped: this.stillSkipped,
+    };
   }
 
   /** One frame's detections, every model's merged, in the shared vocabulary. */
@@ -166,6 +214,11 @@ export class CameraPipeline {
       tracks.map((t) => trackView(t, frame.ts)),
     );
     const verdicts = this.engine.evaluate(tracks, frame.ts);
+    this.gate.analysed(frame.ts);
+    if (this.heldTs !== null && !this.gate.pending) {
+      this.tracker.hold(this.heldTs);
+      this.heldTs = null;
+    }
     if (!verdicts.length) return;
     // The frame buffer goes back to the pool after this call: evidence needs its own copy.
     const copy = { rgb: Buffer.from(frame.data), width: frame.width, height: frame.height, still: () => this.capture.still() };
@@ -191,6 +244,8 @@ export class CameraPipeline {
     if (!zones.length) this.staticChange = null;
     else if (this.staticChange) this.staticChange.setZones(zones);
     else this.staticChange = new StaticChangeDetector(zones, staticSettings(camera));
+    this.gate = this.newGate(rules);
+    this.heldTs = null;
   }
 
   presence(e: EventRecord): Presence {

@@ -72,6 +72,8 @@ export interface Scenario {
   lighting?: Keyframe[];
   /** Contrast (gain) over time (1 = unchanged, in `x`), with or without `lighting`. */
   contrast?: Keyframe[];
+  /** Fresh noise on every pixel of every frame (rain, grain), strength 0-100 (ffmpeg's noise filter). */
+  noise?: number;
   zone?: [number, number][];
   expect?: unknown[];
   /** The camera's zones and rules, for running the scenario through the gateway (scripts/scenario-run.ts). */
@@ -138,6 +140,10 @@ export function scenarioArgs(s: Scenario, images: string, out: string): string[]
     ];
     f.push(`[${last}]eq=${eq.join(':')}:eval=frame[lit]`);
     last = 'lit';
+  }
+  if (s.noise) {
+    f.push(`[${last}]noise=alls=${s.noise}:allf=t+u[wet]`);
+    last = 'wet';
   }
   f.push(`[${last}]format=yuv420p[out]`);
   const gop = Math.max(1, Math.round(s.fps * s.gop_s));

@@ -102,6 +102,7 @@ export function healthPayload(gw: string, h: CameraHealth, now: number, interval
     resolution: h.width ? `${h.width}x${h.height}` : null,
     interval_s: intervalS,
     analysis_interval_s: h.analysisIntervalS ?? null,
+    still_skipped: h.stillSkipped ?? 0,
   };
 }
 

@@ -22,6 +22,8 @@ export interface CameraHealth {
   analysisIntervalS?: number | null;
   /** Time stamp of the last analysed frame. */
   lastAnalysisAt?: number | null;
+  /** Frames the still gate kept from inference (a still picture, nothing pending). */
+  stillSkipped?: number;
 }
 
 /** Counts events in a sliding window of `windowMs`, cheaply (a ring of timestamps). */

@@ -30,6 +30,9 @@ export interface EventServiceDeps extends Omit<ConfirmDeps, 'camera'> {
   presence: (e: EventRecord) => Presence;
 }
 
+/** States whose next step asks the camera about the matter (a confirmed event is warned, then rechecked). */
+const PRESENCE_STATES = new Set<EventState>(['confirmed', 'warned', 'rechecked']);
+
 export const ruleKey = (camera: string, zone: string, type: string) => `${camera}/${zone}/${type}`;
 
 export class EventService {
@@ -47,6 +50,15 @@ export class EventService {
   isSuppressed(rule: ZoneRule, box: Box, ts: number): boolean {
     const recent = this.d.repo.atSpot(rule.camera, rule.zone, rule.type, ts - rule.cooldownS * 1000);
     return recent.some((e) => iou(e.box, box) > 0.3 || rule.minCount > 1);
+  }
+
+  /**
+   * Does an open event of this camera take a step that asks whether its matter is still
+   * there (the repeat, the recheck) before `until`? The still gate keeps the camera
+   * analysed then, so the answer comes from a fresh frame.
+   */
+  presenceDue(camera: string, until: number): boolean {
+    return this.d.repo.open().some((e) => e.camera === camera && PRESENCE_STATES.has(e.state) && (e.dueAt === null || e.dueAt <= until));
   }
 
   /** A verdict becomes an event, and its lifecycle starts. */

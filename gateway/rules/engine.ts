@@ -199,6 +199,26 @@ export class RuleEngine {
   }
 
   /**
+   * Is anything on its way to a verdict: a thing qualifying in a zone that has not fired
+   * and whose dwell is running, with its person for compound rules? The still gate skips inference only when nothing is: the next frames decide
+   * about a candidate, so they must be seen.
+   */
+  hasCandidates(): boolean {
+    for (const key of this.entered.keys()) {
+      const at = key.indexOf(':');
+      const r = this.rules[Number(key.slice(0, at))];
+      if (!r || this.fired.has(`${r.zone}:${key.slice(at + 1)}`)) continue;
+      // A thing waiting for its person: the person arriving changes the picture.
+      if (r.personWithin !== null && !this.attended.has(key)) continue;
+      // Held back by the event stage (its spot has an event): it waits on the cooldown, not
+      // on frames; a frame at least every still_max_s asks again.
+      if (this.retryAt.has(key)) continue;
+      return true;
+    }
+    return false;
+  }
+
+  /**
    * Is the matter of an event still there? The same track, or a qualifying thing on the
    * same spot (a track lost and found again gets a new id). Unknown without fresh frames.
    */

@@ -216,6 +216,13 @@ export const Camera = Type.Object(
         'wall: frames are stamped when they arrive (cameras; a file plays in real time and loops). media (a video file only): the file is analysed once, as fast as the detector goes, each frame stamped with its time in the video, so dwell times are as filmed; for checking zones on recorded footage',
     }),
     stall_s: Type.Number({ minimum: 2, maximum: MAX_SECONDS, default: 15, description: 'no frame for this long restarts the stream' }),
+    still_max_s: Type.Number({
+      minimum: 0,
+      maximum: 60,
+      default: 10,
+      description:
+        'the still gate: a frame whose picture has not changed inside the zones since the last analysis, with nothing on its way to a verdict, skips inference, but never for longer than this; 0: every frame is inferred',
+    }),
     model: Type.Optional(Type.String({ description: 'model id (manifest in models/), defaults to detector.model' })),
     models: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {

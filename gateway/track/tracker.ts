@@ -172,6 +172,17 @@ export class Tracker {
     return this.tracks;
   }
 
+  /**
+   * A frame the still gate skipped: the picture has not changed since the last analysis,
+   * so what was seen then is still there. Keeps visible tracks alive (a parked car's track
+   * outlives a still stretch longer than `max_missed_s`) and counts as looked at.
+   */
+  hold(ts: number): void {
+    if (ts <= (this.interval.lastTs ?? -Infinity)) return;
+    this.interval.add(ts);
+    for (const t of this.tracks) if (t.visible) t.lastSeen = ts;
+  }
+
   private observe(t: Track, d: Detection, ts: number): void {
     const [ax, ay] = centre(t.anchor);
     const [cx, cy] = centre(d.box);

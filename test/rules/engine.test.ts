@@ -346,3 +346,32 @@ describe('presence()', () => {
     expect(h.engine.presence('non_motor_parking', 'z1', v[0].box, ids, T0 + 30_000, 5000)).toBe('absent');
   });
 });
+
+describe('candidates (what the still gate must keep inferring)', () => {
+  const at = (s: number, dets: Detection[]): Frame => ({ ts: T0 + s * 1000, dets });
+
+  it('a car in the zone is a candidate while its dwell runs, not once it fired, nor when held back by its spot', () => {
+    const h = new Harness(rules('illegal_parking', { dwell_s: 10 }));
+    h.feed([at(0, [det([0.4, 0.1, 0.55, 0.3])])]); // above the zone
+    expect(h.engine.hasCandidates()).toBe(false);
+    h.feed([at(1, [det(CAR)])]);
+    expect(h.engine.hasCandidates()).toBe(true);
+    h.feed(Array.from({ length: 10 }, (_, i) => at(2 + i, [det(CAR)])));
+    expect(h.verdicts).toHaveLength(1);
+    expect(h.engine.hasCandidates()).toBe(false);
+    // The same spot already has its event: held back, waiting on the cooldown, not on frames.
+    const held = new Harness(rules('illegal_parking', { dwell_s: 2 }), () => true);
+    held.feed(Array.from({ length: 4 }, (_, i) => at(i, [det(CAR)])));
+    expect(held.verdicts).toHaveLength(0);
+    expect(held.engine.hasCandidates()).toBe(false);
+  });
+
+  it('a bicycle in a mobile-vendor zone with nobody at it is no candidate; with its person it is', () => {
+    const bike: Box = [0.45, 0.7, 0.55, 0.9];
+    const h = new Harness(rules('mobile_vendor', { dwell_s: 30 }));
+    h.feed([at(0, [det(bike, 'bicycle')])]);
+    expect(h.engine.hasCandidates()).toBe(false);
+    h.feed([at(1, [det(bike, 'bicycle'), det([0.56, 0.6, 0.62, 0.9], 'person')])]);
+    expect(h.engine.hasCandidates()).toBe(true);
+  });
+});

@@ -123,6 +123,13 @@ gateway:
     expect(i.line).toBe(9);
   });
 
+  it('the still gate: still_max_s defaults to 10 s, 0 turns it off, beyond 60 s is refused', () => {
+    expect(parseSettings(camera(), FILE, {}).settings.cameras[0].still_max_s).toBe(10);
+    expect(parseSettings(camera({ cameraExtra: '    still_max_s: 0\n' }), FILE, {}).settings.cameras[0].still_max_s).toBe(0);
+    const i = only(issuesOf(camera({ cameraExtra: '    still_max_s: 61\n' })), /60/);
+    expect(i.path).toEqual(['cameras', 0, 'still_max_s']);
+  });
+
   it('a misspelt violation type under warnings.messages gets a suggestion', () => {
     const i = only(issuesOf('warnings:\n  messages:\n    ilegal_parking: 请驶离\n'), /unknown key/);
     expect(i.message).toContain('did you mean "illegal_parking"');

@@ -34,6 +34,11 @@ export const CameraHealthMessage = Strict(
       Type.Number({ minimum: 0 }),
       'the interval actually achieved: median seconds between analysed frames, recently (null before two analyses). Above interval_s the box is behind (see the overloaded alert)',
     ),
+    still_skipped: Type.Integer({
+      minimum: 0,
+      description:
+        'frames the still gate kept from inference since start: the picture inside the zones had not changed and nothing was on its way to a verdict (they count as analysed in analysis_interval_s)',
+    }),
   },
   'retained health of one camera, on change and every 30 s',
   'CameraHealth',

@@ -1,0 +1,73 @@
+/**
+ * The still gate misses nothing, through the real pipeline: ffmpeg decodes the scenario
+ * videos' key frames, the gate looks at each, YOLOX-Nano detects on the frames it lets
+ * through, the tracker and the rules decide. Three scenes, each a stretch with nothing
+ * happening and then a taxi that parks on the no-parking plaza (dwell 30 s): an empty
+ * street, a slow drift of light over the whole picture, and fresh rain-like noise on every
+ * pixel of every frame. Each is run twice, gate on (the default, still_max_s 10) and off
+ * (still_max_s 0): the events must be the same, and the gate must have skipped frames.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { havePeers } from '../peers/require.ts';
+import { compareTimeline, runScenarios, type ScenarioResult } from '../../scripts/scenario-run.ts';
+import type { ExpectedEvent } from '../../scripts/scenario.ts';
+import { iou, type Box } from '../../gateway/zones/geometry.ts';
+
+const ok = havePeers('ffmpeg');
+/** When the taxi comes into the picture (its first keyframe, just outside it) and when it stops. */
+const SCENES: Record<string, { arrives: number; stops: number }> = {
+  'gate-park': { arrives: 63, stops: 67 },
+  'gate-light-drift': { arrives: 53, stops: 57 },
+  'gate-rain': { arrives: 47, stops: 51 },
+};
+const NAMES = Object.keys(SCENES);
+const STILL_MAX_S = 10;
+
+describe.runIf(ok)('the still gate on scenario videos through the real pipeline', () => {
+  let on: Map<string, ScenarioResult>;
+  let off: Map<string, ScenarioResult>;
+
+  beforeAll(async () => {
+    on = await runScenarios(NAMES);
+    off = await runScenarios(NAMES, { camera: { still_max_s: 0 } });
+  }, 240_000);
+
+  it.each(NAMES)('%s: the parking event is raised on time, the same as with every frame inferred', (name) => {
+    const r = on.get(name)!;
+    const expected = (r.scenario.expect ?? []) as ExpectedEvent[];
+    expect(compareTimeline(expected, r.events)).toEqual([]);
+    const all = off.get(name)!;
+    // The gate off really infers every frame, and finds the same.
+    expect(all.stillSkipped).toBe(0);
+    expect(all.frames.length).toBeGreaterThanOrEqual(r.scenario.duration_s - 1);
+    expect(compareTimeline(expected, all.events)).toEqual([]);
+    expect(r.events).toHaveLength(all.events.length);
+    r.events.forEach((e, i) => {
+      expect(e.confirmedS).toBeCloseTo(all.events[i].confirmedS, 0);
+      expect(e.firstSeenS).toBeCloseTo(all.events[i].firstSeenS, 0);
+      expect(iou(e.box as unknown as Box, all.events[i].box as unknown as Box)).toBeGreaterThan(0.8);
+    });
+  });
+
+  it.each(NAMES)('%s: still stretches are skipped, never for longer than still_max_s; the taxi is watched throughout', (name) => {
+    const r = on.get(name)!;
+    const { arrives } = SCENES[name];
+    const times = r.frames.map((f) => Math.round(f.t));
+    expect(r.stillSkipped).toBeGreaterThan(0);
+    // Every frame of the video was either inferred or skipped by the gate.
+    expect(r.frames.length + r.stillSkipped).toBeGreaterThanOrEqual(r.scenario.duration_s - 1);
+    // Before the taxi: about one frame in still_max_s is inferred (nothing moves, the light
+    // drifts, the rain falls).
+    const before = times.filter((t) => t < arrives);
+    expect(before.length).toBeLessThanOrEqual(Math.ceil(arrives / STILL_MAX_S) + 1);
+    // Never longer than still_max_s between inferred frames.
+    for (let i = 1; i < times.length; i++) expect(times[i] - times[i - 1]).toBeLessThanOrEqual(STILL_MAX_S);
+    // From the frame the taxi first shows in until its event, every frame is inferred: it
+    // changes the picture as it drives in, then it is a candidate while its dwell runs.
+    const confirmed = Math.round(r.events[0].confirmedS);
+    for (let t = arrives + 1; t <= confirmed; t++) expect(times, `frame at ${t} s`).toContain(t);
+    // Parked, its event raised, nothing else happening: skipped again.
+    const after = times.filter((t) => t > confirmed);
+    expect(after.length).toBeLessThanOrEqual(Math.ceil((r.scenario.duration_s - confirmed) / STILL_MAX_S) + 1);
+  });
+});
