@@ -176,6 +176,22 @@ export class EventService {
     return this.apply({ event: e, effects: [...withdraw, { kind: 'move', to, reason, note: { by } }], freed: true });
   }
 
+  /**
+   * The uplink dropped or came back. Down: open offers are paused (no answer can reach
+   * us, nor the offer them). Up: paused offers go out again with their full answer time,
+   * and events waiting to be offered are offered.
+   */
+  link(up: boolean): void {
+    const now = this.d.clock.now();
+    for (const e of this.d.repo.open()) {
+      if (!up) {
+        const pause = e.state === 'dispatched' ? this.d.dispatch.pause(e, now) : null;
+        if (pause) this.apply(pause);
+      } else if (e.state === 'escalated' || e.state === 'unassigned' || (e.state === 'dispatched' && e.data.offer_paused))
+        this.runNow(e.id);
+    }
+  }
+
   /** Runs the open events in `state` now rather than at their due time (an officer became free). */
   wake(state: EventState): void {
     for (const e of this.d.repo.open()) if (e.state === state) this.runNow(e.id);
