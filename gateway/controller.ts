@@ -233,6 +233,7 @@ export class Gateway {
       policy,
       dispatch: this.dispatcher,
       evidenceUrl,
+      faults,
     });
 
     // Every subscription is in place before the first connect: a persistent session may

@@ -15,7 +15,9 @@ import type { WarningPolicy } from '../alert/policy.ts';
 import type { AnswerResult, Decision, DispatchStage } from '../core/decision.ts';
 import { TERMINAL, type EventRecord, type EventState } from '../core/event.ts';
 import { iou, type Box } from '../zones/geometry.ts';
-import { confirmEvent, type ConfirmDeps, type FrameCopy } from './confirm.ts';
+import { prepareEvent, recordEvent, type ConfirmDeps, type FrameCopy } from './confirm.ts';
+import { HeldEvents } from './held.ts';
+import type { Faults } from '../faults.ts';
 import { Timers } from './timers.ts';
 import * as policy from './warning-policy.ts';
 
@@ -28,6 +30,8 @@ export interface EventServiceDeps extends Omit<ConfirmDeps, 'camera'> {
   cameras: Map<string, CameraInfo & { speakers: string[] }>;
   rules: Map<string, ZoneRule>; // key: camera/zone/type
   presence: (e: EventRecord) => Presence;
+  /** Where a full disk is reported; events the database refuses are held and retried (events/held.ts). */
+  faults?: Faults;
 }
 
 export const ruleKey = (camera: string, zone: string, type: string) => `${camera}/${zone}/${type}`;
@@ -35,24 +39,40 @@ export const ruleKey = (camera: string, zone: string, type: string) => `${camera
 export class EventService {
   private readonly d: EventServiceDeps;
   private readonly timers: Timers;
+  private readonly held: HeldEvents;
   /** A zone's warning under way: others in the zone wait for it, and are covered by it. */
   private readonly playing = new Map<string, Promise<void>>();
 
   constructor(d: EventServiceDeps) {
     this.d = d;
     this.timers = new Timers(d.clock, d.log, (id) => this.advance(id));
+    const confirm = { ...d, camera: (id: string) => this.camera(id) };
+    this.held = new HeldEvents({ log: d.log, faults: d.faults, write: (p) => recordEvent(confirm, p) });
+  }
+
+  private camera(id: string): CameraInfo {
+    return this.d.cameras.get(id) ?? { id, name: id, location: { lat: 0, lon: 0 } };
+  }
+
+  /** Confirmed events waiting for the disk (held in memory). */
+  heldEvents(): number {
+    return this.held.size;
   }
 
   /** True when this spot already has an open event, or one that closed within the cooldown. */
   isSuppressed(rule: ZoneRule, box: Box, ts: number): boolean {
     const recent = this.d.repo.atSpot(rule.camera, rule.zone, rule.type, ts - rule.cooldownS * 1000);
-    return recent.some((e) => iou(e.box, box) > 0.3 || rule.minCount > 1);
+    return recent.some((e) => iou(e.box, box) > 0.3 || rule.minCount > 1) || this.held.holds(rule, box);
   }
 
-  /** A verdict becomes an event, and its lifecycle starts. */
+  /**
+   * A verdict becomes an event, and its lifecycle starts. Resolves once the event is
+   * stored: with the disk full that is when space is back (it is held until then).
+   */
   async confirm(v: Verdict, frame: FrameCopy): Promise<EventRecord> {
-    const camera = (id: string) => this.d.cameras.get(id) ?? { id, name: id, location: { lat: 0, lon: 0 } };
-    const e = await this.timers.track(`confirm:${v.rule.camera}:${v.at}:${v.tracks[0]?.id}`, confirmEvent({ ...this.d, camera }, v, frame));
+    const d = { ...this.d, camera: (id: string) => this.camera(id) };
+    const stored = prepareEvent(d, v, frame).then((p) => this.held.store(p));
+    const e = await this.timers.track(`confirm:${v.rule.camera}:${v.at}:${v.tracks[0]?.id}`, stored);
     this.timers.schedule(e);
     return e;
   }
@@ -210,6 +230,7 @@ export class EventService {
 
   /** Stops timers and waits (a bounded time) for steps under way, such as a warning playing. */
   stop(waitMs = 15_000): Promise<void> {
+    this.held.stop();
     return this.timers.stop(waitMs);
   }
 }
