@@ -20,6 +20,7 @@ import { staticSettings, staticZones } from './detect/camera.ts';
 import type { EventService } from './events/service.ts';
 import type { EventRecord } from './events/types.ts';
 import type { CameraLoad } from './detect/overload.ts';
+import { Steady } from './clock.ts';
 
 export class CameraPipeline {
   readonly camera: CameraSettings;
@@ -33,6 +34,13 @@ export class CameraPipeline {
   /** Null when no zone is watched for static change. */
   readonly staticChange: StaticChangeDetector | null;
   detectorError: string | null = null;
+  /**
+   * Live cameras' frames are stamped on monotonic time (the wall clock steps: NTP, a box
+   * without an RTC at boot): dwell, track expiry and frame order are real durations. A
+   * recording on the media clock keeps the video's own time. Verdicts and suppression
+   * checks are turned back into wall-clock time, which records carry.
+   */
+  private readonly steady: Steady;
   /** Where this camera's detector queues send its results. */
   private readonly sink: FrameSink = {
     detected: (r) => this.join.result(r),
@@ -57,6 +65,7 @@ export class CameraPipeline {
   }) {
     const { ctx, camera } = o;
     this.ctx = ctx;
+    this.steady = new Steady(ctx.clock);
     this.camera = camera;
     this.events = o.events;
     const s = ctx.config.settings;
@@ -67,8 +76,9 @@ export class CameraPipeline {
     });
     this.engine = new RuleEngine(
       o.rules,
-      (r, box, ts) => this.events.isSuppressed(r, box, ts),
+      (r, box, ts) => this.events.isSuppressed(r, box, this.toWall(ts)),
       () => this.tracker.lifetimeMs(),
+      (ts) => this.toWall(ts),
     );
     this.queues = o.queues;
     const zones = camera.static_change ? staticZones(camera) : [];
@@ -96,6 +106,7 @@ export class CameraPipeline {
   }
 
   private onFrame(f: Frame): void {
+    if (!this.capture.mediaClock) f.ts = this.steady.now();
     let statics: StaticDetection[] = [];
     try {
       if (this.staticChange) statics = this.staticChange.process(f, f.ts);
@@ -157,19 +168,32 @@ export class CameraPipeline {
     // The frame buffer goes back to the pool after this call: evidence needs its own copy.
     const copy = { rgb: Buffer.from(frame.data), width: frame.width, height: frame.height, still: () => this.capture.still() };
     for (const v of verdicts) {
-      this.events.confirm(v, copy).catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e }, 'could not record event'));
+      this.events
+        .confirm({ ...v, at: this.toWall(v.at), since: this.toWall(v.since) }, copy)
+        .catch((e: Error) => this.ctx.log.error({ camera: this.camera.id, err: e }, 'could not record event'));
     }
   }
 
   /** New zones and rules from a reload: a fresh engine (what the old one was timing starts over). */
   setRules(rules: ZoneRule[]): void {
     const s = this.ctx.config.settings;
-    this.engine = new RuleEngine(rules, (r, box, ts) => this.events.isSuppressed(r, box, ts), s.tracking.max_missed_s);
+    this.engine = new RuleEngine(
+      rules,
+      (r, box, ts) => this.events.isSuppressed(r, box, this.toWall(ts)),
+      s.tracking.max_missed_s,
+      (ts) => this.toWall(ts),
+    );
+  }
+
+  /** A frame time as the wall clock reads it now (media-clock time is kept as it is). */
+  private toWall(ts: number): number {
+    return this.capture.mediaClock ? ts : this.steady.toWall(ts);
   }
 
   presence(e: EventRecord): Presence {
     // Fresh means a few analyses old: on a slow box that is longer than interval_s says.
     const interval = Math.max(this.camera.interval_s * 1000, this.tracker.interval.medianMs() ?? 0);
-    return this.engine.presence(e.type, e.zone, e.box, e.trackIds, this.ctx.clock.now(), Math.max(3 * interval, 10_000));
+    const now = this.capture.mediaClock ? this.ctx.clock.now() : this.steady.now();
+    return this.engine.presence(e.type, e.zone, e.box, e.trackIds, now, Math.max(3 * interval, 10_000));
   }
 }

@@ -99,7 +99,7 @@ export class EventService {
     const e = this.d.repo.get(id);
     const now = this.d.clock.now();
     if (!e || TERMINAL.has(e.state)) return;
-    if (e.dueAt !== null && e.dueAt > now) return this.timers.schedule(e);
+    if (!this.timers.due(e)) return this.timers.schedule(e);
     const dispatch = this.d.dispatch;
     switch (e.state) {
       case 'confirmed':
@@ -126,7 +126,7 @@ export class EventService {
     // the check and the claim of the zone below must happen in the same turn.
     for (let p = this.playing.get(zone); p; p = this.playing.get(zone)) await p;
     const e = this.d.repo.get(first.id);
-    if (e?.state !== 'confirmed' || (e.dueAt !== null && e.dueAt > this.d.clock.now())) return e ? this.timers.schedule(e) : undefined;
+    if (e?.state !== 'confirmed' || !this.timers.due(e)) return e ? this.timers.schedule(e) : undefined;
     const speakers = this.d.cameras.get(e.camera)?.speakers ?? [];
     const now = this.d.clock.now();
     const decision = policy.decideWarning(e, this.rule(e), this.d.policy, now, speakers);
