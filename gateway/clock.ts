@@ -45,3 +45,28 @@ export class ClockWatch {
     if (Math.abs(step) > this.thresholdMs) this.onStep(step, wall);
   }
 }
+
+/**
+ * Time that reads like the wall clock but moves only with the monotonic one (a fixed
+ * offset taken at creation): frames are stamped with it, so dwell, track expiry and frame
+ * order hold across a clock step. `toWall` turns such a time into what the wall clock
+ * says now, for what goes into records.
+ */
+export class Steady {
+  private readonly clock: Clock;
+  private readonly offset: number;
+
+  constructor(clock: Clock) {
+    this.clock = clock;
+    this.offset = clock.now() - mono(clock);
+  }
+
+  /** Whole milliseconds, as Date.now() gives (ids are made from it). */
+  now(): number {
+    return Math.round(mono(this.clock) + this.offset);
+  }
+
+  toWall(t: number): number {
+    return t + (this.clock.now() - this.now());
+  }
+}

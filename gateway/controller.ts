@@ -194,6 +194,7 @@ export class Gateway {
     this.dispatcher = new Dispatcher({
       claims: this.claims,
       retry: (id) => this.events.runNow(id),
+      link: () => uplink.connected,
       db,
       repo,
       topics,
@@ -233,11 +234,13 @@ export class Gateway {
       policy,
       dispatch: this.dispatcher,
       evidenceUrl,
+      faults,
     });
 
     // Every subscription is in place before the first connect: a persistent session may
     // hand over queued commands and officers' answers at once.
     subscribeOfficers(ctx, roster, () => this.events.wake('unassigned'));
+    uplink.onLink((up) => this.events.link(up));
     subscribeOfficerReplies(ctx, roster, (id, r) => this.events.answer(id, r));
     const actions = commandActions({
       events: this.events,

@@ -45,6 +45,8 @@ export function freeBytes(path: string): number | null {
 
 export class Faults {
   private readonly active = new Map<FaultKind, Fault>();
+  /** Conditions someone keeps on until they say otherwise (events held for a full disk). */
+  private readonly holders = new Map<FaultKind, Set<string>>();
   private readonly o: { log: Logger; clock: Clock; uplink: Uplink; topics: Topics; gatewayId: string };
 
   constructor(o: { log: Logger; clock: Clock; uplink: Uplink; topics: Topics; gatewayId: string }) {
@@ -80,8 +82,23 @@ export class Faults {
     this.alert(kind, message, this.o.clock.now());
   }
 
-  /** Ends a condition, if it was on. */
+  /** Raises a condition that stays on while `holder` holds it: another write succeeding does not end it. */
+  hold(kind: FaultKind, holder: string, message: string, err?: unknown): void {
+    const set = this.holders.get(kind) ?? new Set();
+    this.holders.set(kind, set.add(holder));
+    this.raise(kind, message, err);
+  }
+
+  /** `holder` no longer needs the condition; it ends when nobody holds it. */
+  release(kind: FaultKind, holder: string, message: string): void {
+    const set = this.holders.get(kind);
+    if (!set?.delete(holder)) return;
+    this.clear(kind, message);
+  }
+
+  /** Ends a condition, if it was on and nobody holds it. */
   clear(kind: FaultKind, message: string): void {
+    if (this.holders.get(kind)?.size) return;
     if (!this.active.delete(kind)) return;
     this.o.log.info({ kind }, message);
   }

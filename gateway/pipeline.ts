@@ -22,6 +22,7 @@ import type { EventService } from './events/service.ts';
 import type { EventRecord } from './events/types.ts';
 import type { CameraLoad } from './detect/overload.ts';
 import { StillGate } from './detect/gate.ts';
+import { Steady } from './clock.ts';
 
 export class CameraPipeline {
   /** Its settings; a reload may replace the zones. */
@@ -44,6 +45,13 @@ export class CameraPipeline {
   private stillSkipped = 0;
   /** A frame skipped while the one it was compared with was in flight: held once that one is back. */
   private heldTs: number | null = null;
+  /**
+   * Live cameras' frames are stamped on monotonic time (the wall clock steps: NTP, a box
+   * without an RTC at boot): dwell, track expiry and frame order are real durations. A
+   * recording on the media clock keeps the video's own time. Verdicts and suppression
+   * checks are turned back into wall-clock time, which records carry.
+   */
+  private readonly steady: Steady;
   /** Where this camera's detector queues send its results. */
   private readonly sink: FrameSink = {
     detected: (r) => this.join.result(r),
@@ -70,6 +78,7 @@ export class CameraPipeline {
   }) {
     const { ctx, camera } = o;
     this.ctx = ctx;
+    this.steady = new Steady(ctx.clock);
     this.camera = camera;
     this.log = ctx.log.child({ part: 'pipeline', camera: camera.id });
     this.events = o.events;
@@ -82,8 +91,9 @@ export class CameraPipeline {
     });
     this.engine = new RuleEngine(
       o.rules,
-      (r, box, ts) => this.events.isSuppressed(r, box, ts),
+      (r, box, ts) => this.events.isSuppressed(r, box, this.toWall(ts)),
       () => this.tracker.lifetimeMs(),
+      (ts) => this.toWall(ts),
     );
     this.queues = o.queues;
     this.gate = this.newGate(o.rules);
@@ -116,6 +126,7 @@ export class CameraPipeline {
   }
 
   private onFrame(f: Frame): void {
+    if (!this.capture.mediaClock) f.ts = this.steady.now();
     let statics: StaticDetection[] = [];
     try {
       if (this.staticChange) statics = this.staticChange.process(f, f.ts);
@@ -210,7 +221,7 @@ export class CameraPipeline {
     this.staticChange?.modelsSaw(frame.ts, detections);
     const tracks = this.tracker.update(detections, frame.ts);
     this.onTracks?.(
-      frame.ts,
+      this.toWall(frame.ts),
       tracks.map((t) => trackView(t, frame.ts)),
     );
     const verdicts = this.engine.evaluate(tracks, frame.ts);
@@ -223,7 +234,9 @@ export class CameraPipeline {
     // The frame buffer goes back to the pool after this call: evidence needs its own copy.
     const copy = { rgb: Buffer.from(frame.data), width: frame.width, height: frame.height, still: () => this.capture.still() };
     for (const v of verdicts) {
-      this.events.confirm(v, copy).catch((err: Error) => this.log.error({ err }, 'could not record event'));
+      this.events
+        .confirm({ ...v, at: this.toWall(v.at), since: this.toWall(v.since) }, copy)
+        .catch((err: Error) => this.log.error({ err }, 'could not record event'));
     }
   }
 
@@ -237,8 +250,9 @@ export class CameraPipeline {
     this.camera = camera;
     this.engine = new RuleEngine(
       rules,
-      (r, box, ts) => this.events.isSuppressed(r, box, ts),
+      (r, box, ts) => this.events.isSuppressed(r, box, this.toWall(ts)),
       () => this.tracker.lifetimeMs(),
+      (ts) => this.toWall(ts),
     );
     const zones = camera.static_change ? staticZones(camera) : [];
     if (!zones.length) this.staticChange = null;
@@ -248,9 +262,15 @@ export class CameraPipeline {
     this.heldTs = null;
   }
 
+  /** A frame time as the wall clock reads it now (media-clock time is kept as it is). */
+  private toWall(ts: number): number {
+    return this.capture.mediaClock ? ts : this.steady.toWall(ts);
+  }
+
   presence(e: EventRecord): Presence {
     // Fresh means a few analyses old: on a slow box that is longer than interval_s says.
     const interval = Math.max(this.camera.interval_s * 1000, this.tracker.interval.medianMs() ?? 0);
-    return this.engine.presence(e.type, e.zone, e.box, e.trackIds, this.ctx.clock.now(), Math.max(3 * interval, 10_000));
+    const now = this.capture.mediaClock ? this.ctx.clock.now() : this.steady.now();
+    return this.engine.presence(e.type, e.zone, e.box, e.trackIds, now, Math.max(3 * interval, 10_000));
   }
 }

@@ -47,6 +47,8 @@ export interface DispatchStage {
   assign(e: EventRecord, now: number): Decision;
   /** The offer's answer time passed without an answer. */
   expire(e: EventRecord, now: number): Decision;
+  /** The uplink dropped: an open offer's answer time stops until it is back (null: no open offer). */
+  pause(e: EventRecord, now: number): Decision | null;
   /** An accepted matter is past its deadline. */
   overdue(e: EventRecord, now: number): Decision;
   /** An officer's answer; a decision when it changes something. */

@@ -10,6 +10,11 @@
  * lifecycle applies it, in one SQLite transaction with its MQTT messages. Timers are the
  * event's due_at, so a restart continues where it stopped. An officer holds at most
  * `max_jobs_per_officer` open dispatches (offered, accepted, arrived) at once.
+ *
+ * A broker outage stops the clock for officers: no offer starts while the uplink is
+ * down (the event waits), and an offer out when it drops is paused (`offer_paused`) and
+ * sent again with its full answer time once the uplink is back, so nobody times out
+ * (and is passed over for `reask_after_s`) on an offer that could not reach them.
  */
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';
@@ -44,6 +49,8 @@ export interface DispatcherDeps {
   claims?: OfficerClaims | null;
   /** Runs one event's next step now (a claim's outcome is known). */
   retry?: (eventId: string) => void;
+  /** Whether the uplink is connected; without it offers are made as if it always were. */
+  link?: () => boolean;
 }
 
 /** A claim's outcome normally runs the event at once; this is only the safety net. */
@@ -67,6 +74,13 @@ export class Dispatcher implements DispatchStage {
 
   assign(e: EventRecord, now: number): Decision {
     const { config: c, roster } = this.d;
+    // An offer nobody can receive would only time out: wait for the broker (its return wakes the event).
+    if (!this.linkUp())
+      return {
+        event: e,
+        effects: [{ kind: 'wait', dueAt: now + c.retryS * 1000 }],
+        log: { level: 'info', msg: 'broker unreachable: no offer is made until it is back' },
+      };
     const cam = this.camera(e.camera);
     const tried = this.dispatches.refusedSince(e.id, now - c.reaskAfterS * 1000);
     const exclude = new Set(tried);
@@ -152,9 +166,51 @@ export class Dispatcher implements DispatchStage {
           fields: { dispatch: cur?.id, state: cur?.state },
         },
       };
+    if (!this.linkUp()) return this.pause(e, now)!;
+    if (e.data.offer_paused === cur.id) return this.reoffer(e, cur, now);
     const who = this.officerName(cur.officerId);
     const s = this.d.config.ackTimeoutS;
     return this.refuse(e, cur, 'timed_out', `no answer within ${s} s`, `no answer from ${who} within ${s} s`, now);
+  }
+
+  /**
+   * The uplink dropped: the open offer's answer time stops until it is back (its return
+   * runs the event; the due time is only a safety net). Null: no open offer.
+   */
+  pause(e: EventRecord, now: number): Decision | null {
+    const cur = this.dispatches.current(e.id);
+    if (e.state !== 'dispatched' || cur?.state !== 'offered') return null;
+    const wait: Decision = {
+      event: e,
+      effects: [{ kind: 'wait', dueAt: now + this.d.config.retryS * 1000, data: { offer_paused: cur.id } }],
+    };
+    if (e.data.offer_paused === cur.id) return wait;
+    return {
+      ...wait,
+      log: { level: 'info', msg: 'broker unreachable: the offer is paused until it is back', fields: { officer: cur.officerId } },
+    };
+  }
+
+  /** The uplink is back: a paused offer goes out again with its full answer time. */
+  private reoffer(e: EventRecord, cur: DispatchRecord, now: number): Decision {
+    const next: DispatchRecord = { ...cur, updatedAt: now, dueAt: now + this.d.config.ackTimeoutS * 1000 };
+    return {
+      event: e,
+      effects: [
+        { kind: 'dispatch', record: next },
+        { kind: 'wait', dueAt: next.dueAt, data: { offer_paused: null } },
+        ...this.publish(e, next, now),
+      ],
+      log: {
+        level: 'info',
+        msg: 'broker back: the paused offer is sent again with its full answer time',
+        fields: { officer: cur.officerId },
+      },
+    };
+  }
+
+  private linkUp(): boolean {
+    return this.d.link?.() ?? true;
   }
 
   overdue(e: EventRecord, now: number): Decision {

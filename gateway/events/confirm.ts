@@ -1,6 +1,8 @@
 /**
  * A verdict becomes an event: the evidence picture first (outside any transaction; a
  * full disk records the event without it and says why), then the row and its messages.
+ * The two steps are apart so that a row the database refuses (a full disk) can be kept
+ * and written later, once, under the same id (events/held.ts).
  */
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';
@@ -33,7 +35,19 @@ export interface ConfirmDeps {
   evidenceUrl?: (e: EventRecord) => string | null;
 }
 
+/** An event ready to be stored: its evidence is written (or not, and why), its id fixed. */
+export interface PreparedEvent {
+  row: Omit<EventRecord, 'seq'>;
+  message: (e: EventRecord) => { msg_id: string };
+  verdict: Verdict;
+}
+
 export async function confirmEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy): Promise<EventRecord> {
+  return recordEvent(d, await prepareEvent(d, v, frame));
+}
+
+/** The evidence picture and the row, nothing stored yet. */
+export async function prepareEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy): Promise<PreparedEvent> {
   const id = ulid(v.at);
   const r = v.rule;
   const still = frame.still ? await frame.still().catch(() => null) : null;
@@ -53,8 +67,9 @@ export async function confirmEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy)
     d.log.error({ camera: r.camera, err }, 'evidence could not be written; recording the event without it');
     return null;
   });
-  const event = d.lifecycle.create(
-    {
+  return {
+    verdict: v,
+    row: {
       id,
       type: r.type,
       camera: r.camera,
@@ -74,10 +89,17 @@ export async function confirmEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy)
       updatedAt: d.clock.now(),
       closedAt: null,
     },
-    (e) => eventPayload(d.gatewayId, e, d.camera(e.camera), r.zoneName, d.evidenceUrl?.(e) ?? null),
-  );
+    message: (e) => eventPayload(d.gatewayId, e, d.camera(e.camera), r.zoneName, d.evidenceUrl?.(e) ?? null),
+  };
+}
+
+/** The row, its first transition and its messages, in one transaction (throws what the database throws). */
+export function recordEvent(d: ConfirmDeps, p: PreparedEvent): EventRecord {
+  const { verdict: v, row } = p;
+  const r = v.rule;
+  const event = d.lifecycle.create({ ...row, updatedAt: d.clock.now() }, p.message);
   d.log.info(
-    { event: id, type: r.type, camera: r.camera, zone: r.zone, dwell_s: Math.round((v.at - v.since) / 1000), classes: v.classes },
+    { event: row.id, type: r.type, camera: r.camera, zone: r.zone, dwell_s: Math.round((v.at - v.since) / 1000), classes: v.classes },
     'event confirmed',
   );
   return event;

@@ -10,14 +10,16 @@ import type { OfficerReply } from '../api/schema/dispatch.ts';
 import type { Verdict, Presence } from '../rules/engine.ts';
 import type { ZoneRule } from '../rules/zone-rules.ts';
 import type { Warner } from '../alert/warner.ts';
-import type { WarningOutcome } from '../alert/types.ts';
 import type { WarningPolicy } from '../alert/policy.ts';
 import type { AnswerResult, Decision, DispatchStage } from '../core/decision.ts';
 import { TERMINAL, type EventRecord, type EventState } from '../core/event.ts';
 import { iou, type Box } from '../zones/geometry.ts';
-import { confirmEvent, type ConfirmDeps, type FrameCopy } from './confirm.ts';
+import { prepareEvent, recordEvent, type ConfirmDeps, type FrameCopy } from './confirm.ts';
+import { HeldEvents } from './held.ts';
+import type { Faults } from '../faults.ts';
 import { Timers } from './timers.ts';
 import * as policy from './warning-policy.ts';
+import { repeat, warn, type WarnSteps } from './warn-steps.ts';
 
 export type { FrameCopy } from './confirm.ts';
 export interface EventServiceDeps extends Omit<ConfirmDeps, 'camera'> {
@@ -28,6 +30,8 @@ export interface EventServiceDeps extends Omit<ConfirmDeps, 'camera'> {
   cameras: Map<string, CameraInfo & { speakers: string[] }>;
   rules: Map<string, ZoneRule>; // key: camera/zone/type
   presence: (e: EventRecord) => Presence;
+  /** Where a full disk is reported; events the database refuses are held and retried (events/held.ts). */
+  faults?: Faults;
 }
 
 /** States whose next step asks the camera about the matter (a confirmed event is warned, then rechecked). */
@@ -38,18 +42,30 @@ export const ruleKey = (camera: string, zone: string, type: string) => `${camera
 export class EventService {
   private readonly d: EventServiceDeps;
   private readonly timers: Timers;
-  /** A zone's warning under way: others in the zone wait for it, and are covered by it. */
-  private readonly playing = new Map<string, Promise<void>>();
+  private readonly held: HeldEvents;
+  private readonly steps: WarnSteps;
 
   constructor(d: EventServiceDeps) {
     this.d = d;
     this.timers = new Timers(d.clock, d.log, (id) => this.advance(id));
+    const confirm = { ...d, camera: (id: string) => this.camera(id) };
+    this.held = new HeldEvents({ log: d.log, faults: d.faults, write: (p) => recordEvent(confirm, p) });
+    this.steps = { d, timers: this.timers, playing: new Map(), apply: (x) => this.apply(x), rule: (e) => this.rule(e) };
+  }
+
+  private camera(id: string): CameraInfo {
+    return this.d.cameras.get(id) ?? { id, name: id, location: { lat: 0, lon: 0 } };
+  }
+
+  /** Confirmed events waiting for the disk (held in memory). */
+  heldEvents(): number {
+    return this.held.size;
   }
 
   /** True when this spot already has an open event, or one that closed within the cooldown. */
   isSuppressed(rule: ZoneRule, box: Box, ts: number): boolean {
     const recent = this.d.repo.atSpot(rule.camera, rule.zone, rule.type, ts - rule.cooldownS * 1000);
-    return recent.some((e) => iou(e.box, box) > 0.3 || rule.minCount > 1);
+    return recent.some((e) => iou(e.box, box) > 0.3 || rule.minCount > 1) || this.held.holds(rule, box);
   }
 
   /**
@@ -61,10 +77,14 @@ export class EventService {
     return this.d.repo.open().some((e) => e.camera === camera && PRESENCE_STATES.has(e.state) && (e.dueAt === null || e.dueAt <= until));
   }
 
-  /** A verdict becomes an event, and its lifecycle starts. */
+  /**
+   * A verdict becomes an event, and its lifecycle starts. Resolves once the event is
+   * stored: with the disk full that is when space is back (it is held until then).
+   */
   async confirm(v: Verdict, frame: FrameCopy): Promise<EventRecord> {
-    const camera = (id: string) => this.d.cameras.get(id) ?? { id, name: id, location: { lat: 0, lon: 0 } };
-    const e = await this.timers.track(`confirm:${v.rule.camera}:${v.at}:${v.tracks[0]?.id}`, confirmEvent({ ...this.d, camera }, v, frame));
+    const d = { ...this.d, camera: (id: string) => this.camera(id) };
+    const stored = prepareEvent(d, v, frame).then((p) => this.held.store(p));
+    const e = await this.timers.track(`confirm:${v.rule.camera}:${v.at}:${v.tracks[0]?.id}`, stored);
     this.timers.schedule(e);
     return e;
   }
@@ -91,13 +111,13 @@ export class EventService {
     const e = this.d.repo.get(id);
     const now = this.d.clock.now();
     if (!e || TERMINAL.has(e.state)) return;
-    if (e.dueAt !== null && e.dueAt > now) return this.timers.schedule(e);
+    if (!this.timers.due(e)) return this.timers.schedule(e);
     const dispatch = this.d.dispatch;
     switch (e.state) {
       case 'confirmed':
-        return this.warn(e);
+        return warn(this.steps, e);
       case 'warned':
-        if (policy.repeatDue(e, this.rule(e), this.d.policy, now)) return this.repeat(e);
+        if (policy.repeatDue(e, this.rule(e), this.d.policy, now)) return repeat(this.steps, e);
         return void this.apply({ event: e, effects: policy.decideRecheck(e, this.d.presence(e), now) });
       case 'rechecked':
         return void this.apply({ event: e, effects: policy.decideRecheck(e, this.d.presence(e), now) });
@@ -110,58 +130,6 @@ export class EventService {
       case 'arrived':
         return void this.apply(dispatch.overdue(e, now));
     }
-  }
-
-  private async warn(first: EventRecord): Promise<void> {
-    const zone = policy.zoneKey(first);
-    // Covered by the warning playing now, if it was waiting already. No await without one:
-    // the check and the claim of the zone below must happen in the same turn.
-    for (let p = this.playing.get(zone); p; p = this.playing.get(zone)) await p;
-    const e = this.d.repo.get(first.id);
-    if (e?.state !== 'confirmed' || (e.dueAt !== null && e.dueAt > this.d.clock.now())) return e ? this.timers.schedule(e) : undefined;
-    const speakers = this.d.cameras.get(e.camera)?.speakers ?? [];
-    const now = this.d.clock.now();
-    const decision = policy.decideWarning(e, this.rule(e), this.d.policy, now, speakers);
-    if (decision.kind !== 'play') return void this.apply(policy.notPlayed(e, decision, now));
-    this.d.policy.limiter.record(zone, now);
-    const req = { eventId: e.id, text: decision.text, speakers: decision.speakers, file: decision.clip };
-    // Waiters wake only once every event the play covers is warned (or escalated).
-    const done = this.d.warner
-      .warn(req)
-      .then((outcomes) => this.cover(zone, e, outcomes, decision.text))
-      .finally(() => this.playing.delete(zone));
-    this.playing.set(
-      zone,
-      done.catch(() => undefined),
-    );
-    await done;
-  }
-
-  /** Every event of the zone waiting to be warned heard it too (cancelled ones are not waiting any more). */
-  private cover(zone: string, first: EventRecord, outcomes: WarningOutcome[], text: string): void {
-    const at = this.d.clock.now();
-    for (const x of this.d.repo.open()) {
-      const rule = this.rule(x);
-      if (x.state !== 'confirmed' || policy.zoneKey(x) !== zone || !rule) continue;
-      if (x.id !== first.id) this.d.log.info({ event: x.id, with: first.id, zone }, 'covered by the warning of another event in its zone');
-      this.apply({ event: x, effects: policy.afterWarning(x, rule, this.d.policy, outcomes, text, at) });
-    }
-  }
-
-  /** The firmer repeat, only while the matter is still there; a failed repeat does not escalate. */
-  private async repeat(e: EventRecord): Promise<void> {
-    const rule = this.rule(e)!;
-    const speakers = this.d.cameras.get(e.camera)?.speakers ?? [];
-    const d = policy.decideRepeat(e, rule, this.d.policy, this.d.clock.now(), this.d.presence(e), speakers);
-    if (d.play) {
-      const { text, clip, repeat } = d.play;
-      this.d.lifecycle.recordWarnings(await this.d.warner.warn({ eventId: e.id, text, speakers, file: clip, repeat }));
-    }
-    const current = this.d.repo.get(e.id);
-    if (current?.state !== 'warned') return;
-    const repeat = ((e.data.repeats as number) ?? 0) + 1;
-    const stop = d.quiet || this.d.presence(e) === 'absent';
-    this.apply({ event: current, effects: [policy.afterRepeat(current, rule, this.d.policy, repeat, stop)] });
   }
 
   /** An officer's answer from the phone. */
@@ -188,6 +156,22 @@ export class EventService {
     return this.apply({ event: e, effects: [...withdraw, { kind: 'move', to, reason, note: { by } }], freed: true });
   }
 
+  /**
+   * The uplink dropped or came back. Down: open offers are paused (no answer can reach
+   * us, nor the offer them). Up: paused offers go out again with their full answer time,
+   * and events waiting to be offered are offered.
+   */
+  link(up: boolean): void {
+    const now = this.d.clock.now();
+    for (const e of this.d.repo.open()) {
+      if (!up) {
+        const pause = e.state === 'dispatched' ? this.d.dispatch.pause(e, now) : null;
+        if (pause) this.apply(pause);
+      } else if (e.state === 'escalated' || e.state === 'unassigned' || (e.state === 'dispatched' && e.data.offer_paused))
+        this.runNow(e.id);
+    }
+  }
+
   /** Runs the open events in `state` now rather than at their due time (an officer became free). */
   wake(state: EventState): void {
     for (const e of this.d.repo.open()) if (e.state === state) this.runNow(e.id);
@@ -206,6 +190,7 @@ export class EventService {
 
   /** Stops timers and waits (a bounded time) for steps under way, such as a warning playing. */
   stop(waitMs = 15_000): Promise<void> {
+    this.held.stop();
     return this.timers.stop(waitMs);
   }
 }

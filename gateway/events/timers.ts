@@ -2,6 +2,12 @@
  * Each open event's next step on a timer at its due time, one step at a time per event.
  * A step that throws is logged with its stack and tried again in 10 s; stop() waits (a
  * bounded time) for steps under way, such as a warning playing.
+ *
+ * A due time is wall-clock (it is stored, so a restart resumes), but the wait for it is
+ * monotonic: the delay is taken when the timer is armed, and a timer that fired makes
+ * its event due whatever the wall clock says by then (`due`). A clock stepped back an
+ * hour does not hold a recheck or an offer's answer time for an hour; one stepped
+ * forward does not fire the timers already armed.
  */
 import type { Logger } from '../log.ts';
 import type { Clock } from '../clock.ts';
@@ -12,6 +18,8 @@ const RETRY_MS = 10_000;
 export class Timers {
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly running = new Map<string, Promise<void>>();
+  /** The due time each event's last timer was armed for, once it has fired. */
+  private readonly fired = new Map<string, number>();
   private stopped = false;
   private readonly clock: Clock;
   private readonly log: Logger;
@@ -26,6 +34,11 @@ export class Timers {
   /** Arms the event's next step at its due time (now if none); a closed event gets none. */
   schedule(e: EventRecord): void {
     this.at(e.id, TERMINAL.has(e.state) ? null : (e.dueAt ?? this.clock.now()));
+  }
+
+  /** The event's step is due: its due time has passed, or the timer armed for it fired. */
+  due(e: EventRecord): boolean {
+    return e.dueAt === null || e.dueAt <= this.clock.now() || this.fired.get(e.id) === e.dueAt;
   }
 
   busy(id: string): boolean {
@@ -47,12 +60,15 @@ export class Timers {
   private at(id: string, when: number | null): void {
     clearTimeout(this.timers.get(id));
     this.timers.delete(id);
+    this.fired.delete(id);
     if (this.stopped || when === null) return;
     const delay = Math.min(Math.max(0, when - this.clock.now()), 2 ** 31 - 1);
     this.timers.set(
       id,
       setTimeout(() => {
         this.timers.delete(id);
+        // Beyond Node's longest timeout the due time is checked again when this fires.
+        if (delay < 2 ** 31 - 1) this.fired.set(id, when);
         void this.step(id);
       }, delay),
     );

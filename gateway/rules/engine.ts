@@ -88,9 +88,13 @@ export class RuleEngine {
   /** Each rule's zone as seen by people's feet (compound rules). */
   private readonly footing = new Map<ZoneRule, Area>();
 
+  /** What the wall clock reads for a frame time: schedules are times of day (frames may run on monotonic time). */
+  private readonly wallOf: (ts: number) => number;
+
   /** `maxMissed`: seconds, or a function giving the current lifetime in ms (the tracker's). */
-  constructor(rules: ZoneRule[], suppress: Suppressor, maxMissed: number | (() => number)) {
+  constructor(rules: ZoneRule[], suppress: Suppressor, maxMissed: number | (() => number), wallOf: (ts: number) => number = (ts) => ts) {
     this.rules = rules;
+    this.wallOf = wallOf;
     for (const r of rules) this.footing.set(r, { polygon: r.polygon, mask: r.mask, anchor: 'foot' });
     this.suppress = suppress;
     this.lifetimeMs = typeof maxMissed === 'number' ? () => maxMissed * 1000 : maxMissed;
@@ -152,7 +156,7 @@ export class RuleEngine {
     const aliveInZone = new Set<string>();
     this.rules.forEach((r, ri) => {
       // Off-schedule: nothing counts, and dwell starts afresh when the rule runs again.
-      if (!r.schedule.isActive(ts)) return;
+      if (!r.schedule.isActive(this.wallOf(ts))) return;
       const people = this.people(r, tracks, ts);
       const ready: Ready[] = [];
       for (const t of tracks) {

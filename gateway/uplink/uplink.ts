@@ -71,6 +71,7 @@ export class Uplink {
   /** Topic → latest payload and the publish options its channel gives. */
   private readonly retained = new Map<string, { payload: string; opts: mqtt.IClientPublishOptions }>();
   private readonly handlers: { filter: string; fn: Handler; rap: boolean; onOversize?: OversizeHandler }[] = [];
+  private readonly linkListeners: ((up: boolean) => void)[] = [];
   private draining = false;
   private tokens = 0;
   private lastRefill = 0;
@@ -145,12 +146,15 @@ export class Uplink {
       if (this.handlers.length) client.subscribe(subs);
       this.tokens = this.o.window;
       this.drain();
+      this.tellLink(true);
     });
     client.on('close', () => {
-      if (this.connected && !this.closing)
+      const lost = this.connected && !this.closing;
+      if (lost)
         this.o.log.warn({ broker: this.o.url, pending: this.o.outbox.size().messages }, 'MQTT disconnected; messages wait in the outbox');
       this.connected = false;
       if (this.state.connected) this.state = { connected: false, error: this.state.error ?? 'connection lost', since: Date.now() };
+      if (lost) this.tellLink(false);
     });
     client.on('error', (e) => {
       const why = explainMqttError(e);
@@ -200,6 +204,21 @@ export class Uplink {
           this.o.log.error({ topic: topic.slice(0, 200), err: e }, 'MQTT oversize handler failed');
         }
       }
+  }
+
+  /** Called with true on every connect and false when an established connection is lost (not on stop). */
+  onLink(fn: (up: boolean) => void): void {
+    this.linkListeners.push(fn);
+  }
+
+  private tellLink(up: boolean): void {
+    for (const fn of this.linkListeners) {
+      try {
+        fn(up);
+      } catch (e) {
+        this.o.log.error({ err: e, up }, 'uplink listener failed');
+      }
+    }
   }
 
   status(): UplinkStatus {

@@ -63,6 +63,8 @@ export async function startMosquitto(o: { port?: number; extra?: string[] } = {}
     url: `mqtt://127.0.0.1:${port}`,
     dir,
     async start() {
+      // Already running: a second process would fail on the port and the first one's handle would be lost.
+      if (child && child.exitCode === null) return;
       child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
       child.stderr!.on('data', (d) => (stderr += d));
       const exited = new Promise<never>((_, fail) => child!.once('exit', (c) => fail(new Error(`mosquitto exited (${c}): ${stderr}`))));

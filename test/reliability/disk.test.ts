@@ -2,7 +2,9 @@
  * A data_dir on a small tmpfs that fills up, with a real gateway and a real mosquitto:
  * the periodic writers (telemetry) report "disk full" instead of killing the process,
  * /health and an alert name it, and writes resume once space is freed. Evidence is
- * written whole or not at all, and gives way (the floor) before the database does.
+ * written whole or not at all, and gives way (the floor) before the database does. A
+ * confirmed event the database refuses is held and written once space is back: none lost,
+ * none twice, no gap in `seq`.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -128,4 +130,45 @@ describe.runIf(ok)('a full disk', () => {
     const ev = await writeEvidence(dir, input);
     expect(statSync(ev.path).size).toBe(ev.bytes);
   });
+
+  it('confirmed events the full disk refuses are held, named by /health, and all recorded once after space is freed', async () => {
+    const sleep = (ms: number) => new Promise<null>((r) => setTimeout(() => r(null), ms));
+    const seqBefore = (gw.ctx.db.prepare('SELECT max(seq) AS s FROM events').get() as { s: number }).s;
+    const filler = fs.fill();
+    const confirmed: { id?: string; p: Promise<{ id: string; seq: number }> }[] = [];
+    // SQLite fills pages it already has first: confirm until one is refused, then a few more.
+    for (let i = 0; i < 400 && gw.events.heldEvents() === 0; i++) {
+      const p = injectEvent(gw, 'cam');
+      confirmed.push({ p });
+      await Promise.race([p.catch(() => null), sleep(100)]);
+    }
+    expect(gw.events.heldEvents()).toBe(1);
+    for (let i = 0; i < 3; i++) confirmed.push({ p: injectEvent(gw, 'cam') });
+    await sleep(3000); // a retry or more, the disk still full
+    expect(gw.events.heldEvents()).toBe(4);
+    const h = await health();
+    expect(h.status).toBe('degraded');
+    expect(h.problems.find((p) => p.kind === 'disk_full')?.message).toMatch(
+      /^disk full: 4 confirmed events \(oldest .*\) held in memory until the database can take them/,
+    );
+    // Another write getting through does not end the condition while events are held.
+    gw.ctx.faults.guard('a small write', () => undefined);
+    expect(gw.ctx.faults.has('disk_full')).toBe(true);
+
+    rmSync(filler);
+    gw.checkDisk();
+    const stored = await Promise.all(confirmed.map((c) => Promise.race([c.p, sleep(15_000).then(() => ({ id: 'timeout', seq: -1 }))])));
+    expect(stored.map((e) => e.id)).not.toContain('timeout');
+    expect(gw.events.heldEvents()).toBe(0);
+    expect(gw.ctx.faults.has('disk_full')).toBe(false);
+    expect((await health()).status).toBe('ok');
+    // Each once in the database, with seq following on without a gap, and each once on the wire.
+    const rows = gw.ctx.db.prepare('SELECT id, seq FROM events WHERE seq > ? ORDER BY seq').all(seqBefore) as { id: string; seq: number }[];
+    expect(rows.map((r) => r.id).sort()).toEqual(stored.map((e) => e.id).sort());
+    expect(rows.map((r) => r.seq)).toEqual(rows.map((_, i) => seqBefore + 1 + i));
+    for (const e of stored) {
+      await heard.waitFor((m) => m.topic === 'd/v1/gateways/gw-d/events' && m.json?.id === e.id, 10_000, `event ${e.id}`);
+      expect(heard.find((m) => m.topic === 'd/v1/gateways/gw-d/events' && m.json?.id === e.id)).toHaveLength(1);
+    }
+  }, 90_000);
 });

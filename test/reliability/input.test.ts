@@ -2,7 +2,8 @@
  * Hostile input over MQTT against a real mosquitto and a real gateway: the 10 MB command
  * with 900,000 unknown keys is refused unread (an error reply, a short log line, the event
  * loop free); a response topic inside the contract's own tree is not used; a reply too
- * large for the cap becomes an error saying so.
+ * large for the cap becomes an error saying so; an officer's `busy` that is not a boolean
+ * ("yes", 1, null) is refused, never stored as "not busy".
  */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -33,7 +34,7 @@ describe.runIf(ok)('hostile MQTT input', () => {
       { qos: 1 },
     );
     const log = pino({ level: 'info' }, new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }));
-    const yaml = `gateway: { id: gw-i }\nmqtt: { url: '${broker.url}', prefix: i }\nhttp: { enabled: false }\nstats: { interval_s: 0 }\ncameras: []\n`;
+    const yaml = `gateway: { id: gw-i }\nmqtt: { url: '${broker.url}', prefix: i }\nhttp: { enabled: false }\nstats: { interval_s: 0 }\ncameras: []\nofficers: [{ id: off-1, name: 一 }]\n`;
     gw = new Gateway({ config: settingsAt(tempDir('gw-input-'), yaml), log });
     await gw.start();
     await heard.waitFor((m) => m.topic === `${G}/status` && m.json?.state === 'online', 10_000, 'online');
@@ -82,6 +83,23 @@ describe.runIf(ok)('hostile MQTT input', () => {
       expect(r.json).toMatchObject({ status: 'ok', transaction: 't-rt' });
       expect(heard.messages.slice(since).filter((m) => m.topic === rt)).toEqual([]);
     }
+  });
+
+  it('an officer state with busy "yes", 1 or null is refused; the stored state stays busy', async () => {
+    const topic = 'i/v1/officers/off-1/state';
+    const state = () => gw.ctx.db.prepare('SELECT busy, on_duty AS onDuty, lat FROM officer_state WHERE officer_id = ?').get('off-1');
+    const t0 = Date.now() - 60_000;
+    await heard.client.publishAsync(topic, JSON.stringify({ lat: 28.7, lon: 118.5, busy: true, at: t0 }), { qos: 1 });
+    const end = Date.now() + 5000;
+    while (!state() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(state()).toEqual({ busy: 1, onDuty: 1, lat: 28.7 });
+    const since = lines.length;
+    for (const [i, busy] of ['"yes"', '1', 'null', '"false"'].entries())
+      await heard.client.publishAsync(topic, `{"lat": 28.8, "lon": 118.5, "busy": ${busy}, "at": ${t0 + 1000 * (i + 1)}}`, { qos: 1 });
+    const refused = () => lines.slice(since).filter((l) => l.includes('bad officer state'));
+    while (refused().length < 4 && Date.now() < end + 5000) await new Promise((r) => setTimeout(r, 20));
+    expect(refused().map((l) => JSON.parse(l).err)).toEqual(Array(4).fill('busy: must be boolean'));
+    expect(state()).toEqual({ busy: 1, onDuty: 1, lat: 28.7 });
   });
 
   it('a reply over the cap becomes a too_large error', () => {

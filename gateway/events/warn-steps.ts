@@ -1,0 +1,90 @@
+/**
+ * The two steps of an event that play audio, the first warning and the firmer repeat:
+ * they wait for the speakers, so they cannot be pure decisions. What they decide comes from
+ * events/warning-policy.ts; the service hands in `apply`, the only way to change state.
+ */
+import type { EventsRepo } from '../store/events.ts';
+import type { Logger } from '../log.ts';
+import type { Clock } from '../clock.ts';
+import type { Presence } from '../rules/engine.ts';
+import type { ZoneRule } from '../rules/zone-rules.ts';
+import type { Warner } from '../alert/warner.ts';
+import type { WarningOutcome } from '../alert/types.ts';
+import type { WarningPolicy } from '../alert/policy.ts';
+import type { Decision } from '../core/decision.ts';
+import type { EventRecord } from '../core/event.ts';
+import type { EventLifecycle } from './lifecycle.ts';
+import type { Timers } from './timers.ts';
+import * as policy from './warning-policy.ts';
+
+export interface WarnSteps {
+  d: {
+    repo: EventsRepo;
+    log: Logger;
+    clock: Clock;
+    lifecycle: EventLifecycle;
+    warner: Pick<Warner, 'warn'>;
+    policy: WarningPolicy;
+    cameras: Map<string, { speakers: string[] }>;
+    presence: (e: EventRecord) => Presence;
+  };
+  timers: Timers;
+  /** A zone's warning under way: others in the zone wait for it, and are covered by it. */
+  playing: Map<string, Promise<void>>;
+  apply: (decision: Decision) => EventRecord;
+  rule: (e: EventRecord) => ZoneRule | undefined;
+}
+
+export async function warn(s: WarnSteps, first: EventRecord): Promise<void> {
+  const { d } = s;
+  const zone = policy.zoneKey(first);
+  // Covered by the warning playing now, if it was waiting already. No await without one:
+  // the check and the claim of the zone below must happen in the same turn.
+  for (let p = s.playing.get(zone); p; p = s.playing.get(zone)) await p;
+  const e = d.repo.get(first.id);
+  if (e?.state !== 'confirmed' || !s.timers.due(e)) return e ? s.timers.schedule(e) : undefined;
+  const speakers = d.cameras.get(e.camera)?.speakers ?? [];
+  const now = d.clock.now();
+  const decision = policy.decideWarning(e, s.rule(e), d.policy, now, speakers);
+  if (decision.kind !== 'play') return void s.apply(policy.notPlayed(e, decision, now));
+  d.policy.limiter.record(zone, now);
+  const req = { eventId: e.id, text: decision.text, speakers: decision.speakers, file: decision.clip };
+  // Waiters wake only once every event the play covers is warned (or escalated).
+  const done = d.warner
+    .warn(req)
+    .then((outcomes) => cover(s, zone, e, outcomes, decision.text))
+    .finally(() => s.playing.delete(zone));
+  s.playing.set(
+    zone,
+    done.catch(() => undefined),
+  );
+  await done;
+}
+
+/** Every event of the zone waiting to be warned heard it too (cancelled ones are not waiting any more). */
+function cover(s: WarnSteps, zone: string, first: EventRecord, outcomes: WarningOutcome[], text: string): void {
+  const at = s.d.clock.now();
+  for (const x of s.d.repo.open()) {
+    const rule = s.rule(x);
+    if (x.state !== 'confirmed' || policy.zoneKey(x) !== zone || !rule) continue;
+    if (x.id !== first.id) s.d.log.info({ event: x.id, with: first.id, zone }, 'covered by the warning of another event in its zone');
+    s.apply({ event: x, effects: policy.afterWarning(x, rule, s.d.policy, outcomes, text, at) });
+  }
+}
+
+/** The firmer repeat, only while the matter is still there; a failed repeat does not escalate. */
+export async function repeat(s: WarnSteps, e: EventRecord): Promise<void> {
+  const { d } = s;
+  const rule = s.rule(e)!;
+  const speakers = d.cameras.get(e.camera)?.speakers ?? [];
+  const r = policy.decideRepeat(e, rule, d.policy, d.clock.now(), d.presence(e), speakers);
+  if (r.play) {
+    const { text, clip, repeat } = r.play;
+    d.lifecycle.recordWarnings(await d.warner.warn({ eventId: e.id, text, speakers, file: clip, repeat }));
+  }
+  const current = d.repo.get(e.id);
+  if (current?.state !== 'warned') return;
+  const n = ((e.data.repeats as number) ?? 0) + 1;
+  const stop = r.quiet || d.presence(e) === 'absent';
+  s.apply({ event: current, effects: [policy.afterRepeat(current, rule, d.policy, n, stop)] });
+}
