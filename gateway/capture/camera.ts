@@ -3,7 +3,8 @@
  * stalls, and keeps its health. A camera's failure stays inside this object; the other
  * cameras never notice.
  */
-import { FrameSource, usesMediaClock } from '../../devices/ffmpeg/frames.ts';
+import { FrameSource, usesMediaClock, type FrameSourceOptions } from '../../devices/ffmpeg/frames.ts';
+import { NodeAvSource } from '../../devices/ffmpeg/node-av.ts';
 import { redact } from '../../devices/ffmpeg/args.ts';
 import { DeviceError, isDeviceError } from '../../devices/errors.ts';
 import { grabStill } from '../../devices/ffmpeg/still.ts';
@@ -50,7 +51,7 @@ export interface CaptureOptions {
 }
 
 export class CameraCapture {
-  private source: FrameSource | null = null;
+  private source: FrameSource | NodeAvSource | null = null;
   private src: CameraSource | null = null;
   private readonly pool: CameraFramePool;
   private readonly backoff: Backoff;
@@ -153,23 +154,21 @@ export class CameraCapture {
     const media = this.media;
     // Media clock: a restart continues the video's time, it never goes back.
     const startMs = media ? Math.max(Date.now(), this.mediaNext ?? 0) : undefined;
-    const src = new FrameSource(
-      c.id,
-      {
-        url,
-        username: c.username,
-        password: c.password,
-        transport: c.transport,
-        timeoutS: 5,
-        width: this.o.width,
-        height: this.o.height,
-        fit: this.o.fit,
-        clock: c.clock ?? 'wall',
-        periodS: c.interval_s,
-        startMs,
-      },
-      this.pool,
-    );
+    const opts: FrameSourceOptions = {
+      url,
+      username: c.username,
+      password: c.password,
+      transport: c.transport,
+      timeoutS: 5,
+      width: this.o.width,
+      height: this.o.height,
+      fit: this.o.fit,
+      clock: c.clock ?? 'wall',
+      periodS: c.interval_s,
+      startMs,
+    };
+    // node-av decodes in this process, and only the key frames the pool takes (due ones).
+    const src = c.decoder === 'node-av' ? new NodeAvSource(c.id, opts, this.pool) : new FrameSource(c.id, opts, this.pool);
     this.source = src;
     this.startedAt = Date.now();
     this.inFlight = 0;
@@ -181,7 +180,7 @@ export class CameraCapture {
       this.failed(err);
     });
     src.start();
-    this.log.debug({ url: redact(url), pid: src.pid }, 'ffmpeg started');
+    this.log.debug({ url: redact(url), pid: src.pid, decoder: c.decoder ?? 'ffmpeg' }, 'stream started');
   }
 
   /** Media clock: the recording has been analysed to its end; it is not played again. */

@@ -223,6 +223,11 @@ export const Camera = Type.Object(
       description:
         'the still gate: a frame whose picture has not changed inside the zones since the last analysis, with nothing on its way to a verdict, skips inference, but never for longer than this; 0: every frame is inferred',
     }),
+    decoder: Literals(['ffmpeg', 'node-av'], {
+      default: 'ffmpeg',
+      description:
+        'ffmpeg: one ffmpeg process decodes every key frame. node-av (optional npm package): in the gateway process, reads every packet and decodes a key frame only when the camera is due for analysis',
+    }),
     model: Type.Optional(Type.String({ description: 'model id (manifest in models/), defaults to detector.model' })),
     models: Type.Optional(
       Type.Array(Type.String({ minLength: 1 }), {

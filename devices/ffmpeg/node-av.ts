@@ -1,0 +1,276 @@
+/**
+ * In-process frames through node-av (FFmpeg's libraries, bundled with the npm package): the
+ * same job and events as FrameSource, without a child process per camera. Every packet is
+ * read, but a key frame is decoded only when the pool takes it (the camera is due for
+ * analysis); every other packet is dropped undecoded. The key frame is scaled straight into
+ * the pool's buffer. node-av is an optional dependency, loaded on first use.
+ */
+import { EventEmitter } from 'node:events';
+import type { FramePool, FrameSourceEvents, FrameSourceOptions } from './frames.ts';
+import { singleBuffer, usesMediaClock } from './frames.ts';
+import { withCredentials } from './args.ts';
+import { ffmpegError, hideSecrets } from './errors.ts';
+
+type Lib = typeof import('node-av/lib');
+type Consts = typeof import('node-av/constants');
+
+let loaded: Promise<{ lib: Lib; c: Consts }> | null = null;
+/** Loads node-av once; rejects with a plain message when it is not installed. */
+export function loadNodeAv(): Promise<{ lib: Lib; c: Consts }> {
+  loaded ??= Promise.all([import('node-av/lib'), import('node-av/constants')]).then(
+    ([lib, c]) => ({ lib, c }),
+    (e: Error) => {
+      loaded = null;
+      throw new Error(`node-av is not installed or does not load (npm install node-av): ${e.message}`);
+    },
+  );
+  return loaded;
+}
+
+function isStreamUrl(url: string): boolean {
+  return /^(rtsps?|rtmp|https?|srt|udp):/.test(url);
+}
+
+/** The size ffmpeg's scale filter gives with force_original_aspect_ratio=decrease (av_rescale rounds). */
+export function fitSize(srcW: number, srcH: number, w: number, h: number, fit: 'fit' | 'stretch'): [number, number] {
+  if (fit === 'stretch') return [w, h];
+  return [Math.min(w, Math.round((h * srcW) / srcH)), Math.min(h, Math.round((w * srcH) / srcW))];
+}
+
+const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
+
+export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
+  readonly id: string;
+  private readonly opts: FrameSourceOptions;
+  private readonly pool: FramePool;
+  private readonly log: string[] = [];
+  private stopping = false;
+  private running: Promise<void> | null = null;
+  private paused: { promise: Promise<void>; resume: () => void } | null = null;
+  /** Key frames decoded, and packets dropped undecoded (for measurement). */
+  decoded = 0;
+  skipped = 0;
+
+  constructor(id: string, opts: FrameSourceOptions, pool: FramePool = singleBuffer()) {
+    super();
+    this.id = id;
+    this.opts = opts;
+    this.pool = pool;
+  }
+
+  /** No child process: the gateway's own. */
+  get pid(): number | undefined {
+    return undefined;
+  }
+
+  start(): void {
+    this.stopping = false;
+    this.log.length = 0;
+    this.running = this.run().then(
+      (code) => this.exit(code),
+      (e: Error) => {
+        this.log.push(e.message);
+        this.exit(1);
+      },
+    );
+  }
+
+  private exit(code: number): void {
+    this.running = null;
+    const fallback = this.stopping ? 'stopped' : `decoding ended with code ${code}`;
+    const ended = !this.stopping && code === 0 && isStreamUrl(this.opts.url);
+    this.emit('exit', ffmpegError(this.id, this.log, fallback, [this.opts.password], ended), code, null);
+  }
+
+  pause(): void {
+    if (this.paused) return;
+    let resume = () => {};
+    const promise = new Promise<void>((ok) => (resume = ok));
+    this.paused = { promise, resume };
+  }
+
+  resume(): void {
+    const p = this.paused;
+    this.paused = null;
+    p?.resume();
+  }
+
+  recentStderr(): string[] {
+    return this.log.map((l) => hideSecrets(l, [this.opts.password]));
+  }
+
+  /** The signal is ignored: reading stops at the next packet (or the socket timeout). */
+  async stop(_signal?: NodeJS.Signals): Promise<void> {
+    const r = this.running;
+    if (!r) return;
+    this.stopping = true;
+    this.resume();
+    await r;
+  }
+
+  /** Reads until stopped, the end of a file played once (0), or an error (thrown). */
+  private async run(): Promise<number> {
+    const { lib, c } = await loadNodeAv();
+    const o = this.opts;
+    const stream = isStreamUrl(o.url);
+    const media = usesMediaClock(o);
+    const url = stream ? withCredentials(o.url, o.username, o.password) : o.url.replace(/^file:\/\//, '');
+    const fail = (ret: number, what: string) => {
+      if (ret < 0) throw new Error(`${what}: ${lib.FFmpegError.strerror(ret)}`);
+    };
+
+    const input = new lib.FormatContext();
+    const dec = new lib.CodecContext();
+    const sws = new lib.SoftwareScaleContext();
+    const packet = new lib.Packet();
+    const frame = new lib.Frame();
+    packet.alloc();
+    frame.alloc();
+    try {
+      const inOpts: Record<string, string> = { analyzeduration: '1000000' };
+      if (o.url.startsWith('rtsp')) {
+        inOpts.rtsp_transport = o.transport ?? 'tcp';
+        inOpts.timeout = String(Math.round((o.timeoutS ?? 5) * 1e6));
+      }
+      fail(await input.openInput(url, null, lib.Dictionary.fromObject(inOpts)), `opening ${stream ? 'the stream' : 'the file'}`);
+      fail(await input.findStreamInfo(), 'Could not find codec parameters');
+      const vi = input.findBestStream(c.AVMEDIA_TYPE_VIDEO);
+      if (vi < 0) throw new Error('no video stream found');
+      // Audio and data streams are not even demuxed into packets.
+      for (const s of input.streams) if (s.index !== vi) s.discard = c.AVDISCARD_ALL;
+      const vs = input.streams[vi];
+      const codec = lib.Codec.findDecoder(vs.codecpar.codecId);
+      if (!codec) throw new Error(`Decoder (codec ${vs.codecpar.codecId}) not found`);
+      dec.allocContext3(codec);
+      fail(dec.parametersToContext(vs.codecpar), 'decoder parameters');
+      // One thread (many cameras share the cores; frame threads only add delay), and no
+      // deblocking: a key frame is never a reference for anything we decode, and the
+      // detector does not see the difference at this size.
+      fail(await dec.open2(codec, lib.Dictionary.fromObject({ threads: '1', skip_loop_filter: 'all' })), 'opening the decoder');
+
+      const tb = vs.timeBase;
+      const sec = (pts: bigint) => (Number(pts) * tb.num) / tb.den;
+      const periodMs = (o.periodS ?? 1) * 1000;
+      const startMs = o.startMs ?? Date.now();
+      let firstPts: number | null = null;
+      /** Wall clock: when the (looped) file's time zero is. Media clock: the next slot due. */
+      let loopBase = Date.now();
+      let loopOffsetS = 0;
+      let lastS = 0;
+      let slot = 0;
+      let swsKey = '';
+      let lastFrame: Buffer | null = null;
+
+      const decodeInto = async (dst: Buffer, w: number, h: number): Promise<boolean> => {
+        // Drain the decoder after each key frame, so it always gives the frame back at once
+        // (no reordering delay), then reset it for the next one.
+        let ret = await dec.sendPacket(packet);
+        if (ret >= 0) ret = await dec.sendPacket(null);
+        let got = false;
+        while ((ret = await dec.receiveFrame(frame)) >= 0) {
+          if (!got) {
+            const key = `${frame.width}x${frame.height}:${frame.format}`;
+            if (key !== swsKey) {
+              sws.freeContext();
+              sws.getContext(frame.width, frame.height, frame.format as Parameters<typeof sws.getContext>[2], w, h, c.AV_PIX_FMT_RGB24, c.SWS_BILINEAR);
+              swsKey = key;
+            }
+            sws.scaleSync(frame.data!, frame.linesize, 0, frame.height, [dst], [w * 3]);
+            got = true;
+          }
+          frame.unref();
+        }
+        dec.flushBuffers();
+        return got;
+      };
+
+      for (;;) {
+        if (this.paused) await this.paused.promise;
+        if (this.stopping) return 0;
+        const ret = await input.readFrame(packet);
+        if (this.stopping) return 0;
+        if (ret === c.AVERROR_EOF) {
+          if (stream) return 0;
+          if (media) return 0;
+          // A file plays like a camera: loop it, its time running on.
+          loopOffsetS = lastS + 0.04;
+          fail(await input.seekFrame(vi, 0n, c.AVSEEK_FLAG_BACKWARD), 'rewinding the file');
+          continue;
+        }
+        fail(ret, 'reading');
+        try {
+          if (packet.streamIndex !== vi) continue;
+          const ptsS = packet.pts === c.AV_NOPTS_VALUE ? lastS - loopOffsetS : sec(packet.pts);
+          firstPts ??= ptsS;
+          const t = loopOffsetS + ptsS - firstPts;
+          lastS = t;
+          if (!stream && !media) {
+            // Real time, like -re: wait until the packet's moment.
+            const wait = loopBase + t * 1000 - Date.now();
+            if (wait > 0) await sleep(wait);
+            if (this.stopping) return 0;
+          }
+          if (!(packet.flags & c.AV_PKT_FLAG_KEY)) {
+            this.skipped++;
+            continue;
+          }
+          const [w, h] = fitSize(vs.codecpar.width, vs.codecpar.height, o.width, o.height, o.fit);
+          const size = w * h * 3;
+          const header = { width: w, height: h };
+          if (media) {
+            // One frame per period of video, like the fps filter (round=near): a key frame
+            // fills the slot nearest to it; slots it skipped over repeat the last picture.
+            const mine = Math.round((t * 1000) / periodMs);
+            if (mine < slot) {
+              this.skipped++;
+              continue;
+            }
+            while (lastFrame && slot < mine) {
+              await this.emitCopy(lastFrame, size, startMs + slot * periodMs, header);
+              slot++;
+              if (this.stopping) return 0;
+            }
+            const ts = startMs + mine * periodMs;
+            const dst = this.pool.take(size, ts);
+            if (!dst) continue;
+            if (!(await decodeInto(dst, w, h))) continue;
+            this.decoded++;
+            if (lastFrame?.length !== size) lastFrame = Buffer.allocUnsafe(size);
+            dst.copy(lastFrame);
+            slot = mine + 1;
+            this.emit('frame', header, dst, ts);
+            continue;
+          }
+          const ts = Date.now();
+          const dst = this.pool.take(size, ts);
+          if (!dst) {
+            this.skipped++;
+            continue;
+          }
+          if (await decodeInto(dst, w, h)) {
+            this.decoded++;
+            this.emit('frame', header, dst, Date.now());
+          }
+        } finally {
+          packet.unref();
+        }
+      }
+    } finally {
+      frame.free();
+      packet.free();
+      sws.freeContext();
+      dec.freeContext();
+      await input.closeInput();
+    }
+  }
+
+  /** Media clock: a slot with no key frame of its own repeats the last one. */
+  private async emitCopy(src: Buffer, size: number, ts: number, header: { width: number; height: number }): Promise<void> {
+    if (this.paused) await this.paused.promise;
+    if (this.stopping) return;
+    const dst = this.pool.take(size, ts);
+    if (!dst) return;
+    src.copy(dst);
+    this.emit('frame', header, dst, ts);
+  }
+}
