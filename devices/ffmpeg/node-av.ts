@@ -153,10 +153,11 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
       const periodMs = (o.periodS ?? 1) * 1000;
       const startMs = o.startMs ?? Date.now();
       let firstPts: number | null = null;
-      /** Wall clock: when the (looped) file's time zero is. Media clock: the next slot due. */
-      let loopBase = Date.now();
+      /** A file played like a camera: when its time zero is, and how far earlier loops took it. */
+      const loopBase = Date.now();
       let loopOffsetS = 0;
       let lastS = 0;
+      /** Media clock: the next slot (period of video) due. */
       let slot = 0;
       let swsKey = '';
       let lastFrame: Buffer | null = null;
@@ -172,7 +173,15 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
             const key = `${frame.width}x${frame.height}:${frame.format}`;
             if (key !== swsKey) {
               sws.freeContext();
-              sws.getContext(frame.width, frame.height, frame.format as Parameters<typeof sws.getContext>[2], w, h, c.AV_PIX_FMT_RGB24, c.SWS_BILINEAR);
+              sws.getContext(
+                frame.width,
+                frame.height,
+                frame.format as Parameters<typeof sws.getContext>[2],
+                w,
+                h,
+                c.AV_PIX_FMT_RGB24,
+                c.SWS_BILINEAR,
+              );
               swsKey = key;
             }
             sws.scaleSync(frame.data!, frame.linesize, 0, frame.height, [dst], [w * 3]);
