@@ -1,0 +1,134 @@
+/**
+ * The in-process decoder (`decoder: node-av`): a file camera and a real RTSP camera (the
+ * GStreamer server) give frames at the analysis interval, not at the key-frame rate, at the
+ * detector's size and with the same pixels ffmpeg gives; a killed server reconnects; and a
+ * parked car through the real pipeline becomes its event.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { havePeers } from '../peers/require.ts';
+import { RTSP_PEERS, startRtspServer, type RtspServer } from '../peers/rtsp.ts';
+import { startMosquitto, type Mosquitto } from '../peers/mosquitto.ts';
+import { makeClip } from '../peers/media.ts';
+import { cameraSettings, watch, type Watched } from './helpers.ts';
+import { FrameSource, type FrameSourceOptions } from '../../devices/ffmpeg/frames.ts';
+import { NodeAvSource, loadNodeAv } from '../../devices/ffmpeg/node-av.ts';
+import { compareTimeline, runScenarios } from '../../scripts/scenario-run.ts';
+import type { ExpectedEvent } from '../../scripts/scenario.ts';
+
+const haveNodeAv = await loadNodeAv().then(
+  () => true,
+  () => false,
+);
+if (process.env.CI === 'true' && !haveNodeAv) throw new Error('node-av does not load (npm install node-av)');
+const ok = haveNodeAv && havePeers(...RTSP_PEERS, 'mosquitto');
+
+/** Seconds between consecutive frames. */
+const gaps = (w: Watched) => w.frames.slice(1).map((f, i) => (f.ts - w.frames[i].ts) / 1000);
+
+/** The first frame a source gives, as a copy. */
+function firstFrame(src: FrameSource | NodeAvSource): Promise<Buffer> {
+  return new Promise((ok, fail) => {
+    const failed = (e: Error) => fail(e);
+    src.once('exit', failed);
+    src.once('frame', (_h, data) => {
+      src.off('exit', failed);
+      const copy = Buffer.from(data);
+      void src.stop().then(() => ok(copy));
+    });
+    src.start();
+  });
+}
+
+describe.runIf(ok)('node-av decoder', () => {
+  let server: RtspServer;
+  let clip: string;
+  const running: Watched[] = [];
+  const start = (w: Watched) => (running.push(w), w.capture.start(), w);
+
+  beforeAll(async () => {
+    // A camera's usual stream: 25 fps, a key frame every second.
+    clip = await makeClip({ codec: 'h264', gopSeconds: 1, seconds: 10, fps: 25 });
+    server = await startRtspServer({ mounts: { '/sub': clip } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(running.map((w) => w.capture.stop()));
+    await server?.stop();
+  });
+
+  it('a file camera: one frame per 2 s interval (half the key frames), 416x234', async () => {
+    const w = start(watch(cameraSettings({ id: 'file', url: clip, interval_s: 2, decoder: 'node-av' })));
+    await w.until((h) => h.state === 'online', 10_000, 'online');
+    await w.frames_(4, 15_000);
+    expect(w.frames.every((f) => f.width === 416 && f.height === 234)).toBe(true);
+    // Key frames come every second; only every second one is decoded.
+    for (const g of gaps(w)) {
+      expect(g).toBeGreaterThan(1.7);
+      expect(g).toBeLessThan(2.6);
+    }
+  }, 30_000);
+
+  it('the same pixels as the ffmpeg path (colour conversion and scaling agree)', async () => {
+    const o: FrameSourceOptions = { url: clip, width: 416, height: 416, fit: 'fit', clock: 'media', periodS: 1 };
+    const [a, b] = [await firstFrame(new FrameSource('ff', o)), await firstFrame(new NodeAvSource('av', o))];
+    expect(b.length).toBe(a.length);
+    let diff = 0;
+    for (let i = 0; i < a.length; i++) diff += Math.abs(a[i] - b[i]);
+    // Not bit-exact (no deblocking, a different scaler path), but the same picture.
+    expect(diff / a.length).toBeLessThan(4);
+  }, 30_000);
+
+  it('an RTSP camera: frames at the interval, and a killed server reconnects with back-off', async () => {
+    const w = start(
+      watch(cameraSettings({ id: 'rtsp-av', url: server.url('/sub'), interval_s: 2, decoder: 'node-av' }), {
+        backoff: { baseMs: 300, maxMs: 600 },
+      }),
+    );
+    await w.until((h) => h.state === 'online', 20_000, 'online');
+    await w.frames_(3, 15_000);
+    expect(w.frames.at(-1)).toMatchObject({ width: 416, height: 234 });
+    for (const g of gaps(w)) expect(g).toBeGreaterThan(1.7);
+    server.kill();
+    const down = await w.until((h) => h.state !== 'online', 20_000, 'failure');
+    expect(['ended', 'refused', 'timeout']).toContain(down.code);
+    await server.restart();
+    await w.until((h) => h.state === 'online' && h.restarts > 0, 30_000, 'online again');
+    const before = w.frames.length;
+    await w.frames_(1, 15_000);
+    expect(w.frames.length).toBeGreaterThan(before);
+  }, 90_000);
+
+  it('wrong credentials: "auth failed", naming neither the password', async () => {
+    const locked = await startRtspServer({ mounts: { '/sub': clip }, user: 'admin', password: 'right-Pa55' });
+    try {
+      const w = start(
+        watch(cameraSettings({ id: 'badpw', url: locked.url('/sub'), username: 'admin', password: 'wrong-Pa55', decoder: 'node-av' })),
+      );
+      const h = await w.until((x) => x.code === 'auth', 20_000, 'auth failure');
+      expect(h.reason).toMatch(/auth failed/);
+      expect(h.reason).not.toContain('wrong-Pa55');
+      await w.capture.stop();
+    } finally {
+      await locked.stop();
+    }
+  }, 60_000);
+});
+
+describe.runIf(ok)('node-av decoder through the real pipeline', () => {
+  let broker: Mosquitto;
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('parking-row: the three parked cars become their illegal_parking events, on time', async () => {
+    const results = await runScenarios(['parking-row'], { mqttUrl: broker.url, camera: { decoder: 'node-av' } });
+    const r = results.get('parking-row')!;
+    // The whole video, one frame per second of it.
+    expect(r.frames.length).toBeGreaterThanOrEqual(r.scenario.duration_s - 2);
+    expect(compareTimeline((r.scenario.expect ?? []) as ExpectedEvent[], r.events)).toEqual([]);
+    expect(r.events.map((e) => e.type)).toEqual(['illegal_parking', 'illegal_parking', 'illegal_parking']);
+  }, 240_000);
+});
