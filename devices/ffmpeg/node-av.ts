@@ -18,7 +18,12 @@ let loaded: Promise<{ lib: Lib; c: Consts }> | null = null;
 /** Loads node-av once; rejects with a plain message when it is not installed. */
 export function loadNodeAv(): Promise<{ lib: Lib; c: Consts }> {
   loaded ??= Promise.all([import('node-av/lib'), import('node-av/constants')]).then(
-    ([lib, c]) => ({ lib, c }),
+    ([lib, c]) => {
+      // FFmpeg's own log goes to the gateway's stderr with no camera on it; each failure
+      // reaches the camera's health and log through the error code instead.
+      lib.Log.setLevel(c.AV_LOG_QUIET);
+      return { lib, c };
+    },
     (e: Error) => {
       loaded = null;
       throw new Error(`node-av is not installed or does not load (npm install node-av): ${e.message}`);
