@@ -9,7 +9,7 @@
  * window, read from /proc, and memory is their PSS (peak of samples). Frames are released at
  * once: no detector, only the cost of getting pictures in.
  *
- *   node --import tsx scripts/bench-capture.ts [--cameras 16] [--seconds 30] [--interval 2]
+ *   node --import tsx scripts/bench-capture.ts [--cameras 16] [--seconds 30] [--interval 2] [--rtsp]
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { parseArgs } from 'node:util';
@@ -18,6 +18,7 @@ import { NodeAvSource } from '../devices/ffmpeg/node-av.ts';
 import { CameraFramePool } from '../gateway/capture/pool.ts';
 import { benchClip } from './bench/clip.ts';
 import { TreeMeter } from './bench/proc.ts';
+import { startRtspServer, type RtspServer } from '../test/peers/rtsp.ts';
 
 type Mode = 'ffmpeg' | 'node-av';
 const MODES: Mode[] = ['ffmpeg', 'node-av'];
@@ -29,20 +30,22 @@ const { values: a } = parseArgs({
     interval: { type: 'string', default: '2' },
     warmup: { type: 'string', default: '6' },
     child: { type: 'string' },
-    clip: { type: 'string' },
+    /** Read the clip as N streams of the GStreamer RTSP server instead (the server's CPU is not counted). */
+    rtsp: { type: 'boolean', default: false },
+    url: { type: 'string', multiple: true },
   },
 });
 const N = Number(a.cameras);
 const INTERVAL = Number(a.interval);
 
 /** Child: runs the cameras until told to stop, reporting frames delivered when asked. */
-async function child(mode: Mode, clip: string): Promise<void> {
+async function child(mode: Mode, urls: string[]): Promise<void> {
   const sources: (FrameSource | NodeAvSource)[] = [];
   let frames = 0;
   let stopping = false;
   for (let i = 0; i < N; i++) {
     const pool = new CameraFramePool(INTERVAL * 1000);
-    const o: FrameSourceOptions = { url: clip, width: 416, height: 416, fit: 'fit' };
+    const o: FrameSourceOptions = { url: urls[i % urls.length], width: 416, height: 416, fit: 'fit' };
     const s = mode === 'node-av' ? new NodeAvSource(`cam${i}`, o, pool) : new FrameSource(`cam${i}`, o, pool);
     s.on('frame', (_h, data) => {
       frames++;
@@ -79,15 +82,12 @@ function ask(c: ChildProcess, m: string): Promise<{ frames: number }> {
   });
 }
 
-async function measure(mode: Mode, clip: string): Promise<Result> {
-  const c = fork(
-    new URL(import.meta.url).pathname,
-    ['--child', mode, '--clip', clip, '--cameras', String(N), '--interval', String(INTERVAL)],
-    {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  );
+async function measure(mode: Mode, urls: string[]): Promise<Result> {
+  const args = ['--child', mode, '--cameras', String(N), '--interval', String(INTERVAL), ...urls.flatMap((u) => ['--url', u])];
+  const c = fork(new URL(import.meta.url).pathname, args, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   await new Promise<void>((ok) => c.once('message', () => ok()));
   const meter = new TreeMeter(() => [c.pid!]);
   await new Promise((ok) => setTimeout(ok, Number(a.warmup) * 1000));
@@ -108,14 +108,26 @@ async function measure(mode: Mode, clip: string): Promise<Result> {
 }
 
 async function main(): Promise<void> {
-  if (a.child) return child(a.child as Mode, a.clip!);
+  if (a.child) return child(a.child as Mode, a.url!);
   const clip = await benchClip();
-  console.log(`${N} cameras, ${clip}, interval ${INTERVAL} s, ${a.seconds} s each after ${a.warmup} s warm-up`);
+  let urls = [clip];
+  let server: RtspServer | null = null;
+  if (a.rtsp) {
+    const mounts = Object.fromEntries(Array.from({ length: N }, (_, i) => [`/cam${i + 1}`, clip]));
+    // Staggered phases: real cameras do not send their key frames in the same instant.
+    server = await startRtspServer({ mounts, phases: Math.min(8, N), transport: 'tcp' });
+    urls = Object.keys(mounts).map((m) => server!.url(m));
+  }
+  console.log(`${N} cameras, ${a.rtsp ? 'RTSP of ' : ''}${clip}, interval ${INTERVAL} s, ${a.seconds} s each after ${a.warmup} s warm-up`);
   const rows: Result[] = [];
-  for (const m of MODES) {
-    const r = await measure(m, clip);
-    rows.push(r);
-    console.log(`${m}: done`);
+  try {
+    for (const m of MODES) {
+      const r = await measure(m, urls);
+      rows.push(r);
+      console.log(`${m}: done`);
+    }
+  } finally {
+    await server?.stop();
   }
   console.log(`\n| decoder | cameras | frames/s (needed) | CPU, cores | CPU per camera | PSS |`);
   console.log(`|---|---|---|---|---|---|`);
