@@ -90,7 +90,10 @@ describe.runIf(ok)('node-av decoder', () => {
     for (const g of gaps(w)) expect(g).toBeGreaterThan(1.7);
     server.kill();
     const down = await w.until((h) => h.state !== 'online', 20_000, 'failure');
-    expect(['ended', 'refused', 'timeout']).toContain(down.code);
+    expect(down.reason).toBe('stream ended (server closed the connection)');
+    expect(down.code).toBe('ended');
+    const next = await w.until((h) => h.code === 'refused', 20_000, 'connection refused');
+    expect(next.reason).toMatch(/^connection refused/);
     await server.restart();
     await w.until((h) => h.state === 'online' && h.restarts > 0, 30_000, 'online again');
     const before = w.frames.length;
