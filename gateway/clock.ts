@@ -55,6 +55,8 @@ export class ClockWatch {
 export class Steady {
   private readonly clock: Clock;
   private readonly offset: number;
+  /** Wall minus steady time, as last taken (see toWall). */
+  private correction = 0;
 
   constructor(clock: Clock) {
     this.clock = clock;
@@ -67,6 +69,10 @@ export class Steady {
   }
 
   toWall(t: number): number {
-    return t + (this.clock.now() - this.now());
+    // Two reads of both clocks differ by a millisecond now and then; verdicts of one frame
+    // must get one time. So the correction follows steps and drift only beyond 100 ms.
+    const delta = this.clock.now() - this.now();
+    if (Math.abs(delta - this.correction) >= 100) this.correction = delta;
+    return t + this.correction;
   }
 }

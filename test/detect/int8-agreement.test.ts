@@ -116,10 +116,15 @@ describe.runIf(havePeers('ffmpeg'))('scenario videos through the whole gateway',
     const b = int8.get(name)!;
     const key = (e: ScenarioResult['events'][number]) => `${e.type} in ${e.zone}: ${[...e.classes].sort().join('+')}`;
     expect(b.events.map(key)).toEqual(a.events.map(key));
-    b.events.forEach((e, i) => {
-      expect(Math.abs(e.confirmedS - a.events[i].confirmedS), key(e)).toBeLessThanOrEqual(2);
-      expect(iou(e.box as Box, a.events[i].box as Box), key(e)).toBeGreaterThanOrEqual(MIN_IOU);
-    });
+    // Events confirmed in the same second come in either order: each is paired with fp32's
+    // event of the same kind whose box overlaps it most.
+    for (const e of b.events) {
+      const twin = a.events
+        .filter((x) => key(x) === key(e))
+        .sort((x, y) => iou(e.box as Box, y.box as Box) - iou(e.box as Box, x.box as Box))[0];
+      expect(Math.abs(e.confirmedS - twin.confirmedS), key(e)).toBeLessThanOrEqual(2);
+      expect(iou(e.box as Box, twin.box as Box), key(e)).toBeGreaterThanOrEqual(MIN_IOU);
+    }
     expect(compareTimeline((b.scenario.expect ?? []) as ExpectedEvent[], b.events)).toEqual([]);
     expect(b.frames.length).toBeGreaterThanOrEqual(a.frames.length - 1);
   });
