@@ -68,6 +68,8 @@ type Handler = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket) => 
 export class Uplink {
   private client: MqttClient | null = null;
   private readonly inFlight = new Set<number>();
+  /** Outbox id → the publish callback of a message in flight (to find it in mqtt.js's store). */
+  private readonly callbacks = new Map<number, (err?: Error) => void>();
   /** Topic → latest payload and the publish options its channel gives. */
   private readonly retained = new Map<string, { payload: string; opts: mqtt.IClientPublishOptions }>();
   private readonly handlers: { filter: string; fn: Handler; rap: boolean; onOversize?: OversizeHandler }[] = [];
@@ -264,6 +266,22 @@ export class Uplink {
     return msgId;
   }
 
+  /**
+   * Takes back messages not yet delivered that a newer one replaces (a paused offer): out
+   * of the outbox, and out of mqtt.js's store if in flight, which would otherwise send them
+   * again after a reconnect. Call it inside the transaction that writes the newer message.
+   */
+  unsend(topic: string, orderKey: string | null, fields: Record<string, string>): number {
+    const ids = this.o.outbox.unsend(topic, orderKey, fields);
+    for (const id of ids) {
+      const cb = this.callbacks.get(id);
+      const out = this.client?.outgoing ?? {};
+      const mid = cb && Object.keys(out).find((k) => out[Number(k)]?.cb === cb);
+      if (mid) this.client?.removeOutgoingMessage(Number(mid));
+    }
+    return ids.length;
+  }
+
   /** Kicks the publisher (after a commit that enqueued something). */
   flush(): void {
     queueMicrotask(() => this.drain());
@@ -316,8 +334,9 @@ export class Uplink {
       const expiry =
         this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.o.clock.now()) / 1000)) : 0;
       const props = expiry ? { properties: { messageExpiryInterval: expiry } } : {};
-      client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, (err) => {
+      const done = (err?: Error) => {
         this.inFlight.delete(m.id);
+        this.callbacks.delete(m.id);
         if (err) {
           this.o.log.debug({ topic: m.topic, err }, 'publish failed; will retry');
           return;
@@ -331,7 +350,9 @@ export class Uplink {
         }
         this.published++;
         this.drain();
-      });
+      };
+      this.callbacks.set(m.id, done);
+      client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, done);
     }
     if (batch.length === room && room > 0) setTimeout(() => this.drain(), 50).unref();
   }
