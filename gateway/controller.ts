@@ -142,7 +142,7 @@ export class Gateway {
     const ctx: Context = { config, log, clock, bus: new Bus(), db, topics, uplink, dataDir, version: VERSION, faults };
     this.ctx = ctx;
 
-    const roster = new Roster(db, s.officers);
+    const roster = new Roster(db, s.officers, clock);
 
     this.speakers = await startSpeakers(ctx);
     const { drivers, warner } = this.speakers;

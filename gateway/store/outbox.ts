@@ -17,6 +17,7 @@ export interface OutboxMessage {
   priority: number;
   orderKey: string | null;
   createdAt: number;
+  /** Wall time as the uplink reckons it (a steady clock: see Uplink), null: never. */
   expiresAt: number | null;
   attempts: number;
 }

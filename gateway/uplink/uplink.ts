@@ -8,7 +8,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';
-import { mono, type Clock } from '../clock.ts';
+import { mono, Steady, type Clock } from '../clock.ts';
 import { type OutboxRepo, PRIORITY, type NewMessage } from '../store/outbox.ts';
 import type { Topics } from '../api/topics.ts';
 import { CHANNELS, CONTRACT_VERSION, delivery } from '../api/channels.ts';
@@ -81,6 +81,14 @@ export class Uplink {
   private closing = false;
   connected = false;
   published = 0;
+  /**
+   * Outbox expiry runs on this: a message's expiry is stored as the wall time it was given
+   * (a restart resumes it), but reckoned from its remaining time at enqueue on monotonic
+   * time, so a clock step neither expires a stale offer early nor keeps one an hour longer.
+   */
+  private readonly steady: Steady;
+  /** Monotonic time of the last connect (null: not connected), for how long the link has been up. */
+  private upSince: number | null = null;
   private state: UplinkStatus = { connected: false, error: null, since: Date.now() };
   private readonly o: Required<Omit<UplinkOptions, 'username' | 'password' | 'tls'>> & Pick<UplinkOptions, 'username' | 'password' | 'tls'>;
 
@@ -94,6 +102,7 @@ export class Uplink {
       maxInboundBytes: MAX_INBOUND_BYTES,
       ...o,
     };
+    this.steady = new Steady(o.clock);
   }
 
   start(): void {
@@ -131,6 +140,7 @@ export class Uplink {
     this.client = client;
     client.on('connect', (connack) => {
       this.connected = true;
+      this.upSince = mono(this.o.clock);
       client.options.reconnectPeriod = 2000;
       this.state = { connected: true, error: null, since: Date.now() };
       this.o.log.info({ broker: this.o.url, session_present: connack.sessionPresent }, 'MQTT connected');
@@ -155,6 +165,7 @@ export class Uplink {
       if (lost)
         this.o.log.warn({ broker: this.o.url, pending: this.o.outbox.size().messages }, 'MQTT disconnected; messages wait in the outbox');
       this.connected = false;
+      this.upSince = null;
       if (this.state.connected) this.state = { connected: false, error: this.state.error ?? 'connection lost', since: Date.now() };
       if (lost) this.tellLink(false);
     });
@@ -181,15 +192,25 @@ export class Uplink {
     });
     // Drains again after backoffs, and prunes telemetry beyond the caps.
     this.timer = setInterval(() => {
-      try {
-        this.o.outbox.prune(this.o.clock.now(), this.o.maxOutbox);
-      } catch (e) {
-        // A full disk can refuse even a DELETE; the outbox is pruned again next second.
-        this.o.log.warn({ err: e }, 'outbox prune failed');
-      }
+      this.prune();
       this.drain();
     }, 1000);
     this.timer.unref();
+  }
+
+  /** Drops expired messages and telemetry beyond the cap. */
+  prune(): void {
+    try {
+      this.o.outbox.prune(this.steady.now(), this.o.maxOutbox);
+    } catch (e) {
+      // A full disk can refuse even a DELETE; the outbox is pruned again next second.
+      this.o.log.warn({ err: e }, 'outbox prune failed');
+    }
+  }
+
+  /** How long the link has been up, in monotonic ms (0: down). */
+  upForMs(): number {
+    return this.upSince === null ? 0 : mono(this.o.clock) - this.upSince;
   }
 
   private oversize(topic: string, bytes: number, packet: mqtt.IPublishPacket): void {
@@ -262,7 +283,8 @@ export class Uplink {
   /** Writes a message to the outbox. Call it inside the transaction that made the change. */
   enqueue(m: Omit<NewMessage, 'msgId'> & { msgId?: string }): string {
     const msgId = m.msgId ?? ulid();
-    this.o.outbox.add({ ...m, msgId }, this.o.clock.now());
+    const expiresAt = m.expiresAt == null ? null : this.steady.now() + (m.expiresAt - this.o.clock.now());
+    this.o.outbox.add({ ...m, msgId, expiresAt }, this.o.clock.now());
     return msgId;
   }
 
@@ -332,7 +354,7 @@ export class Uplink {
       this.tokens--;
       // MQTT 5: what expires in our outbox also expires at the broker (a stale offer never reaches a phone).
       const expiry =
-        this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.o.clock.now()) / 1000)) : 0;
+        this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.steady.now()) / 1000)) : 0;
       const props = expiry ? { properties: { messageExpiryInterval: expiry } } : {};
       const done = (err?: Error) => {
         this.inFlight.delete(m.id);
