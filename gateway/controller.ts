@@ -18,7 +18,7 @@ import { alertPayload, healthPayload } from './api/payloads.ts';
 import { ulid } from 'ulid';
 import { OverloadWatch } from './detect/overload.ts';
 import { Uplink } from './uplink/uplink.ts';
-import { startBroker, type EmbeddedBroker } from './uplink/broker.ts';
+import { startBroker, type BrokerProcess } from './uplink/broker-process.ts';
 import type { Context } from './context.ts';
 import { DetectorRuntime } from './detect/runtime.ts';
 import { filesDir, MODELS_DIR, ROOT } from './paths.ts';
@@ -78,7 +78,7 @@ export class Gateway {
   readonly pipelines = new Map<string, CameraPipeline>();
   runtime!: DetectorRuntime;
   speakers?: Speakers;
-  private broker: EmbeddedBroker | null = null;
+  private broker: BrokerProcess | null = null;
   private readonly health = new Map<string, CameraHealth>();
   /** Each camera's newest analysed frame and detections, for the console. */
   readonly latest = new LatestFrames();
@@ -107,13 +107,13 @@ export class Gateway {
       // With credentials set every client logs in (the settings check requires them off loopback).
       const auth =
         s.mqtt.username && s.mqtt.password
-          ? { username: s.mqtt.username, password: s.mqtt.password, officers: s.officers, topics }
+          ? { username: s.mqtt.username, password: s.mqtt.password, officers: s.officers, prefix: s.mqtt.prefix, gatewayId: s.gateway.id }
           : undefined;
       this.broker = await startBroker(s.mqtt.embedded.host, s.mqtt.embedded.port, auth);
       url = this.broker.url;
       protocolVersion = 4; // aedes speaks MQTT 3.1.1 only
       log.info(
-        { broker: url },
+        { broker: url, pid: this.broker.pid },
         'embedded MQTT broker started (watch: mosquitto_sub -h %s -p %d -t "#" -v)',
         s.mqtt.embedded.host,
         s.mqtt.embedded.port,
@@ -142,7 +142,7 @@ export class Gateway {
     const ctx: Context = { config, log, clock, bus: new Bus(), db, topics, uplink, dataDir, version: VERSION, faults };
     this.ctx = ctx;
 
-    const roster = new Roster(db, s.officers);
+    const roster = new Roster(db, s.officers, clock);
 
     this.speakers = await startSpeakers(ctx);
     const { drivers, warner } = this.speakers;

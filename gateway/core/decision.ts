@@ -25,6 +25,8 @@ export type Effect =
   | { kind: 'wait'; dueAt: number | null; data?: Record<string, unknown> }
   /** A message to the outbox, in order with the event's other messages. */
   | { kind: 'send'; topic: string; payload: { msg_id: string }; priority: number; expiresAt?: number | null }
+  /** Takes back the event's messages on `topic` not yet delivered whose payload has these fields (a stale copy). */
+  | { kind: 'unsend'; topic: string; fields: Record<string, string> }
   | { kind: 'dispatch'; record: DispatchRecord; insert?: boolean }
   | { kind: 'warnings'; outcomes: WarningOutcome[] };
 

@@ -19,7 +19,7 @@
  */
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';
-import type { Clock } from '../clock.ts';
+import { mono, type Clock } from '../clock.ts';
 import type { Topics } from '../api/topics.ts';
 import type { Uplink } from '../uplink/uplink.ts';
 import type { Bus } from '../bus.ts';
@@ -52,6 +52,7 @@ interface Heard {
   gateway: string;
   claimId: string;
   at: number;
+  /** Monotonic time (clock.mono) the claim is void after: a clock step must not void or revive it. */
   expiresAt: number;
 }
 
@@ -101,7 +102,7 @@ export class OfficerClaims {
 
   /** Officers another box holds or this box is claiming: not to be picked now. */
   unavailable(): Set<string> {
-    const now = Date.now();
+    const now = this.mono();
     const out = new Set(this.pending.keys());
     for (const [officer, by] of this.heard) for (const c of by.values()) if (c.expiresAt > now) out.add(officer);
     return out;
@@ -133,11 +134,10 @@ export class OfficerClaims {
     const { uplink, settings, clock, log } = this.d;
     // Just started or reconnecting: wait a little for the broker, and for the others'
     // retained claims to arrive after connecting, before deciding we cannot claim.
-    const end = Date.now() + Math.max(5000, 2 * settings.settleMs);
+    const end = this.mono() + Math.max(5000, 2 * settings.settleMs);
     for (;;) {
-      const st = uplink.status();
-      if (st.connected && Date.now() - st.since >= settings.settleMs) break;
-      if (Date.now() > end) return 'offline';
+      if (uplink.connected && uplink.upForMs() >= settings.settleMs) break;
+      if (this.mono() > end) return 'offline';
       await new Promise((r) => setTimeout(r, 100));
     }
     const now = clock.now();
@@ -165,7 +165,7 @@ export class OfficerClaims {
 
   /** The deterministic rule: the earliest claim, then the smaller gateway id, then claim id. */
   private winner(officer: string, own: Heard): Heard {
-    const now = Date.now();
+    const now = this.mono();
     const all = [own, ...[...(this.heard.get(officer)?.values() ?? [])].filter((c) => c.expiresAt > now)];
     return all.reduce((a, b) => (before(b, a) ? b : a));
   }
@@ -188,7 +188,7 @@ export class OfficerClaims {
       return this.d.log.warn({ topic }, 'officer claim without claim_id, at or expires_at; ignored');
     // MQTT 5 tells what is left of the expiry as the broker counts it: no need to trust clocks.
     const left = props?.messageExpiryInterval;
-    const expiresAt = left !== undefined ? Date.now() + left * 1000 : until;
+    const expiresAt = this.mono() + (left !== undefined ? left * 1000 : until - this.d.clock.now());
     by.set(gateway, { gateway, claimId: c.claim_id, at, expiresAt });
   }
 
@@ -243,6 +243,10 @@ export class OfficerClaims {
     } finally {
       this.reconciling = false;
     }
+  }
+
+  private mono(): number {
+    return mono(this.d.clock);
   }
 
   private clear(officer: string): void {

@@ -182,7 +182,7 @@ export class Dispatcher implements DispatchStage {
     if (e.state !== 'dispatched' || cur?.state !== 'offered') return null;
     const wait: Decision = {
       event: e,
-      effects: [{ kind: 'wait', dueAt: now + this.d.config.retryS * 1000, data: { offer_paused: cur.id } }],
+      effects: [{ kind: 'wait', dueAt: now + this.d.config.retryS * 1000, data: { offer_paused: cur.id } }, this.unsendOffer(cur)],
     };
     if (e.data.offer_paused === cur.id) return wait;
     return {
@@ -197,6 +197,7 @@ export class Dispatcher implements DispatchStage {
     return {
       event: e,
       effects: [
+        this.unsendOffer(cur),
         { kind: 'dispatch', record: next },
         { kind: 'wait', dueAt: next.dueAt, data: { offer_paused: null } },
         ...this.publish(e, next, now),
@@ -207,6 +208,15 @@ export class Dispatcher implements DispatchStage {
         fields: { officer: cur.officerId },
       },
     };
+  }
+
+  /**
+   * A copy of the offer still waiting to leave (in the outbox, or in flight when the link
+   * dropped) would reach the phone after the reconnect beside the one sent again, with an
+   * older answer time: it is taken back.
+   */
+  private unsendOffer(cur: DispatchRecord): Effect {
+    return { kind: 'unsend', topic: this.d.topics.officerDispatch(cur.officerId), fields: { dispatch_id: cur.id, state: 'offered' } };
   }
 
   private linkUp(): boolean {

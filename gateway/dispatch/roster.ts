@@ -7,6 +7,7 @@ import type { Db } from '../store/db.ts';
 import type { OfficerSettings } from '../settings/schema.ts';
 import { haversineM } from '../zones/geometry.ts';
 import { OfficerStateRepo, type OfficerState } from '../store/officers.ts';
+import { mono, systemClock, type Clock } from '../clock.ts';
 
 export type { OfficerState } from '../store/officers.ts';
 
@@ -19,10 +20,18 @@ export interface Candidate {
 export class Roster {
   private officers: Map<string, OfficerSettings>;
   private readonly stateRepo: OfficerStateRepo;
+  private readonly clock: Clock;
+  /**
+   * When each position was taken, on monotonic time (its age when heard, back from when it
+   * was heard), so a clock step neither ages every position an hour nor keeps a stale one
+   * fresh. Positions from before a restart have none and are aged on the wall clock.
+   */
+  private readonly taken = new Map<string, number>();
 
-  constructor(db: Db, officers: OfficerSettings[]) {
+  constructor(db: Db, officers: OfficerSettings[], clock: Clock = systemClock) {
     this.officers = new Map(officers.map((o) => [o.id, o]));
     this.stateRepo = new OfficerStateRepo(db);
+    this.clock = clock;
   }
 
   /** Every officer's last reported position and availability (the console's officer page). */
@@ -45,7 +54,7 @@ export class Roster {
 
   /** Records a phone's report; an older report arriving late never overwrites a newer one. */
   report(s: OfficerState): void {
-    this.stateRepo.report(s);
+    if (this.stateRepo.report(s)) this.taken.set(s.id, mono(this.clock) - Math.max(0, this.clock.now() - s.reportedAt));
   }
 
   /**
@@ -57,7 +66,9 @@ export class Roster {
     for (const s of this.stateRepo.all()) {
       const officer = this.officers.get(s.id);
       if (!officer || exclude.has(s.id) || !s.onDuty || s.busy || s.lat === null || s.lon === null) continue;
-      if (now - s.reportedAt > maxAgeS * 1000) continue;
+      const taken = this.taken.get(s.id);
+      const age = taken !== undefined ? mono(this.clock) - taken : now - s.reportedAt;
+      if (age > maxAgeS * 1000) continue;
       out.push({ officer, state: s, distanceM: haversineM(lat, lon, s.lat, s.lon) });
     }
     return out.sort((a, b) => a.distanceM - b.distanceM);

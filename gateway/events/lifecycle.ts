@@ -73,6 +73,8 @@ export class EventLifecycle {
           repo.update(e, e.state, now);
         } else if (fx.kind === 'send') {
           this.send(fx.topic, fx.payload, fx.priority, e.id, fx.expiresAt ?? null);
+        } else if (fx.kind === 'unsend') {
+          uplink.unsend(fx.topic, e.id, fx.fields);
         } else if (fx.kind === 'dispatch') {
           if (fx.insert) this.d.dispatches.insert(fx.record);
           else this.d.dispatches.update(fx.record);

@@ -117,7 +117,7 @@ export class EventService {
       case 'confirmed':
         return warn(this.steps, e);
       case 'warned':
-        if (policy.repeatDue(e, this.rule(e), this.d.policy, now)) return repeat(this.steps, e);
+        if (policy.repeatDue(e, this.rule(e), this.d.policy, this.timers.stepTime(e))) return repeat(this.steps, e);
         return void this.apply({ event: e, effects: policy.decideRecheck(e, this.d.presence(e), now) });
       case 'rechecked':
         return void this.apply({ event: e, effects: policy.decideRecheck(e, this.d.presence(e), now) });

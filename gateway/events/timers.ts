@@ -41,6 +41,15 @@ export class Timers {
     return e.dueAt === null || e.dueAt <= this.clock.now() || this.fired.get(e.id) === e.dueAt;
   }
 
+  /**
+   * The time a due step stands for: its due time when its timer waited for it (monotonic),
+   * else the wall clock's now (it was due already when armed, as after a restart). A
+   * warning's grace window is judged by it, so a step does not skip or add repeats.
+   */
+  stepTime(e: EventRecord): number {
+    return e.dueAt !== null && this.fired.get(e.id) === e.dueAt ? e.dueAt : this.clock.now();
+  }
+
   busy(id: string): boolean {
     return this.running.has(id);
   }
@@ -67,8 +76,9 @@ export class Timers {
       id,
       setTimeout(() => {
         this.timers.delete(id);
-        // Beyond Node's longest timeout the due time is checked again when this fires.
-        if (delay < 2 ** 31 - 1) this.fired.set(id, when);
+        // Beyond Node's longest timeout the due time is checked again when this fires; a step
+        // due when armed (no wait) is due by the wall clock, and stands for now (stepTime).
+        if (delay > 0 && delay < 2 ** 31 - 1) this.fired.set(id, when);
         void this.step(id);
       }, delay),
     );

@@ -33,8 +33,9 @@ export class OfficerStateRepo {
   }
 
   /** An older report arriving late never overwrites a newer one. */
-  report(s: OfficerState): void {
-    this.q.upsert.run({ ...s, onDuty: s.onDuty ? 1 : 0, busy: s.busy ? 1 : 0 });
+  /** False when an older report arrived late and changed nothing. */
+  report(s: OfficerState): boolean {
+    return this.q.upsert.run({ ...s, onDuty: s.onDuty ? 1 : 0, busy: s.busy ? 1 : 0 }).changes > 0;
   }
 
   all(): OfficerState[] {

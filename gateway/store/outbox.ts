@@ -17,6 +17,7 @@ export interface OutboxMessage {
   priority: number;
   orderKey: string | null;
   createdAt: number;
+  /** Wall time as the uplink reckons it (a steady clock: see Uplink), null: never. */
   expiresAt: number | null;
   attempts: number;
 }
@@ -48,8 +49,10 @@ interface Row {
 
 export class OutboxRepo {
   private readonly q;
+  private readonly db: Db;
 
   constructor(db: Db) {
+    this.db = db;
     this.q = {
       add: db.prepare(`INSERT OR IGNORE INTO outbox (msg_id, topic, payload, qos, retain, priority, order_key, created_at, expires_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -97,6 +100,21 @@ export class OutboxRepo {
 
   attempted(id: number): void {
     this.q.attempt.run(id);
+  }
+
+  /**
+   * Removes the waiting messages on `topic` for `orderKey` whose payload has the given
+   * fields (a stale copy that a newer message replaces). Returns the removed rows' ids.
+   */
+  unsend(topic: string, orderKey: string | null, fields: Record<string, string>): number[] {
+    const keys = Object.keys(fields);
+    if (keys.some((k) => !/^\w+$/.test(k))) throw new Error(`bad payload field name in ${keys.join(', ')}`);
+    // A rare path (an outage during dispatch): prepared when needed.
+    const where = keys.map((k) => ` AND json_extract(CAST(payload AS TEXT), '$.${k}') = ?`).join('');
+    const rows = this.db
+      .prepare(`DELETE FROM outbox WHERE topic = ? AND order_key IS ?${where} RETURNING id`)
+      .all(topic, orderKey, ...keys.map((k) => fields[k]));
+    return (rows as { id: number }[]).map((r) => r.id);
   }
 
   /** Drops expired messages, then the oldest telemetry beyond the cap. Only telemetry is ever dropped for size. */

@@ -1,5 +1,5 @@
 /**
- * The embedded MQTT broker (aedes), for a box with no broker of its own and for the
+ * The embedded MQTT broker (aedes), run in a child process (broker-process.ts), for a box with no broker of its own and for the
  * demo: anyone on the box can watch with `mosquitto_sub -p 1883 -t '#' -v`.
  * aedes speaks MQTT 3.1.1 only, so the gateway talks 3.1.1 to it.
  *
@@ -62,7 +62,8 @@ function access(auth: BrokerAuth): Pick<AedesOptions, 'authenticate' | 'authoriz
   };
 }
 
-export async function startBroker(host: string, port: number, auth?: BrokerAuth): Promise<EmbeddedBroker> {
+/** Serves the broker in this process (the child's). */
+export async function serveBroker(host: string, port: number, auth?: BrokerAuth): Promise<EmbeddedBroker> {
   const aedes = await Aedes.createBroker({ drainTimeout: 30_000, ...(auth ? access(auth) : {}) });
   const server: Server = createServer(aedes.handle);
   await new Promise<void>((ok, fail) => {

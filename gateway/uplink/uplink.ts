@@ -8,7 +8,7 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ulid } from 'ulid';
 import type { Logger } from '../log.ts';
-import { mono, type Clock } from '../clock.ts';
+import { mono, Steady, type Clock } from '../clock.ts';
 import { type OutboxRepo, PRIORITY, type NewMessage } from '../store/outbox.ts';
 import type { Topics } from '../api/topics.ts';
 import { CHANNELS, CONTRACT_VERSION, delivery } from '../api/channels.ts';
@@ -68,6 +68,8 @@ type Handler = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket) => 
 export class Uplink {
   private client: MqttClient | null = null;
   private readonly inFlight = new Set<number>();
+  /** Outbox id → the publish callback of a message in flight (to find it in mqtt.js's store). */
+  private readonly callbacks = new Map<number, (err?: Error) => void>();
   /** Topic → latest payload and the publish options its channel gives. */
   private readonly retained = new Map<string, { payload: string; opts: mqtt.IClientPublishOptions }>();
   private readonly handlers: { filter: string; fn: Handler; rap: boolean; onOversize?: OversizeHandler }[] = [];
@@ -79,6 +81,14 @@ export class Uplink {
   private closing = false;
   connected = false;
   published = 0;
+  /**
+   * Outbox expiry runs on this: a message's expiry is stored as the wall time it was given
+   * (a restart resumes it), but reckoned from its remaining time at enqueue on monotonic
+   * time, so a clock step neither expires a stale offer early nor keeps one an hour longer.
+   */
+  private readonly steady: Steady;
+  /** Monotonic time of the last connect (null: not connected), for how long the link has been up. */
+  private upSince: number | null = null;
   private state: UplinkStatus = { connected: false, error: null, since: Date.now() };
   private readonly o: Required<Omit<UplinkOptions, 'username' | 'password' | 'tls'>> & Pick<UplinkOptions, 'username' | 'password' | 'tls'>;
 
@@ -92,6 +102,7 @@ export class Uplink {
       maxInboundBytes: MAX_INBOUND_BYTES,
       ...o,
     };
+    this.steady = new Steady(o.clock);
   }
 
   start(): void {
@@ -129,6 +140,7 @@ export class Uplink {
     this.client = client;
     client.on('connect', (connack) => {
       this.connected = true;
+      this.upSince = mono(this.o.clock);
       client.options.reconnectPeriod = 2000;
       this.state = { connected: true, error: null, since: Date.now() };
       this.o.log.info({ broker: this.o.url, session_present: connack.sessionPresent }, 'MQTT connected');
@@ -153,6 +165,7 @@ export class Uplink {
       if (lost)
         this.o.log.warn({ broker: this.o.url, pending: this.o.outbox.size().messages }, 'MQTT disconnected; messages wait in the outbox');
       this.connected = false;
+      this.upSince = null;
       if (this.state.connected) this.state = { connected: false, error: this.state.error ?? 'connection lost', since: Date.now() };
       if (lost) this.tellLink(false);
     });
@@ -179,15 +192,25 @@ export class Uplink {
     });
     // Drains again after backoffs, and prunes telemetry beyond the caps.
     this.timer = setInterval(() => {
-      try {
-        this.o.outbox.prune(this.o.clock.now(), this.o.maxOutbox);
-      } catch (e) {
-        // A full disk can refuse even a DELETE; the outbox is pruned again next second.
-        this.o.log.warn({ err: e }, 'outbox prune failed');
-      }
+      this.prune();
       this.drain();
     }, 1000);
     this.timer.unref();
+  }
+
+  /** Drops expired messages and telemetry beyond the cap. */
+  prune(): void {
+    try {
+      this.o.outbox.prune(this.steady.now(), this.o.maxOutbox);
+    } catch (e) {
+      // A full disk can refuse even a DELETE; the outbox is pruned again next second.
+      this.o.log.warn({ err: e }, 'outbox prune failed');
+    }
+  }
+
+  /** How long the link has been up, in monotonic ms (0: down). */
+  upForMs(): number {
+    return this.upSince === null ? 0 : mono(this.o.clock) - this.upSince;
   }
 
   private oversize(topic: string, bytes: number, packet: mqtt.IPublishPacket): void {
@@ -260,8 +283,25 @@ export class Uplink {
   /** Writes a message to the outbox. Call it inside the transaction that made the change. */
   enqueue(m: Omit<NewMessage, 'msgId'> & { msgId?: string }): string {
     const msgId = m.msgId ?? ulid();
-    this.o.outbox.add({ ...m, msgId }, this.o.clock.now());
+    const expiresAt = m.expiresAt == null ? null : this.steady.now() + (m.expiresAt - this.o.clock.now());
+    this.o.outbox.add({ ...m, msgId, expiresAt }, this.o.clock.now());
     return msgId;
+  }
+
+  /**
+   * Takes back messages not yet delivered that a newer one replaces (a paused offer): out
+   * of the outbox, and out of mqtt.js's store if in flight, which would otherwise send them
+   * again after a reconnect. Call it inside the transaction that writes the newer message.
+   */
+  unsend(topic: string, orderKey: string | null, fields: Record<string, string>): number {
+    const ids = this.o.outbox.unsend(topic, orderKey, fields);
+    for (const id of ids) {
+      const cb = this.callbacks.get(id);
+      const out = this.client?.outgoing ?? {};
+      const mid = cb && Object.keys(out).find((k) => out[Number(k)]?.cb === cb);
+      if (mid) this.client?.removeOutgoingMessage(Number(mid));
+    }
+    return ids.length;
   }
 
   /** Kicks the publisher (after a commit that enqueued something). */
@@ -314,10 +354,11 @@ export class Uplink {
       this.tokens--;
       // MQTT 5: what expires in our outbox also expires at the broker (a stale offer never reaches a phone).
       const expiry =
-        this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.o.clock.now()) / 1000)) : 0;
+        this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.steady.now()) / 1000)) : 0;
       const props = expiry ? { properties: { messageExpiryInterval: expiry } } : {};
-      client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, (err) => {
+      const done = (err?: Error) => {
         this.inFlight.delete(m.id);
+        this.callbacks.delete(m.id);
         if (err) {
           this.o.log.debug({ topic: m.topic, err }, 'publish failed; will retry');
           return;
@@ -331,7 +372,9 @@ export class Uplink {
         }
         this.published++;
         this.drain();
-      });
+      };
+      this.callbacks.set(m.id, done);
+      client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, done);
     }
     if (batch.length === room && room > 0) setTimeout(() => this.drain(), 50).unref();
   }
