@@ -27,6 +27,8 @@ export class Warner {
   private readonly gains: Map<string, number>;
   /** Sees the audio just before it plays (the evidence keeps it as played). */
   onPlay?: (req: WarnRequest, speaker: string, audio: Audio) => void;
+  /** Where the time before each play went (debug level). */
+  log?: { debug(fields: object, msg: string): void };
 
   constructor(drivers: Map<string, SpeakerDriver>, audio: AudioCache, clock: Clock, gains = new Map<string, number>()) {
     this.drivers = drivers;
@@ -60,7 +62,9 @@ export class Warner {
     const note = req.file && !file ? `clip ${req.file} missing, spoke the text; ` : '';
     try {
       if (!driver.codecs.length) throw new Error('the speaker takes no codec we can prepare');
+      const t0 = performance.now();
       audio = await this.audio.get({ text: req.text, file, codec: driver.codecs[0], gainDb: this.gains.get(id) });
+      this.log?.debug({ event: req.eventId, speaker: id, audio_ms: Math.round(performance.now() - t0) }, 'warning audio ready');
     } catch (e) {
       return { ...base, outcome: 'failed', code: 'no_audio', reason: (e as Error).message, durationMs: 0 };
     }

@@ -50,7 +50,9 @@ export async function confirmEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy)
 export async function prepareEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy): Promise<PreparedEvent> {
   const id = ulid(v.at);
   const r = v.rule;
+  const t0 = performance.now();
   const still = frame.still ? await frame.still().catch(() => null) : null;
+  const t1 = performance.now();
   const ev = await writeEvidence(d.evidenceDir, {
     eventId: id,
     rgb: frame.rgb,
@@ -67,6 +69,8 @@ export async function prepareEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy)
     d.log.error({ camera: r.camera, err }, 'evidence could not be written; recording the event without it');
     return null;
   });
+  const ms = (x: number) => Math.round(x);
+  d.log.debug({ event: id, camera: r.camera, still_ms: ms(t1 - t0), evidence_ms: ms(performance.now() - t1) }, 'evidence written');
   return {
     verdict: v,
     row: {

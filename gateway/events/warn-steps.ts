@@ -48,6 +48,7 @@ export async function warn(s: WarnSteps, first: EventRecord): Promise<void> {
   const decision = policy.decideWarning(e, s.rule(e), d.policy, now, speakers);
   if (decision.kind !== 'play') return void s.apply(policy.notPlayed(e, decision, now));
   d.policy.limiter.record(zone, now);
+  d.log.debug({ event: e.id, since_confirmed_ms: now - e.confirmedAt }, 'first warning starts');
   const req = { eventId: e.id, text: decision.text, speakers: decision.speakers, file: decision.clip };
   // Waiters wake only once every event the play covers is warned (or escalated).
   const done = d.warner
