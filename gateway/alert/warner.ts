@@ -42,6 +42,20 @@ export class Warner {
     return Promise.all(req.speakers.map((id) => this.enqueue(id, () => this.playOne(id, req, signal))));
   }
 
+  /**
+   * Makes the audio of a warning ready (synthesised, transcoded, cached) for every listed
+   * speaker without playing it, so that its first play does not wait for the speech
+   * engine. A failure is left for the play to report.
+   */
+  async prepare(req: Pick<WarnRequest, 'text' | 'file' | 'speakers'>): Promise<void> {
+    for (const id of req.speakers) {
+      const driver = this.drivers.get(id);
+      if (!driver?.codecs.length) continue;
+      const file = req.file && existsSync(req.file) ? req.file : undefined;
+      await this.audio.get({ text: req.text, file, codec: driver.codecs[0], gainDb: this.gains.get(id) }).catch(() => undefined);
+    }
+  }
+
   private enqueue<T>(speaker: string, job: () => Promise<T>): Promise<T> {
     const prev = this.queues.get(speaker) ?? Promise.resolve();
     const next = prev.then(job, job);
