@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createSocket, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
@@ -93,6 +93,16 @@ speakers:
     await heard?.close();
     await broker?.stop();
   });
+
+  it('has the zone warnings ready at start, the firm repeat too though it never plays here', async () => {
+    const audio = join(gw!.ctx.dataDir, 'audio');
+    const deadline = Date.now() + 30_000;
+    let files: string[] = [];
+    while (Date.now() < deadline && (files = readdirSync(audio).filter((f) => f.endsWith('.pcma'))).length < 2)
+      await new Promise((r) => setTimeout(r, 200));
+    // warnings.repeat.count is 0: only the start-up warm-up makes the second (firm) one.
+    expect(files.length).toBe(2);
+  }, 40_000);
 
   it('plays while the snapshot is still being fetched, and records the still as evidence', async () => {
     const ev = await heard.waitFor((m) => m.topic === 'l/v1/gateways/gw-l/events' && m.json?.camera?.id === 'slow', 60_000, 'event');
