@@ -24,6 +24,7 @@ import { DetectorRuntime } from './detect/runtime.ts';
 import { filesDir, MODELS_DIR, ROOT } from './paths.ts';
 import { startSpeakers, type Speakers } from './alert/speakers.ts';
 import { warningPolicy } from './alert/policy.ts';
+import { warmWarnings } from './events/warm-audio.ts';
 import { Roster } from './dispatch/roster.ts';
 import { subscribeOfficers } from './dispatch/officer-input.ts';
 import { EventService, ruleKey } from './events/service.ts';
@@ -83,6 +84,7 @@ export class Gateway {
   /** Each camera's newest analysed frame and detections, for the console. */
   readonly latest = new LatestFrames();
   private timers: NodeJS.Timeout[] = [];
+  private stopping = false;
   overload!: OverloadWatch;
   private clockWatch: ClockWatch | null = null;
   private readonly o: GatewayOptions;
@@ -172,6 +174,8 @@ export class Gateway {
       },
     });
     warner.onPlay = (req, speaker, audio) => this.evidence.recorder.playing(req.eventId, speaker, req.repeat ?? 0, audio);
+    const speakersOf = (camera: string) => cameras.get(camera)?.speakers ?? [];
+    void warmWarnings({ warner, policy, rules: rules.values(), speakers: speakersOf, log, stopped: () => this.stopping });
     const http = (this.http = await startHttpApi({ ctx, repo, stats: this.stats, cameras, zoneName, evidence: this.evidence }));
     const evidenceUrl = http ? (e: { id: string }) => http.evidenceUrl(e.id) : undefined;
     const dispatchLog = log.child({ part: 'dispatch' });
@@ -477,6 +481,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.stats?.stop();
     await this.http?.stop();

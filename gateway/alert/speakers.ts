@@ -49,6 +49,7 @@ export async function startSpeakers(ctx: Context): Promise<Speakers> {
   else log.info({ engine: tts.engine.key.split(':')[0] }, 'speech engine ready');
   const audio = new AudioCache(join(ctx.dataDir, 'audio'), tts.engine);
   const warner = new Warner(drivers, audio, clock, new Map(s.speakers.map((sp) => [sp.id, sp.gain_db])));
+  warner.log = log;
   const onOutcome = (o: Parameters<SpeakerHealthBoard['onOutcome']>[0]) => health.onOutcome(o);
   ctx.bus.on('warning.outcome', onOutcome);
   health.publishAll();

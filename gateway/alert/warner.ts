@@ -27,6 +27,8 @@ export class Warner {
   private readonly gains: Map<string, number>;
   /** Sees the audio just before it plays (the evidence keeps it as played). */
   onPlay?: (req: WarnRequest, speaker: string, audio: Audio) => void;
+  /** Where the time before each play went (debug level). */
+  log?: { debug(fields: object, msg: string): void };
 
   constructor(drivers: Map<string, SpeakerDriver>, audio: AudioCache, clock: Clock, gains = new Map<string, number>()) {
     this.drivers = drivers;
@@ -38,6 +40,20 @@ export class Warner {
   /** Plays on every listed speaker (in parallel across speakers, queued per speaker). */
   warn(req: WarnRequest, signal?: AbortSignal): Promise<WarningOutcome[]> {
     return Promise.all(req.speakers.map((id) => this.enqueue(id, () => this.playOne(id, req, signal))));
+  }
+
+  /**
+   * Makes the audio of a warning ready (synthesised, transcoded, cached) for every listed
+   * speaker without playing it, so that its first play does not wait for the speech
+   * engine. A failure is left for the play to report.
+   */
+  async prepare(req: Pick<WarnRequest, 'text' | 'file' | 'speakers'>): Promise<void> {
+    for (const id of req.speakers) {
+      const driver = this.drivers.get(id);
+      if (!driver?.codecs.length) continue;
+      const file = req.file && existsSync(req.file) ? req.file : undefined;
+      await this.audio.get({ text: req.text, file, codec: driver.codecs[0], gainDb: this.gains.get(id) }).catch(() => undefined);
+    }
   }
 
   private enqueue<T>(speaker: string, job: () => Promise<T>): Promise<T> {
@@ -60,7 +76,9 @@ export class Warner {
     const note = req.file && !file ? `clip ${req.file} missing, spoke the text; ` : '';
     try {
       if (!driver.codecs.length) throw new Error('the speaker takes no codec we can prepare');
+      const t0 = performance.now();
       audio = await this.audio.get({ text: req.text, file, codec: driver.codecs[0], gainDb: this.gains.get(id) });
+      this.log?.debug({ event: req.eventId, speaker: id, audio_ms: Math.round(performance.now() - t0) }, 'warning audio ready');
     } catch (e) {
       return { ...base, outcome: 'failed', code: 'no_audio', reason: (e as Error).message, durationMs: 0 };
     }

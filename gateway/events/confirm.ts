@@ -46,11 +46,39 @@ export async function confirmEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy)
   return recordEvent(d, await prepareEvent(d, v, frame));
 }
 
+/**
+ * The row as it will be stored, before its evidence is known: enough to decide and start
+ * the first warning while the picture is still being fetched and written.
+ */
+export function draftRow(d: Pick<ConfirmDeps, 'clock'>, v: Verdict, id: string = ulid(v.at)): Omit<EventRecord, 'seq'> {
+  return {
+    id,
+    type: v.rule.type,
+    camera: v.rule.camera,
+    zone: v.rule.zone,
+    state: 'confirmed',
+    trackIds: v.tracks.map((t) => t.id),
+    classes: v.classes,
+    box: v.box,
+    firstSeenAt: v.since,
+    confirmedAt: v.at,
+    dueAt: null,
+    evidencePath: null,
+    evidenceSha256: null,
+    officerId: null,
+    reason: null,
+    data: {},
+    updatedAt: d.clock.now(),
+    closedAt: null,
+  };
+}
+
 /** The evidence picture and the row, nothing stored yet. */
-export async function prepareEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy): Promise<PreparedEvent> {
-  const id = ulid(v.at);
+export async function prepareEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy, id: string = ulid(v.at)): Promise<PreparedEvent> {
   const r = v.rule;
+  const t0 = performance.now();
   const still = frame.still ? await frame.still().catch(() => null) : null;
+  const t1 = performance.now();
   const ev = await writeEvidence(d.evidenceDir, {
     eventId: id,
     rgb: frame.rgb,
@@ -67,27 +95,15 @@ export async function prepareEvent(d: ConfirmDeps, v: Verdict, frame: FrameCopy)
     d.log.error({ camera: r.camera, err }, 'evidence could not be written; recording the event without it');
     return null;
   });
+  const ms = (x: number) => Math.round(x);
+  d.log.debug({ event: id, camera: r.camera, still_ms: ms(t1 - t0), evidence_ms: ms(performance.now() - t1) }, 'evidence written');
   return {
     verdict: v,
     row: {
-      id,
-      type: r.type,
-      camera: r.camera,
-      zone: r.zone,
-      state: 'confirmed',
-      trackIds: v.tracks.map((t) => t.id),
-      classes: v.classes,
-      box: v.box,
-      firstSeenAt: v.since,
-      confirmedAt: v.at,
-      dueAt: null,
+      ...draftRow(d, v, id),
       evidencePath: ev?.path ?? null,
       evidenceSha256: ev?.sha256 ?? null,
-      officerId: null,
-      reason: null,
       data: ev ? {} : { evidence_error: 'not written' },
-      updatedAt: d.clock.now(),
-      closedAt: null,
     },
     message: (e) => eventPayload(d.gatewayId, e, d.camera(e.camera), r.zoneName, d.evidenceUrl?.(e) ?? null),
   };

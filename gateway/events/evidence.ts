@@ -4,7 +4,8 @@
  * that names it, so a stored event never points at a missing file.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statfsSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, statfsSync, unlinkSync } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Box, Pt } from '../zones/geometry.ts';
@@ -135,6 +136,8 @@ async function annotate(e: EvidenceInput): Promise<Buffer> {
 /**
  * Written whole or not at all: a temp file, every byte checked, fsynced, then renamed (and
  * the folder fsynced), so a full disk never leaves a cut picture under its final name.
+ * The writes and the fsync are asynchronous: on a busy disk an fsync takes hundreds of
+ * milliseconds, and the warning that has just started must not stall behind it.
  */
 export async function writeEvidence(dir: string, e: EvidenceInput): Promise<Evidence> {
   const jpeg = await annotate(e);
@@ -155,34 +158,34 @@ export async function writeEvidence(dir: string, e: EvidenceInput): Promise<Evid
   const path = join(folder, `${e.eventId}.jpg`);
   const tmp = `${path}.tmp`;
   try {
-    const fd = openSync(tmp, 'w', 0o600);
+    const fh = await open(tmp, 'w', 0o600);
     try {
       for (let done = 0; done < jpeg.length; ) {
-        const n = writeSync(fd, jpeg, done, jpeg.length - done);
+        const { bytesWritten: n } = await fh.write(jpeg, done, jpeg.length - done);
         if (n <= 0) throw new Error(`evidence ${tmp}: write returned ${n} at byte ${done} of ${jpeg.length}`);
         done += n;
       }
-      fsyncSync(fd);
+      await fh.sync();
     } finally {
-      closeSync(fd);
+      await fh.close();
     }
-    renameSync(tmp, path);
+    await rename(tmp, path);
   } catch (err) {
-    rmSync(tmp, { force: true });
+    await rm(tmp, { force: true });
     throw err;
   }
-  syncDir(folder);
+  await syncDir(folder);
   return { path, sha256: createHash('sha256').update(jpeg).digest('hex'), bytes: jpeg.length };
 }
 
 /** Makes a rename durable; a file system that cannot fsync a folder is let be. */
-function syncDir(folder: string): void {
+async function syncDir(folder: string): Promise<void> {
   try {
-    const fd = openSync(folder, 'r');
+    const fh = await open(folder, 'r');
     try {
-      fsyncSync(fd);
+      await fh.sync();
     } finally {
-      closeSync(fd);
+      await fh.close();
     }
   } catch {
     // Not every file system supports it; the rename itself is still atomic.

@@ -14,12 +14,12 @@ import type { WarningPolicy } from '../alert/policy.ts';
 import type { AnswerResult, Decision, DispatchStage } from '../core/decision.ts';
 import { TERMINAL, type EventRecord, type EventState } from '../core/event.ts';
 import { iou, type Box } from '../zones/geometry.ts';
-import { prepareEvent, recordEvent, type ConfirmDeps, type FrameCopy } from './confirm.ts';
+import { draftRow, prepareEvent, recordEvent, type ConfirmDeps, type FrameCopy } from './confirm.ts';
 import { HeldEvents } from './held.ts';
 import type { Faults } from '../faults.ts';
 import { Timers } from './timers.ts';
 import * as policy from './warning-policy.ts';
-import { repeat, warn, type WarnSteps } from './warn-steps.ts';
+import { dropEarly, repeat, warn, warnEarly, type WarnSteps } from './warn-steps.ts';
 
 export type { FrameCopy } from './confirm.ts';
 export interface EventServiceDeps extends Omit<ConfirmDeps, 'camera'> {
@@ -50,7 +50,7 @@ export class EventService {
     this.timers = new Timers(d.clock, d.log, (id) => this.advance(id));
     const confirm = { ...d, camera: (id: string) => this.camera(id) };
     this.held = new HeldEvents({ log: d.log, faults: d.faults, write: (p) => recordEvent(confirm, p) });
-    this.steps = { d, timers: this.timers, playing: new Map(), apply: (x) => this.apply(x), rule: (e) => this.rule(e) };
+    this.steps = { d, timers: this.timers, playing: new Map(), early: new Map(), apply: (x) => this.apply(x), rule: (e) => this.rule(e) };
   }
 
   private camera(id: string): CameraInfo {
@@ -78,14 +78,23 @@ export class EventService {
   }
 
   /**
-   * A verdict becomes an event, and its lifecycle starts. Resolves once the event is
+   * A verdict becomes an event, and its lifecycle starts. Its first warning starts now,
+   * while the evidence is written (the row waits for the picture, so that its message
+   * names it); the warning step then records that play. Resolves once the event is
    * stored: with the disk full that is when space is back (it is held until then).
    */
   async confirm(v: Verdict, frame: FrameCopy): Promise<EventRecord> {
     const d = { ...this.d, camera: (id: string) => this.camera(id) };
-    const stored = prepareEvent(d, v, frame).then((p) => this.held.store(p));
-    const e = await this.timers.track(`confirm:${v.rule.camera}:${v.at}:${v.tracks[0]?.id}`, stored);
-    this.timers.schedule(e);
+    const draft = draftRow(d, v);
+    warnEarly(this.steps, { ...draft, seq: 0 });
+    const stored = prepareEvent(d, v, frame, draft.id).then((p) => this.held.store(p));
+    const e = await this.timers.track(`confirm:${v.rule.camera}:${v.at}:${v.tracks[0]?.id}`, stored).catch((err: Error) => {
+      void dropEarly(this.steps, draft.id);
+      throw err;
+    });
+    // The first step at once, not on a timer: it only records what is already playing.
+    if (this.steps.early.has(e.id)) void this.timers.now(e);
+    else this.timers.schedule(e);
     return e;
   }
 

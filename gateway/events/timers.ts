@@ -36,6 +36,13 @@ export class Timers {
     this.at(e.id, TERMINAL.has(e.state) ? null : (e.dueAt ?? this.clock.now()));
   }
 
+  /** Runs the event's step now, in this turn (no timer hop); one already under way is let be. */
+  now(e: EventRecord): Promise<void> {
+    this.at(e.id, null);
+    this.fired.set(e.id, e.dueAt ?? this.clock.now());
+    return this.step(e.id);
+  }
+
   /** The event's step is due: its due time has passed, or the timer armed for it fired. */
   due(e: EventRecord): boolean {
     return e.dueAt === null || e.dueAt <= this.clock.now() || this.fired.get(e.id) === e.dueAt;

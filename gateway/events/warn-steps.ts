@@ -31,13 +31,64 @@ export interface WarnSteps {
   timers: Timers;
   /** A zone's warning under way: others in the zone wait for it, and are covered by it. */
   playing: Map<string, Promise<void>>;
+  /** First warnings started before their event was stored (warnEarly), by event id. */
+  early: Map<string, Early>;
   apply: (decision: Decision) => EventRecord;
   rule: (e: EventRecord) => ZoneRule | undefined;
+}
+
+interface Early {
+  outcomes: Promise<WarningOutcome[]>;
+  text: string;
+  /** Lets the zone's waiters go: the event was covered, or will never be stored. */
+  release: () => void;
+}
+
+/**
+ * Starts a confirmed event's first warning at once, while its evidence picture (a
+ * full-resolution still from the camera, seconds at worst) is still being written and
+ * the row does not exist yet. Only a plain play starts early; a wait or an escalation is
+ * decided as before, once the event is stored. warn() then records what this played.
+ */
+export function warnEarly(s: WarnSteps, draft: EventRecord): void {
+  const { d } = s;
+  const zone = policy.zoneKey(draft);
+  if (s.playing.has(zone)) return; // the zone's warning under way covers it, once stored
+  const speakers = d.cameras.get(draft.camera)?.speakers ?? [];
+  const now = d.clock.now();
+  const decision = policy.decideWarning(draft, s.rule(draft), d.policy, now, speakers);
+  if (decision.kind !== 'play') return;
+  d.policy.limiter.record(zone, now);
+  d.log.debug({ event: draft.id, since_confirmed_ms: now - draft.confirmedAt }, 'first warning starts, evidence under way');
+  const outcomes = d.warner.warn({ eventId: draft.id, text: decision.text, speakers: decision.speakers, file: decision.clip });
+  let release = () => {};
+  s.playing.set(zone, new Promise<void>((r) => (release = r)));
+  s.early.set(draft.id, { outcomes, text: decision.text, release: () => (s.playing.delete(zone), release()) });
+}
+
+/** The event will not be stored (it could not be recorded): its early warning stops holding the zone. */
+export async function dropEarly(s: WarnSteps, id: string): Promise<void> {
+  const early = s.early.get(id);
+  if (!early) return;
+  s.early.delete(id);
+  await early.outcomes.catch(() => undefined);
+  early.release();
 }
 
 export async function warn(s: WarnSteps, first: EventRecord): Promise<void> {
   const { d } = s;
   const zone = policy.zoneKey(first);
+  const early = s.early.get(first.id);
+  if (early) {
+    // Its warning started before it was stored: record that play, not a second one.
+    s.early.delete(first.id);
+    try {
+      cover(s, zone, first, await early.outcomes, early.text);
+    } finally {
+      early.release();
+    }
+    return;
+  }
   // Covered by the warning playing now, if it was waiting already. No await without one:
   // the check and the claim of the zone below must happen in the same turn.
   for (let p = s.playing.get(zone); p; p = s.playing.get(zone)) await p;
@@ -48,6 +99,7 @@ export async function warn(s: WarnSteps, first: EventRecord): Promise<void> {
   const decision = policy.decideWarning(e, s.rule(e), d.policy, now, speakers);
   if (decision.kind !== 'play') return void s.apply(policy.notPlayed(e, decision, now));
   d.policy.limiter.record(zone, now);
+  d.log.debug({ event: e.id, since_confirmed_ms: now - e.confirmedAt }, 'first warning starts');
   const req = { eventId: e.id, text: decision.text, speakers: decision.speakers, file: decision.clip };
   // Waiters wake only once every event the play covers is warned (or escalated).
   const done = d.warner

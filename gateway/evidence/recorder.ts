@@ -49,6 +49,12 @@ export class EvidenceRecorder {
   private readonly clipTimers = new Map<string, { timer: NodeJS.Timeout; fire: () => void }>();
   private readonly audio = new Map<string, Audio>();
   private readonly warnedStill = new Set<string>();
+  /**
+   * What waits for its event to be stored: a first warning starts while the event's
+   * picture is still being written (events/service.ts), so the warning still is asked
+   * for before the row exists; it is taken when the row comes.
+   */
+  private readonly unstored = new Map<string, (() => void)[]>();
   /** The blurred event picture under way: the HTTP link waits for it rather than serve the original. */
   private readonly pictures = new Map<string, Promise<void>>();
   private readonly onTransition = (t: { event: EventRecord; from: EventState | null; to: EventState; at: number }) => this.transition(t);
@@ -80,9 +86,19 @@ export class EvidenceRecorder {
     this.audio.set(`${eventId}/${speaker}/${repeat}`, audio);
     if (repeat === 0 && !this.warnedStill.has(eventId)) {
       this.warnedStill.add(eventId);
-      const e = this.d.events.get(eventId);
-      if (e) this.track(eventId, this.takeStill(e, 'warning'));
+      this.whenStored(eventId, () => {
+        const e = this.d.events.get(eventId);
+        if (e) this.track(eventId, this.takeStill(e, 'warning'));
+      });
     }
+  }
+
+  /** Runs `fn` now if the event is stored, else once it is (its confirmed transition). */
+  private whenStored(eventId: string, fn: () => void): void {
+    if (this.d.events.get(eventId)) return fn();
+    const q = this.unstored.get(eventId);
+    if (q) q.push(fn);
+    else this.unstored.set(eventId, [fn]);
   }
 
   private transition(t: { event: EventRecord; from: EventState | null; to: EventState }): void {
@@ -98,6 +114,9 @@ export class EvidenceRecorder {
       void pic.catch(() => undefined).finally(() => this.pictures.delete(e.id));
       this.track(e.id, pic);
       this.scheduleClip(e);
+      const waiting = this.unstored.get(e.id) ?? [];
+      this.unstored.delete(e.id);
+      for (const fn of waiting) fn();
     }
     if (t.to === 'rechecked') this.track(e.id, this.takeStill(e, 'recheck'));
     if (TERMINAL.has(t.to)) void this.sealWhenDone(e.id);
@@ -369,6 +388,7 @@ export class EvidenceRecorder {
     this.stopped = true;
     this.d.ctx.bus.off('event.transition', this.onTransition);
     this.d.ctx.bus.off('warning.outcome', this.onOutcome);
+    this.unstored.clear();
     for (const { timer, fire } of [...this.clipTimers.values()]) {
       clearTimeout(timer);
       fire();
