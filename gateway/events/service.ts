@@ -34,9 +34,6 @@ export interface EventServiceDeps extends Omit<ConfirmDeps, 'camera'> {
   faults?: Faults;
 }
 
-/** States whose next step asks the camera about the matter (a confirmed event is warned, then rechecked). */
-const PRESENCE_STATES = new Set<EventState>(['confirmed', 'warned', 'rechecked']);
-
 export const ruleKey = (camera: string, zone: string, type: string) => `${camera}/${zone}/${type}`;
 
 export class EventService {
@@ -68,13 +65,9 @@ export class EventService {
     return recent.some((e) => iou(e.box, box) > 0.3 || rule.minCount > 1) || this.held.holds(rule, box);
   }
 
-  /**
-   * Does an open event of this camera take a step that asks whether its matter is still
-   * there (the repeat, the recheck) before `until`? The still gate keeps the camera
-   * analysed then, so the answer comes from a fresh frame.
-   */
+  /** An event of this camera asks whether its matter is there before `until`: the still gate keeps it analysed. */
   presenceDue(camera: string, until: number): boolean {
-    return this.d.repo.open().some((e) => e.camera === camera && PRESENCE_STATES.has(e.state) && (e.dueAt === null || e.dueAt <= until));
+    return this.d.repo.presenceDue(camera, until);
   }
 
   /**

@@ -49,6 +49,9 @@ function fromRow(r: Row): EventRecord {
   };
 }
 
+/** States whose next step asks the camera about the matter (a confirmed event is warned, then rechecked). */
+const PRESENCE_STATES = new Set<EventState>(['confirmed', 'warned', 'rechecked']);
+
 export class EventsRepo {
   private readonly db: Db;
   private readonly q;
@@ -104,6 +107,14 @@ export class EventsRepo {
   get(id: string): EventRecord | null {
     const r = this.q.get.get(id) as Row | undefined;
     return r ? fromRow(r) : null;
+  }
+
+  /**
+   * Does an open event of this camera take a step that asks whether its matter is still
+   * there (warning, repeat, recheck) before `until`?
+   */
+  presenceDue(camera: string, until: number): boolean {
+    return this.open().some((e) => e.camera === camera && PRESENCE_STATES.has(e.state) && (e.dueAt === null || e.dueAt <= until));
   }
 
   open(): EventRecord[] {
