@@ -7,7 +7,7 @@ import type { Db } from '../store/db.ts';
 import type { OfficerSettings } from '../settings/schema.ts';
 import { haversineM } from '../zones/geometry.ts';
 import { OfficerStateRepo, type OfficerState } from '../store/officers.ts';
-import { mono, systemClock, type Clock } from '../clock.ts';
+import { mono, type Clock } from '../clock.ts';
 
 export type { OfficerState } from '../store/officers.ts';
 
@@ -28,7 +28,7 @@ export class Roster {
    */
   private readonly taken = new Map<string, number>();
 
-  constructor(db: Db, officers: OfficerSettings[], clock: Clock = systemClock) {
+  constructor(db: Db, officers: OfficerSettings[], clock: Clock) {
     this.officers = new Map(officers.map((o) => [o.id, o]));
     this.stateRepo = new OfficerStateRepo(db);
     this.clock = clock;

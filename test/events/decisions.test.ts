@@ -73,10 +73,14 @@ function store() {
     clock,
     version: '0',
   });
-  const roster = new Roster(db, [
-    { id: 'near', name: '近', town: 'T' },
-    { id: 'far', name: '远', town: 'T' },
-  ] as never);
+  const roster = new Roster(
+    db,
+    [
+      { id: 'near', name: '近', town: 'T' },
+      { id: 'far', name: '远', town: 'T' },
+    ] as never,
+    clock,
+  );
   const dispatcher = new Dispatcher({
     db,
     repo,
