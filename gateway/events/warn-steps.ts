@@ -38,6 +38,7 @@ export interface WarnSteps {
 }
 
 interface Early {
+  zone: string;
   outcomes: Promise<WarningOutcome[]>;
   text: string;
   /** Lets the zone's waiters go: the event was covered, or will never be stored. */
@@ -53,7 +54,13 @@ interface Early {
 export function warnEarly(s: WarnSteps, draft: EventRecord): void {
   const { d } = s;
   const zone = policy.zoneKey(draft);
-  if (s.playing.has(zone)) return; // the zone's warning under way covers it, once stored
+  if (s.playing.has(zone)) {
+    // The zone's early warning under way covers this one too, even if this row is stored
+    // after that one's (its evidence took longer): it shares that play, and holds nothing.
+    const under = [...s.early.values()].find((x) => x.zone === zone);
+    if (under) s.early.set(draft.id, { ...under, release: () => {} });
+    return;
+  }
   const speakers = d.cameras.get(draft.camera)?.speakers ?? [];
   const now = d.clock.now();
   const decision = policy.decideWarning(draft, s.rule(draft), d.policy, now, speakers);
@@ -63,7 +70,7 @@ export function warnEarly(s: WarnSteps, draft: EventRecord): void {
   const outcomes = d.warner.warn({ eventId: draft.id, text: decision.text, speakers: decision.speakers, file: decision.clip });
   let release = () => {};
   s.playing.set(zone, new Promise<void>((r) => (release = r)));
-  s.early.set(draft.id, { outcomes, text: decision.text, release: () => (s.playing.delete(zone), release()) });
+  s.early.set(draft.id, { zone, outcomes, text: decision.text, release: () => (s.playing.delete(zone), release()) });
 }
 
 /** The event will not be stored (it could not be recorded): its early warning stops holding the zone. */
