@@ -139,5 +139,5 @@ officers:
     // Every car's own warning was played and recorded against its event.
     const played = heard.find((m) => m.topic === 't/v1/gateways/gw-row/warnings' && m.json?.outcome === 'played');
     expect(new Set(played.map((m) => m.json!.event_id))).toEqual(new Set([left, middle, right]));
-  });
+  }, 150_000);
 });
