@@ -157,14 +157,19 @@ export class CameraPipeline {
 
   /**
    * A still picture (inside the zones, light fitted away), analysed recently enough, with
-   * nothing on its way to a verdict (no candidate, no static-change region, no repeat or
-   * recheck about to ask whether a matter is still there): inference would tell nothing new.
+   * no verdict due on this frame (a candidate's dwell still running: a still picture can
+   * only say it is still there, and the tracker holds it), no static-change region, and no
+   * repeat or recheck about to ask whether a matter is still there: inference would tell
+   * nothing new. Frigate treats stationary objects the same way.
    */
   private mayskip(f: Frame, statics: boolean): boolean {
     if (!this.gate.enabled) return false;
     const look = this.gate.check(f, f.ts);
-    if (!look.still || look.stale || statics || this.engine.hasCandidates()) return false;
-    const horizon = (this.camera.still_max_s + 2 * Math.max(this.camera.interval_s, 1)) * 1000;
+    if (!look.still || look.stale || statics) return false;
+    const due = this.engine.candidatesDueAt();
+    if (due !== null && f.ts >= due) return false;
+    // The next frames are looked at again: only a step due before the next one or two needs this one.
+    const horizon = 2 * Math.max(this.camera.interval_s * 1000, this.tracker.interval.medianMs() ?? 0);
     return !this.events.presenceDue(this.camera.id, this.ctx.clock.now() + horizon);
   }
 

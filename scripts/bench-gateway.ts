@@ -48,6 +48,8 @@ const { values } = parseArgs({
     broker: { type: 'string', default: which('mosquitto') ? 'mosquitto' : 'embedded' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    // While tuning: the gateway's own figures only (no bare floor, no baseline, no table).
+    'gateway-only': { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -125,6 +127,12 @@ for (const run of runs) {
     say(
       `  ${gw.found.length} of ${run.n} events, ${gw.cores.toFixed(2)} cores, ${Math.round(gw.pssMiB)} MiB PSS; the bare floor (${BARE_S} s)`,
     );
+    say(`  cores by process: ${Object.entries(gw.split).map(([k, c]) => `${k} ${c.toFixed(2)}`).join(', ')}`);
+    if (values['gateway-only']) {
+      const p = (q: number) => percentile(gw.intervals.filter((x): x is number => x !== null), q)?.toFixed(1);
+      say(`  interval p50 / p95 / max ${p(50)} / ${p(95)} / ${p(100)} s; expiry → warning p95 ${percentile(gw.latencies, 95)?.toFixed(2)} s`);
+      continue;
+    }
     const bare = await bareFloor(urls, inference, intervalS, BARE_S);
     say(
       `  bare: ffmpeg ${bare.ffmpegCores.toFixed(2)} + ORT ${bare.ortCores.toFixed(2)} cores (${bare.ortRate.toFixed(1)} of ${bare.ortWanted.toFixed(1)} runs/s)`,
@@ -138,6 +146,7 @@ for (const run of runs) {
   }
 }
 
+if (values['gateway-only']) process.exit(0);
 const frigateN = Number(values.frigate);
 say(`Frigate-style baseline: ${frigateN} cameras, every frame decoded, 5 fps inferred (${FRIGATE_S} s)`);
 const frigate = await frigateStyle(

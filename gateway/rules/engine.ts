@@ -77,6 +77,8 @@ export class RuleEngine {
   private readonly lifetimeMs: () => number;
   /** (rule index, track id) → when the track entered the zone. */
   private readonly entered = new Map<string, number>();
+  /** (rule index, track id) → when its dwell completes, as of the last frame evaluated. */
+  private readonly dueAt = new Map<string, number>();
   /** (rule index, track id) → since when a person has been near it (compound rules). */
   private readonly attended = new Map<string, number>();
   /** (rule index, track id) → held back by the event stage; not asked again before then. */
@@ -177,6 +179,9 @@ export class RuleEngine {
           if (!this.attended.has(key)) this.attended.set(key, ts);
           since = Math.max(since, this.attended.get(key)!);
         }
+        // A thing the detector missed this frame is due now: a still picture says nothing
+        // about a track the tracker is about to let go.
+        this.dueAt.set(key, t.visible ? since + r.dwellS * 1000 : Number.NEGATIVE_INFINITY);
         // Only a thing seen in this very frame can fire: a track coasting through missed
         // detections keeps its place, but its last box may be somewhere it has left.
         if (this.fired.has(`${r.zone}:${t.id}`) || !t.visible || (ts - since) / 1000 < r.dwellS) continue;
@@ -197,7 +202,7 @@ export class RuleEngine {
         if (v) verdicts.push(v);
       }
     });
-    for (const m of [this.entered, this.attended, this.retryAt]) for (const k of m.keys()) if (!alive.has(k)) m.delete(k);
+    for (const m of [this.entered, this.attended, this.retryAt, this.dueAt]) for (const k of m.keys()) if (!alive.has(k)) m.delete(k);
     for (const k of this.fired) if (!aliveInZone.has(k)) this.fired.delete(k);
     return verdicts;
   }
@@ -208,6 +213,17 @@ export class RuleEngine {
    * about a candidate, so they must be seen.
    */
   hasCandidates(): boolean {
+    return this.candidatesDueAt() !== null;
+  }
+
+  /**
+   * When the first candidate's dwell completes (null: no candidate). Until then the next
+   * frames can only confirm what the last analysis saw: on a still picture the still gate
+   * may skip them, and the frame at or after this time is inferred, so a verdict comes on
+   * the same frame as without the gate, from a real detection.
+   */
+  candidatesDueAt(): number | null {
+    let first: number | null = null;
     for (const key of this.entered.keys()) {
       const at = key.indexOf(':');
       const r = this.rules[Number(key.slice(0, at))];
@@ -217,9 +233,10 @@ export class RuleEngine {
       // Held back by the event stage (its spot has an event): it waits on the cooldown, not
       // on frames; a frame at least every still_max_s asks again.
       if (this.retryAt.has(key)) continue;
-      return true;
+      const due = this.dueAt.get(key) ?? Number.NEGATIVE_INFINITY;
+      if (first === null || due < first) first = due;
     }
-    return false;
+    return first;
   }
 
   /**

@@ -34,6 +34,8 @@ export interface GatewayRunResult {
   /** Cameras (ids) with an illegal_parking event. */
   found: string[];
   cores: number;
+  /** Cores per kind of process: node, frames (ffmpeg decoders), ring (clip rings), other. */
+  split: Record<string, number>;
   pssMiB: number;
   /** Per event: seconds from its confirmed_at to the first RTP packet at its speaker. */
   latencies: number[];
@@ -95,7 +97,7 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
   let client: MqttClient | null = 'url' in o.broker ? await subscribe(brokerUrl) : null;
 
   const t0 = Date.now();
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'gateway', 'cli.ts'), 'run', '--config', file], {
+  const child: ChildProcess = spawn(process.execPath, [...(process.env.GW_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(ROOT, 'gateway', 'cli.ts'), 'run', '--config', file], {
     cwd: ROOT,
     env: { ...process.env, GATEWAY_LOG_FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -141,6 +143,7 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
       await sleep(Math.min(1000, Math.max(0, end - Date.now())));
     }
     const cores = meter.cores();
+    const split = meter.split();
     meter.samplePss();
 
     // The last warning's RTP may still be under way: give the recorders their 1 s gap.
@@ -161,6 +164,7 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
       intervals: o.urls.map((_, i) => health.get(cameraId(i))?.interval ?? null),
       found: [...firstPerCamera.keys()],
       cores,
+      split,
       pssMiB: meter.peakPssMiB(),
       latencies,
       warningAt,

@@ -56,6 +56,21 @@ export function processTree(roots: number[]): Stat[] {
   return out;
 }
 
+/** What a process is, from its command line: node, an ffmpeg reading frames, a clip ring, or other. */
+function kindOf(pid: number): string {
+  let cmd = '';
+  try {
+    cmd = readFileSync(`/proc/${pid}/cmdline`, 'latin1');
+  } catch {
+    return 'other';
+  }
+  const argv = cmd.split('\0');
+  const exe = argv[0].split('/').pop() ?? '';
+  if (exe === 'node' || exe.startsWith('node')) return 'node';
+  if (exe === 'ffmpeg') return argv.includes('segment') ? 'ring' : 'frames';
+  return exe || 'other';
+}
+
 /** Proportional set size of one process in KiB (0 when it is gone or unreadable). */
 export function pssKiB(pid: number): number {
   try {
@@ -77,13 +92,34 @@ export class TreeMeter {
     this.roots = roots;
   }
 
+  /** Ticks per kind of process at start, so the split can be read at the end. */
+  private kinds0 = new Map<string, number>();
+
   private ticks(): number {
     return processTree(this.roots()).reduce((a, s) => a + s.ticks, 0);
+  }
+
+  private byKind(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const s of processTree(this.roots())) out.set(kindOf(s.pid), (out.get(kindOf(s.pid)) ?? 0) + s.ticks);
+    return out;
   }
 
   start(): void {
     this.t0 = performance.now();
     this.ticks0 = this.ticks();
+    this.kinds0 = this.byKind();
+  }
+
+  /**
+   * Cores per kind of process since start() (node, ffmpeg frames, ffmpeg clip ring, other):
+   * where the CPU goes. A process that started after start() counts whole.
+   */
+  split(): Record<string, number> {
+    const wall = (performance.now() - this.t0) / 1000;
+    const out: Record<string, number> = {};
+    for (const [k, t] of this.byKind()) out[k] = (t - (this.kinds0.get(k) ?? 0)) / TICK / wall;
+    return out;
   }
 
   /** Reads PSS over the tree now; the peak is kept. */

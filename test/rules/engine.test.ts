@@ -366,6 +366,21 @@ describe('candidates (what the still gate must keep inferring)', () => {
     expect(held.engine.hasCandidates()).toBe(false);
   });
 
+  it('says when the first dwell completes, and "now" for a candidate the detector just missed', () => {
+    const h = new Harness(rules('illegal_parking', { dwell_s: 10 }));
+    expect(h.engine.candidatesDueAt()).toBeNull();
+    h.feed([at(1, [det(CAR)]), at(3, [det(CAR)])]);
+    expect(h.engine.candidatesDueAt()).toBe(T0 + 11_000);
+    // Missed in this frame: its track coasts, and the next frame must be inferred.
+    h.feed([at(5, [])]);
+    expect(h.engine.candidatesDueAt()).toBe(Number.NEGATIVE_INFINITY);
+    h.feed([at(7, [det(CAR)])]);
+    expect(h.engine.candidatesDueAt()).toBe(T0 + 11_000);
+    h.feed([at(11, [det(CAR)])]);
+    expect(h.verdicts).toHaveLength(1);
+    expect(h.engine.candidatesDueAt()).toBeNull();
+  });
+
   it('a bicycle in a mobile-vendor zone with nobody at it is no candidate; with its person it is', () => {
     const bike: Box = [0.45, 0.7, 0.55, 0.9];
     const h = new Harness(rules('mobile_vendor', { dwell_s: 30 }));
