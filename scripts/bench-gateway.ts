@@ -127,10 +127,20 @@ for (const run of runs) {
     say(
       `  ${gw.found.length} of ${run.n} events, ${gw.cores.toFixed(2)} cores, ${Math.round(gw.pssMiB)} MiB PSS; the bare floor (${BARE_S} s)`,
     );
-    say(`  cores by process: ${Object.entries(gw.split).map(([k, c]) => `${k} ${c.toFixed(2)}`).join(', ')}`);
+    say(
+      `  cores by process: ${Object.entries(gw.split)
+        .map(([k, c]) => `${k} ${c.toFixed(2)}`)
+        .join(', ')}`,
+    );
     if (values['gateway-only']) {
-      const p = (q: number) => percentile(gw.intervals.filter((x): x is number => x !== null), q)?.toFixed(1);
-      say(`  interval p50 / p95 / max ${p(50)} / ${p(95)} / ${p(100)} s; expiry → warning p95 ${percentile(gw.latencies, 95)?.toFixed(2)} s`);
+      const p = (q: number) =>
+        percentile(
+          gw.intervals.filter((x): x is number => x !== null),
+          q,
+        )?.toFixed(1);
+      say(
+        `  interval p50 / p95 / max ${p(50)} / ${p(95)} / ${p(100)} s; expiry → warning p95 ${percentile(gw.latencies, 95)?.toFixed(2)} s`,
+      );
       continue;
     }
     const bare = await bareFloor(urls, inference, intervalS, BARE_S);

@@ -97,11 +97,23 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
   let client: MqttClient | null = 'url' in o.broker ? await subscribe(brokerUrl) : null;
 
   const t0 = Date.now();
-  const child: ChildProcess = spawn(process.execPath, [...(process.env.GW_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []), '--import', 'tsx', join(ROOT, 'gateway', 'cli.ts'), 'run', '--config', file], {
-    cwd: ROOT,
-    env: { ...process.env, GATEWAY_LOG_FORMAT: 'json' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      ...(process.env.GW_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+      '--import',
+      'tsx',
+      join(ROOT, 'gateway', 'cli.ts'),
+      'run',
+      '--config',
+      file,
+    ],
+    {
+      cwd: ROOT,
+      env: { ...process.env, GATEWAY_LOG_FORMAT: 'json' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   // The gateway's own log, for finding out where time went (kept with --keep).
   const logFile = createWriteStream(join(o.dir, 'gateway.log'));
   let tail = '';
