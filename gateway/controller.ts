@@ -25,6 +25,7 @@ import { filesDir, MODELS_DIR, ROOT } from './paths.ts';
 import { startSpeakers, type Speakers } from './alert/speakers.ts';
 import { warningPolicy } from './alert/policy.ts';
 import { warmWarnings } from './events/warm-audio.ts';
+import { warmLauncher } from '../devices/util/launcher.ts';
 import { Roster } from './dispatch/roster.ts';
 import { subscribeOfficers } from './dispatch/officer-input.ts';
 import { EventService, ruleKey } from './events/service.ts';
@@ -95,6 +96,8 @@ export class Gateway {
 
   async start(): Promise<void> {
     const { config, log } = this.o;
+    // Forked now, while the gateway is small and idle, not at the first event's evidence.
+    warmLauncher();
     const s = config.settings;
     const clock = this.o.clock ?? systemClock;
     const dataDir = config.resolvePath(s.gateway.data_dir);

@@ -2,7 +2,7 @@
  * One full-resolution still (JPEG) from a stream: the next key frame of the camera's main
  * stream, for evidence when the camera has no snapshot URI.
  */
-import { spawn } from 'node:child_process';
+import { runCommand } from '../util/launcher.ts';
 import { FfmpegArgs, preset, withCredentials } from './args.ts';
 import { ffmpegError } from './errors.ts';
 
@@ -31,20 +31,10 @@ export function stillArgs(o: StillOptions): string[] {
     .build();
 }
 
-export function grabStill(o: StillOptions): Promise<Buffer> {
-  return new Promise((ok, fail) => {
-    const p = spawn('ffmpeg', stillArgs(o), { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: string[] = [];
-    p.stdout.on('data', (d: Buffer) => out.push(d));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => err.push(...s.split('\n').filter(Boolean)));
-    const timer = setTimeout(() => p.kill('SIGKILL'), o.timeoutMs + 2000);
-    p.on('error', (e) => fail(e));
-    p.on('close', (code) => {
-      clearTimeout(timer);
-      const jpeg = Buffer.concat(out);
-      if (code === 0 && jpeg.length > 2 && jpeg[0] === 0xff && jpeg[1] === 0xd8) ok(jpeg);
-      else fail(ffmpegError(o.device, err, code === null ? 'no key frame in time' : `ffmpeg exited with code ${code}`, [o.password]));
-    });
-  });
+export async function grabStill(o: StillOptions): Promise<Buffer> {
+  const r = await runCommand('ffmpeg', stillArgs(o), { timeoutMs: o.timeoutMs + 2000 });
+  const jpeg = r.stdout;
+  if (r.code === 0 && jpeg.length > 2 && jpeg[0] === 0xff && jpeg[1] === 0xd8) return jpeg;
+  const err = r.stderr.split('\n').filter(Boolean);
+  throw ffmpegError(o.device, err, r.code === null ? 'no key frame in time' : `ffmpeg exited with code ${r.code}`, [o.password]);
 }

@@ -4,11 +4,11 @@
  * codec, then cached on disk by text, voice, codec and gain. A warning never waits for
  * synthesis twice.
  */
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Audio, AudioCodec } from '../../devices/speakers/types.ts';
+import { runCommand } from '../../devices/util/launcher.ts';
 
 export interface VoiceOptions {
   voice: string;
@@ -23,26 +23,13 @@ const FORMAT: Record<AudioCodec, { f: string; rate: number; bytesPerSample: numb
   aac: { f: 'adts', rate: 16000, bytesPerSample: 0 },
 };
 
-function run(cmd: string, args: string[], input?: Buffer): Promise<Buffer> {
-  return new Promise((ok, fail) => {
-    const p = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => out.push(d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', (e) =>
-      fail(
-        new Error(
-          `cannot run ${cmd}: ${e.message}${(e as NodeJS.ErrnoException).code === 'ENOENT' ? ` (install it: bash scripts/peers.sh run)` : ''}`,
-        ),
-      ),
-    );
-    p.on('close', (code) =>
-      code === 0 ? ok(Buffer.concat(out)) : fail(new Error(`${cmd} failed (${code}): ${err.trim().split('\n').slice(-2).join(' ')}`)),
-    );
-    p.stdin.on('error', () => undefined);
-    p.stdin.end(input);
+/** From the launcher's process: a warning synthesised mid-run must not stall the cameras. */
+async function run(cmd: string, args: string[], input?: Buffer): Promise<Buffer> {
+  const r = await runCommand(cmd, args, { input: input ?? Buffer.alloc(0) }).catch((e: NodeJS.ErrnoException) => {
+    throw new Error(`cannot run ${cmd}: ${e.message}${e.code === 'ENOENT' ? ' (install it: bash scripts/peers.sh run)' : ''}`);
   });
+  if (r.code === 0) return r.stdout;
+  throw new Error(`${cmd} failed (${r.code ?? r.signal}): ${r.stderr.trim().split('\n').slice(-2).join(' ')}`);
 }
 
 /** espeak-ng writes a WAV to stdout; the text goes in on stdin (no shell, no quoting). */

@@ -10,6 +10,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FfmpegArgs, preset, redact, withCredentials } from '../../devices/ffmpeg/args.ts';
+import { runCommand } from '../../devices/util/launcher.ts';
 import type { Logger } from '../log.ts';
 
 export interface RingOptions {
@@ -182,21 +183,9 @@ export class ClipRing {
   }
 }
 
-function run(args: string[]): Promise<Buffer> {
-  return new Promise((ok, fail) => {
-    const p = spawn('ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => out.push(d));
-    p.stderr.setEncoding('utf8').on('data', (s: string) => {
-      err += s;
-    });
-    const t = setTimeout(() => p.kill('SIGKILL'), 20_000);
-    p.on('error', fail);
-    p.on('close', (code) => {
-      clearTimeout(t);
-      if (code === 0) ok(Buffer.concat(out));
-      else fail(new Error(`ffmpeg exited with code ${code}: ${err.trim().split('\n').at(-1) ?? ''}`));
-    });
-  });
+/** A short ffmpeg run, from the launcher's process (an event's evidence must not stall the cameras). */
+async function run(args: string[]): Promise<Buffer> {
+  const r = await runCommand('ffmpeg', args, { timeoutMs: 20_000 });
+  if (r.code === 0) return r.stdout;
+  throw new Error(`ffmpeg exited with code ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`);
 }
