@@ -155,10 +155,12 @@ export class ClipRing {
   async latestStill(): Promise<Buffer> {
     const segs = this.segments();
     for (const s of segs.reverse().slice(0, 2)) {
-      // The newest segment may still be written: ffmpeg reads what is there.
+      // The newest segment may still be written: ffmpeg reads what is there. Its key frame
+      // (a segment starts on one) is the newest whole picture: seeking near the end instead
+      // lands between key frames when the GOP is as long as a segment, and decodes nothing.
       const args = new FfmpegArgs()
         .logLevel('error')
-        .input(s.path, '-sseof', -1.5)
+        .input(s.path, '-skip_frame', 'nokey')
         .output('pipe:1', '-an', '-frames:v', 1, '-q:v', 2, '-f', 'image2', '-c:v', 'mjpeg')
         .build();
       const jpeg = await run(args).catch(() => null);
