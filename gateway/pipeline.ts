@@ -45,6 +45,8 @@ export class CameraPipeline {
   private stillSkipped = 0;
   /** A frame skipped while the one it was compared with was in flight: held once that one is back. */
   private heldTs: number | null = null;
+  /** The dwell completion the last urgent frame was sent for. */
+  private urgentDue = Number.NaN;
   /**
    * Live cameras' frames are stamped on monotonic time (the wall clock steps: NTP, a box
    * without an RTC at boot): dwell, track expiry and frame order are real durations. A
@@ -146,7 +148,8 @@ export class CameraPipeline {
     this.gate.sentNow(f.ts);
     const shared = shareFrame(f, this.queues.length);
     this.join.start(shared, statics);
-    for (const q of this.queues) q.push(shared, this.sink);
+    const urgent = this.mayComplete(f.ts);
+    for (const q of this.queues) q.push(shared, this.sink, urgent);
   }
 
   /** One gate per zone layout: the cells the camera's zones cover (the zones of its rules). */
@@ -171,6 +174,18 @@ export class CameraPipeline {
     // The next frames are looked at again: only a step due before the next one or two needs this one.
     const horizon = 2 * Math.max(this.camera.interval_s * 1000, this.tracker.interval.medianMs() ?? 0);
     return !this.events.presenceDue(this.camera.id, this.ctx.clock.now() + horizon);
+  }
+
+  /**
+   * The first frame at or after a candidate's dwell completes: its verdict, and so its
+   * warning, waits on this frame's inference. Once per due time, so a camera whose
+   * candidate does not fire (a group short of its count) does not stay ahead of the rest.
+   */
+  private mayComplete(ts: number): boolean {
+    const due = this.engine.candidatesDueAt();
+    if (due === null || !Number.isFinite(due) || ts < due || due === this.urgentDue) return false;
+    this.urgentDue = due;
+    return true;
   }
 
   private skip(ts: number): void {

@@ -8,6 +8,11 @@
  * against its camera; nothing grows without end. When the model takes a batch, the frames
  * waiting from several cameras go in one run. Each frame's result goes straight back to
  * the camera that pushed it (its sink), not through a central router.
+ *
+ * A frame pushed as urgent (it may complete a dwell: its warning waits on it) goes ahead
+ * of the round-robin, first come first served among urgent ones, and is never the one given
+ * up for room. A camera sends one such frame per verdict due, so urgency cannot starve the
+ * others.
  */
 import type { Frame } from '../capture/camera.ts';
 import type { Detection, Detector, RunTiming } from './types.ts';
@@ -33,7 +38,7 @@ export interface FrameSink {
 interface Waiting {
   frame: Frame;
   sink: FrameSink;
-  /** The camera's last turn (service order) when the frame was pushed. */
+  /** The camera's last turn (service order) when the frame was pushed; far below every turn when urgent. */
   turn: number;
 }
 
@@ -58,6 +63,7 @@ export class DetectQueue {
   /** Camera → the turn it was last served (a counter; never served: absent, first in line). */
   private readonly served = new Map<string, number>();
   private turns = 0;
+  private urgentSeq = 0;
   private running = false;
   private readonly stats: QueueStats = {
     processed: 0,
@@ -86,8 +92,9 @@ export class DetectQueue {
     return this.model.manifest.id;
   }
 
-  push(frame: Frame, sink: FrameSink): void {
-    const w: Waiting = { frame, sink, turn: this.served.get(frame.camera) ?? -1 };
+  push(frame: Frame, sink: FrameSink, urgent = false): void {
+    const turn = urgent ? Number.MIN_SAFE_INTEGER + this.urgentSeq++ : (this.served.get(frame.camera) ?? -1);
+    const w: Waiting = { frame, sink, turn };
     const same = this.waiting.findIndex((x) => x.frame.camera === frame.camera);
     if (same >= 0) {
       // The newer frame takes the older one's place in line. Out of the line before the

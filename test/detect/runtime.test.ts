@@ -138,6 +138,38 @@ describe('back-pressure and fair turns', () => {
     await model.release();
   });
 
+  it('an urgent frame (a dwell about to complete) goes ahead of the round-robin and is never the one given up', async () => {
+    const model = new Gated(
+      await Model.load(
+        tinyModel({ id: 'slow', labels: ['person', 'car'], output: { decoder: 'yolov8' }, outputs: [PERSON_V8] }),
+        tinyDir,
+        1,
+      ),
+    );
+    const released: string[] = [];
+    const dropped: string[] = [];
+    const done: string[] = [];
+    const q = new DetectQueue({ model, capacity: 3 });
+    const sink = sinkInto(done, dropped, (f) => expect(q.discard(f)).toBe(false));
+    q.push(frame('a', 1, released), sink);
+    await new Promise((r) => setImmediate(r)); // a@1 is running, held at the gate
+    q.push(frame('b', 2, released), sink);
+    q.push(frame('c', 3, released), sink);
+    q.push(frame('a', 4, released), sink, true); // a was served last, but this frame is urgent
+    q.push(frame('d', 5, released), sink); // full, d ties with b and c (never served) and came last: refused; a@4 never goes
+    q.push(frame('e', 6, released), sink, true); // full and urgent: c (the newest claim) gives way
+    expect(dropped).toEqual(['d@5', 'c@3']);
+    let settled = false;
+    const idle = q.settled().then(() => (settled = true));
+    while (!settled) {
+      model.open();
+      await Promise.race([idle, new Promise((r) => setTimeout(r, 20))]);
+    }
+    // Urgent first, in the order they came; then the round-robin.
+    expect(done).toEqual(['a@1', 'a@4', 'e@6', 'b@2']);
+    await model.release();
+  });
+
   it('under heavy overload every camera gets about the same number of turns, in round-robin order', async () => {
     const model = new Slowed(
       await Model.load(
