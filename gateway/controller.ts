@@ -2,6 +2,7 @@
  * Starts the parts in order and stops them in reverse. A part that fails is logged and
  * contained: a camera with a broken model or stream is marked so, and the others run.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import type { LoadedSettings } from './settings/load.ts';
@@ -389,8 +390,26 @@ export class Gateway {
       },
     });
     let dropped = 0;
+    // How long frames and timers wait for the event loop: where a slow warning's time went.
+    const lag = monitorEventLoopDelay({ resolution: 20 });
+    lag.enable();
     const t = setInterval(() => {
-      const total = Object.values(this.runtime.stats()).reduce((a, q) => a + q.dropped, 0);
+      const stats = this.runtime.stats();
+      const total = Object.values(stats).reduce((a, q) => a + q.dropped, 0);
+      const ms = (ns: number) => Math.round(ns / 1e6);
+      this.o.log.debug(
+        {
+          loop_lag_ms: { p50: ms(lag.percentile(50)), p99: ms(lag.percentile(99)), max: ms(lag.max) },
+          detector: Object.fromEntries(
+            Object.entries(stats).map(([m, q]) => [
+              m,
+              { waiting: q.waiting, batch: q.meanBatch, infer_ms: q.inferMs, ipc_ms: q.ipcMs, dropped: q.dropped },
+            ]),
+          ),
+        },
+        'load',
+      );
+      lag.reset();
       this.overload.check(
         [...this.pipelines.values()].map((p) => p.load()),
         total - dropped,

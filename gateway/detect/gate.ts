@@ -74,6 +74,8 @@ export class StillGate {
   /** Per frame size: the cell of each pixel column and row. */
   private colCell = new Int32Array(0);
   private rowCell = new Int32Array(0);
+  /** Per row of cells, the pixel columns [from, to) of its watched cells, merged: only those are read. */
+  private spans: Int32Array[] = [];
   private frameW = 0;
   private frameH = 0;
   private readonly look: Look = { still: false, changed: 0, stale: true };
@@ -162,9 +164,14 @@ export class StillGate {
     sums.fill(0);
     const colCell = this.colCell;
     for (let y = 0; y < h; y++) {
-      const rowBase = this.rowCell[y] * this.cols;
-      let p = y * w * 3;
-      for (let x = 0; x < w; x++, p += 3) sums[rowBase + colCell[x]] += data[p] + 2 * data[p + 1] + data[p + 2];
+      const r = this.rowCell[y];
+      const spans = this.spans[r];
+      if (!spans.length) continue;
+      const rowBase = r * this.cols;
+      for (let k = 0; k < spans.length; k += 2) {
+        let p = (y * w + spans[k]) * 3;
+        for (let x = spans[k]; x < spans[k + 1]; x++, p += 3) sums[rowBase + colCell[x]] += data[p] + 2 * data[p + 1] + data[p + 2];
+      }
     }
     for (let i = 0; i < out.length; i++) out[i] = sums[i] / (4 * this.counts[i]);
   }
@@ -178,6 +185,17 @@ export class StillGate {
     for (let y = 0; y < h; y++) this.rowCell[y] = Math.min(this.rows - 1, Math.floor((y * this.rows) / h));
     this.counts.fill(0);
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) this.counts[this.rowCell[y] * this.cols + this.colCell[x]]++;
+    const watched = new Uint8Array(this.cols * this.rows);
+    for (const c of this.cells) watched[c] = 1;
+    this.spans = Array.from({ length: this.rows }, (_, r) => {
+      const out: number[] = [];
+      for (let x = 0; x < w; x++) {
+        if (!watched[r * this.cols + this.colCell[x]]) continue;
+        if (out.length && out[out.length - 1] === x) out[out.length - 1] = x + 1;
+        else out.push(x, x + 1);
+      }
+      return Int32Array.from(out);
+    });
     // A change of frame size: nothing to compare with.
     this.sentTs = null;
     this.baseTs = null;

@@ -1,22 +1,27 @@
 /** Writing evidence files so that a stored row never names a half-written file, and G.711 as WAV. */
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { AudioCodec } from '../../devices/speakers/types.ts';
 
-export function writeDurable(path: string, data: Buffer): void {
-  mkdirSync(dirname(path), { recursive: true });
+/**
+ * Written whole or not at all (a temporary file, fsync, rename), on libuv's threads: the
+ * fsync of an event's pictures and clip must not hold up the event loop that carries
+ * every camera's frames and the warnings' RTP.
+ */
+export async function writeDurableAsync(path: string, data: Buffer): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.tmp`;
   try {
-    const fd = openSync(tmp, 'w', 0o640);
+    const fh = await open(tmp, 'w', 0o640);
     try {
-      writeSync(fd, data);
-      fsyncSync(fd);
+      await fh.writeFile(data);
+      await fh.sync();
     } finally {
-      closeSync(fd);
+      await fh.close();
     }
-    renameSync(tmp, path);
+    await rename(tmp, path);
   } catch (e) {
-    rmSync(tmp, { force: true }); // a full disk must not keep the half file
+    await rm(tmp, { force: true }); // a full disk must not keep the half file
     throw e;
   }
 }

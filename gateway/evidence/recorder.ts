@@ -21,7 +21,7 @@ import type { BoxKey } from './keys.ts';
 import type { ClipRing } from './ring.ts';
 import { privacyRegions, redactJpeg, type Seen } from './redact.ts';
 import { sealManifest, sha256, FORMAT, type Manifest } from './manifest.ts';
-import { wavOf, writeDurable } from './files.ts';
+import { wavOf, writeDurableAsync } from './files.ts';
 
 export interface RecorderDeps {
   ctx: Context;
@@ -166,7 +166,7 @@ export class EvidenceRecorder {
     if (!jpeg) return this.missing(e.id, 'still', moment, 'the camera has no snapshot URI or main stream, and no clip ring picture');
     const { regions, subject } = this.privacy(e);
     const redacted = await redactJpeg(jpeg, regions, subject);
-    this.store(
+    await this.store(
       e.id,
       `${moment}.jpg`,
       'still',
@@ -185,7 +185,7 @@ export class EvidenceRecorder {
     const jpeg = readFileSync(e.evidencePath);
     const { regions, subject } = this.privacy(e);
     const redacted = await redactJpeg(jpeg, regions, subject);
-    this.store(
+    await this.store(
       e.id,
       'picture.jpg',
       'picture',
@@ -230,7 +230,7 @@ export class EvidenceRecorder {
           .cut(from, to, `${out}.part`)
           .then((span) => {
             const data = readFileSync(`${out}.part`);
-            this.store(e.id, 'clip.mp4', 'clip', 'confirmation', span.start, data, 'clip ring, copied (not re-encoded)', {
+            return this.store(e.id, 'clip.mp4', 'clip', 'confirmation', span.start, data, 'clip ring, copied (not re-encoded)', {
               start: iso(span.start),
               end: iso(span.end),
               asked: { from: iso(from), to: iso(to) },
@@ -248,7 +248,7 @@ export class EvidenceRecorder {
     this.track(e.id, done);
   }
 
-  private store(
+  private async store(
     eventId: string,
     name: string,
     kind: ItemKind,
@@ -259,13 +259,13 @@ export class EvidenceRecorder {
     detail: Record<string, unknown>,
     redacted?: Buffer,
     existing?: string,
-  ): void {
+  ): Promise<void> {
     const dir = this.setDir({ id: eventId, confirmedAt: this.d.events.get(eventId)?.confirmedAt ?? at });
     const path = existing ?? join(dir, name);
     const redactedPath = redacted ? join(dir, name.replace(/(\.[a-z0-9]+)$/, '.redacted$1')) : null;
     try {
-      if (!existing) writeDurable(path, data);
-      if (redactedPath && redacted) writeDurable(redactedPath, redacted);
+      if (!existing) await writeDurableAsync(path, data);
+      if (redactedPath && redacted) await writeDurableAsync(redactedPath, redacted);
     } catch (e) {
       this.missing(eventId, kind, moment, `could not be written: ${(e as Error).message}`);
       if ((e as NodeJS.ErrnoException).code === 'ENOSPC') this.d.onNoSpace?.();

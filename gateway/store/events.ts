@@ -54,6 +54,8 @@ const PRESENCE_STATES = new Set<EventState>(['confirmed', 'warned', 'rechecked']
 
 export class EventsRepo {
   private readonly db: Db;
+  /** Each camera's earliest step that asks whether its matter is there, as last read. */
+  private presence: { at: number; due: Map<string, number> } | null = null;
   private readonly q;
 
   constructor(db: Db) {
@@ -114,7 +116,16 @@ export class EventsRepo {
    * there (warning, repeat, recheck) before `until`?
    */
   presenceDue(camera: string, until: number): boolean {
-    return this.open().some((e) => e.camera === camera && PRESENCE_STATES.has(e.state) && (e.dueAt === null || e.dueAt <= until));
+    // Asked for every still frame of every camera: read the open events at most every
+    // 250 ms (the still gate looks again at the next frame, seconds ahead of any due step).
+    const now = performance.now();
+    if (!this.presence || now - this.presence.at > 250) {
+      const due = new Map<string, number>();
+      for (const e of this.open())
+        if (PRESENCE_STATES.has(e.state)) due.set(e.camera, Math.min(due.get(e.camera) ?? Infinity, e.dueAt ?? -Infinity));
+      this.presence = { at: now, due };
+    }
+    return (this.presence.due.get(camera) ?? Infinity) <= until;
   }
 
   open(): EventRecord[] {
