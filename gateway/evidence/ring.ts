@@ -70,6 +70,8 @@ export class ClipRing {
   private restartMs = 1000;
   private timer: NodeJS.Timeout | null = null;
   private lastError = '';
+  /** The newest segment's key frame as a JPEG (or on its way), by segment. */
+  private still: { key: string; jpeg: Promise<Buffer | null> } | null = null;
   private readonly log: Logger;
 
   constructor(o: RingOptions) {
@@ -158,15 +160,25 @@ export class ClipRing {
       // The newest segment may still be written: ffmpeg reads what is there. Its key frame
       // (a segment starts on one) is the newest whole picture: seeking near the end instead
       // lands between key frames when the GOP is as long as a segment, and decodes nothing.
-      const args = new FfmpegArgs()
-        .logLevel('error')
-        .input(s.path, '-skip_frame', 'nokey')
-        .output('pipe:1', '-an', '-frames:v', 1, '-q:v', 2, '-f', 'image2', '-c:v', 'mjpeg')
-        .build();
-      const jpeg = await run(args).catch(() => null);
-      if (jpeg && jpeg.length > 2 && jpeg[0] === 0xff && jpeg[1] === 0xd8) return jpeg;
+      // An event's confirmation and warning stills ask within a moment of each other, and a
+      // burst of events asks many times: one ffmpeg per key frame, not per question.
+      const key = `${s.path}@${s.start}`;
+      if (this.still?.key !== key) this.still = { key, jpeg: this.keyFrame(s.path) };
+      const jpeg = await this.still.jpeg;
+      if (jpeg) return jpeg;
+      if (this.still?.key === key) this.still = null;
     }
     throw new Error(`clip ring of ${this.o.camera} has no picture yet`);
+  }
+
+  private async keyFrame(path: string): Promise<Buffer | null> {
+    const args = new FfmpegArgs()
+      .logLevel('error')
+      .input(path, '-skip_frame', 'nokey')
+      .output('pipe:1', '-an', '-frames:v', 1, '-q:v', 2, '-f', 'image2', '-c:v', 'mjpeg')
+      .build();
+    const jpeg = await run(args).catch(() => null);
+    return jpeg && jpeg.length > 2 && jpeg[0] === 0xff && jpeg[1] === 0xd8 ? jpeg : null;
   }
 
   async stop(): Promise<void> {

@@ -40,5 +40,8 @@ describe.runIf(ok)('the clip ring as a still source', () => {
     const meta = await sharp(jpeg).metadata();
     expect(meta.format).toBe('jpeg');
     expect([meta.width, meta.height]).toEqual([320, 180]);
+    // An event's stills asked together share one decode of the same key frame.
+    const [a, b] = await Promise.all([ring.latestStill(), ring.latestStill()]);
+    expect(a).toBe(b);
   });
 });
