@@ -174,8 +174,9 @@ const rows: Row[] = measured.map(({ source, n, gw, bare }) => {
   const known = gw.intervals.filter((x): x is number => x !== null);
   const p50 = percentile(known, 50);
   const bareCores = bare.ffmpegCores + bare.ortCores;
-  // Cameras served per core: as many as ran, scaled down by how far behind they were.
-  const perCore = (n * Math.min(1, p50 ? intervalS / p50 : 1)) / gw.cores;
+  // Cameras served per core: as many as ran, scaled down by how far behind they were (and
+  // those never analysed at all served none).
+  const perCore = p50 ? (known.length * Math.min(1, intervalS / p50)) / gw.cores : 0;
   return {
     source,
     cameras: n,

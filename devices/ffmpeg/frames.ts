@@ -3,7 +3,8 @@
  * cameras' health or restarts (the gateway supervises it); it reports frames, and on exit
  * a DeviceError classified from stderr.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { spawnTethered } from '../util/tethered.ts';
 import { EventEmitter } from 'node:events';
 import { FfmpegArgs, preset, withCredentials } from './args.ts';
 import { PpmParser, type PpmHeader } from './ppm.ts';
@@ -105,7 +106,7 @@ export class FrameSource extends EventEmitter<FrameSourceEvents> {
     this.stopping = false;
     this.stderr.length = 0;
     const args = frameSourceArgs(this.opts);
-    const child = spawn(this.opts.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnTethered(this.opts.ffmpegPath ?? 'ffmpeg', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     // Media clock: frame n stands for n x period after the start (the fps filter makes it so).
     const media = usesMediaClock(this.opts);

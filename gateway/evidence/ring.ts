@@ -6,11 +6,12 @@
  * A segment's wall-clock end is its file's modification time; its start, the previous
  * segment's end. The main stream when the camera has one, else the analysed stream.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FfmpegArgs, preset, redact, withCredentials } from '../../devices/ffmpeg/args.ts';
 import { runCommand } from '../../devices/util/launcher.ts';
+import { spawnTethered } from '../../devices/util/tethered.ts';
 import type { Logger } from '../log.ts';
 
 export interface RingOptions {
@@ -91,7 +92,7 @@ export class ClipRing {
   }
 
   private spawn(): void {
-    const p = spawn('ffmpeg', ringArgs(this.o), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawnTethered('ffmpeg', ringArgs(this.o), { stdio: ['ignore', 'ignore', 'pipe'] });
     this.proc = p;
     const started = Date.now();
     p.stderr?.setEncoding('utf8').on('data', (s: string) => {
