@@ -45,6 +45,8 @@ export class CameraPipeline {
   private stillSkipped = 0;
   /** A frame skipped while the one it was compared with was in flight: held once that one is back. */
   private heldTs: number | null = null;
+  /** When the pipeline first started (the overload watch judges a camera never analysed from it). */
+  private startedAt: number | null = null;
   /** The dwell completion the last urgent frame was sent for. */
   private urgentDue = Number.NaN;
   /**
@@ -202,6 +204,8 @@ export class CameraPipeline {
   }
 
   start(): void {
+    // The overload watch's clock (it compares with Date.now(), as analysis stamps are wall-aligned).
+    this.startedAt ??= Date.now();
     this.capture.start();
   }
 
@@ -217,12 +221,18 @@ export class CameraPipeline {
   /** How often this camera is analysed, against how often it asks (the overload watch). */
   load(): CameraLoad {
     const ms = this.tracker.interval.medianMs();
+    const h = this.capture.snapshot();
     return {
       camera: this.camera.id,
       intervalS: this.camera.interval_s,
       analysisIntervalS: ms === null ? null : ms / 1000,
       lastAnalysisAt: this.tracker.interval.lastTs,
-      live: !this.capture.mediaClock && this.capture.snapshot().state === 'online',
+      // A camera with nothing to analyse it (its models failed) is not behind: its health says why.
+      live:
+        !this.capture.mediaClock &&
+        (this.queues.length > 0 || this.staticChange !== null) &&
+        (h.state === 'online' || (h.state === 'reconnecting' && h.code === 'timeout')),
+      startedAt: this.startedAt ?? undefined,
     };
   }
 

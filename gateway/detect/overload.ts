@@ -5,6 +5,12 @@
  * that is longer: a starved camera) together with the detector giving frames up: a camera
  * whose key frames come less often than its interval_s is slow, not the box.
  * One alert per episode, after two checks in a row; it clears after two good checks.
+ *
+ * A camera that has never been analysed since its pipeline started counts too, once that
+ * is long past its interval: on a box so loaded that its decoders starve, frames never
+ * reach the detector (nothing is given up there), streams stall and restart, and without
+ * this the gateway would say nothing while it sees nothing. Such starved cameras raise the
+ * alert without frames given up.
  */
 import type { Logger } from '../log.ts';
 
@@ -16,8 +22,23 @@ export interface CameraLoad {
   analysisIntervalS: number | null;
   /** Wall-clock ms of the last analysed frame (null before the first). */
   lastAnalysisAt: number | null;
-  /** Online on a live stream (a file on the media clock is analysed at its own pace). */
+  /**
+   * On a live stream and online, or restarting after a stall (no frame in time: on a
+   * loaded box, a starved decoder). A file on the media clock is analysed at its own pace.
+   */
   live: boolean;
+  /** Wall-clock ms the camera's pipeline started (a camera never analysed is judged from it). */
+  startedAt?: number;
+}
+
+/** A camera never analysed for this long after its start is starved: max(5 intervals, 30 s). */
+const starvedAfterS = (l: CameraLoad) => Math.max(5 * l.intervalS, 30);
+
+/** Live cameras never analysed, long past their interval. */
+export function starved(loads: readonly CameraLoad[], now: number): CameraLoad[] {
+  return loads.filter(
+    (l) => l.live && l.lastAnalysisAt === null && l.startedAt !== undefined && (now - l.startedAt) / 1000 > starvedAfterS(l),
+  );
 }
 
 export interface Behind {
@@ -46,7 +67,7 @@ export class OverloadWatch {
   /** One check: the cameras' load and how many frames the detector gave up since the last check. */
   check(loads: readonly CameraLoad[], droppedSinceLast: number, now: number): Behind | null {
     const b = measure(loads, now);
-    if (b && droppedSinceLast > 0) {
+    if (b && (droppedSinceLast > 0 || starved(loads, now).length > 0)) {
       this.clears = 0;
       if (++this.strikes >= 2 && !this.current) {
         this.current = b;
@@ -74,8 +95,10 @@ function median(xs: number[]): number {
 
 /** The cameras behind (null if none), and the box's analyses per second against what is asked. */
 export function measure(loads: readonly CameraLoad[], now: number): Behind | null {
-  const live = loads.filter((l) => l.live && l.lastAnalysisAt !== null);
-  const achieved = (l: CameraLoad) => Math.max(l.analysisIntervalS ?? l.intervalS, (now - l.lastAnalysisAt!) / 1000);
+  const never = new Set(starved(loads, now));
+  const live = loads.filter((l) => l.live && (l.lastAnalysisAt !== null || never.has(l)));
+  const achieved = (l: CameraLoad) =>
+    never.has(l) ? (now - l.startedAt!) / 1000 : Math.max(l.analysisIntervalS ?? l.intervalS, (now - l.lastAnalysisAt!) / 1000);
   const behind = live.filter((l) => achieved(l) > SLACK * l.intervalS);
   if (!behind.length) return null;
   const round = (x: number) => Math.round(x * 10) / 10;

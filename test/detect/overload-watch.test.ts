@@ -21,6 +21,34 @@ function watch() {
 }
 
 describe('OverloadWatch', () => {
+  it('counts cameras never analysed long after their start as starved, and alerts without frames given up', () => {
+    const { w, alerts } = watch();
+    const never = (n: number, startedAgoS: number): CameraLoad[] =>
+      Array.from({ length: n }, (_, i) => ({
+        camera: `s${i}`,
+        intervalS: 2,
+        analysisIntervalS: null,
+        lastAnalysisAt: null,
+        live: true,
+        startedAt: NOW - startedAgoS * 1000,
+      }));
+    // Just started: not judged yet (the first frames are on their way).
+    w.check([...cams(2, 2), ...never(8, 20)], 0, NOW);
+    w.check([...cams(2, 2), ...never(8, 20)], 0, NOW);
+    expect(alerts).toHaveLength(0);
+    // 60 s without a single analysis, and the detector gave nothing up (the decoders starve).
+    w.check([...cams(2, 2), ...never(8, 60)], 0, NOW);
+    w.check([...cams(2, 2), ...never(8, 60)], 0, NOW);
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0].b).toMatchObject({ cameras: 8, of: 10, interval_s: 2, analysis_interval_s: 60 });
+    // Not live (offline, wrong password, a media-clock file): never counted.
+    const { w: w2, alerts: a2 } = watch();
+    const offline = never(8, 600).map((l) => ({ ...l, live: false }));
+    w2.check([...cams(2, 2), ...offline], 0, NOW);
+    w2.check([...cams(2, 2), ...offline], 0, NOW);
+    expect(a2).toHaveLength(0);
+  });
+
   it('alerts after two checks behind with frames given up, once per episode, and clears after two good ones', () => {
     const { w, alerts, cleared } = watch();
     w.check(cams(10, 10), 5, NOW);
