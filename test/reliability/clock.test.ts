@@ -85,6 +85,7 @@ describe('a dwell across a clock step', () => {
     const verdicts: Verdict[] = [];
     const events = {
       isSuppressed: () => false,
+      presenceDue: () => false,
       confirm: (v: Verdict) => (verdicts.push(v), Promise.resolve()),
     } as unknown as EventService;
     // The model's stand-in: a parked car in every frame, answered at once.
