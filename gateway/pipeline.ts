@@ -173,8 +173,9 @@ export class CameraPipeline {
     if (!look.still || look.stale || statics) return false;
     const due = this.engine.candidatesDueAt();
     if (due !== null && f.ts >= due) return false;
-    // The next frames are looked at again: only a step due before the next one or two needs this one.
-    const horizon = 2 * Math.max(this.camera.interval_s * 1000, this.tracker.interval.medianMs() ?? 0);
+    // A presence step judges from fresh analyses (the engine's last evaluated frame): keep
+    // inferring from still_max_s before it, so a skipped stretch never leaves it "unknown".
+    const horizon = this.camera.still_max_s * 1000 + 2 * Math.max(this.camera.interval_s * 1000, this.tracker.interval.medianMs() ?? 0);
     return !this.events.presenceDue(this.camera.id, this.ctx.clock.now() + horizon);
   }
 
@@ -194,7 +195,17 @@ export class CameraPipeline {
     this.stillSkipped++;
     // The tracker must not go back in time: with a frame in flight, hold after it is back.
     if (this.gate.pending) this.heldTs = ts;
-    else this.tracker.hold(ts);
+    else this.held(ts);
+  }
+
+  /** A skipped frame keeps the tracks alive, and the console's live view moves on with them. */
+  private held(ts: number): void {
+    this.tracker.hold(ts);
+    if (this.onTracks)
+      this.onTracks(
+        this.toWall(ts),
+        this.tracker.all().map((t) => trackView(t, ts)),
+      );
   }
 
   /** A model dropped this camera's frame (it fell behind) or failed on it. */
@@ -257,7 +268,7 @@ export class CameraPipeline {
     const verdicts = this.engine.evaluate(tracks, frame.ts);
     this.gate.analysed(frame.ts);
     if (this.heldTs !== null && !this.gate.pending) {
-      this.tracker.hold(this.heldTs);
+      this.held(this.heldTs);
       this.heldTs = null;
     }
     if (!verdicts.length) return;

@@ -224,6 +224,13 @@ officers:
   it('plays the warning as played', async () => {
     const audio = events.locator('audio[data-warning]').first();
     await audio.waitFor({ timeout: 30_000 });
+    // The recording is written to the evidence set in the background: until it is there the
+    // page offers the text synthesised again. Look again until the recording is in.
+    for (let i = 0; i < 20 && (await audio.getAttribute('data-source')) !== 'evidence'; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      await events.reload();
+      await audio.waitFor({ timeout: 30_000 });
+    }
     const played = await audio.evaluate(
       (a: HTMLAudioElement) =>
         new Promise<{ duration: number; time: number }>((done, fail) => {
