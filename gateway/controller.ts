@@ -303,6 +303,7 @@ export class Gateway {
           this.o.onDetections?.(cam.id, f, d);
         },
         onTracks: (ts, tracks) => this.latest.tracks(cam.id, ts, tracks),
+        ring: () => this.evidence.rings.get(cam.id)?.target() ?? null,
       });
       this.pipelines.set(cam.id, p);
     }

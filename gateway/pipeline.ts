@@ -23,6 +23,7 @@ import type { EventRecord } from './events/types.ts';
 import type { CameraLoad } from './detect/overload.ts';
 import { StillGate } from './detect/gate.ts';
 import { Steady } from './clock.ts';
+import type { SegmentTarget } from '../devices/ffmpeg/segments.ts';
 
 export class CameraPipeline {
   /** Its settings; a reload may replace the zones. */
@@ -79,6 +80,8 @@ export class CameraPipeline {
     onDetections?: (frame: Frame, detections: readonly Detection[]) => void;
     /** The live tracks after each analysed frame (the console draws them). */
     onTracks?: (ts: number, tracks: TrackView[]) => void;
+    /** Where an in-process reader writes the camera's clip segments (none: the ring's own ffmpeg). */
+    ring?: () => SegmentTarget | null;
   }) {
     const { ctx, camera } = o;
     this.ctx = ctx;
@@ -126,6 +129,7 @@ export class CameraPipeline {
       resolvePath: ctx.config.resolvePath,
       onHealth: (h) => o.onHealth(this.withAnalysis(h)),
       onFrame: (f: Frame) => this.onFrame(f),
+      ring: o.ring,
     });
   }
 

@@ -90,6 +90,8 @@ describe.runIf(ok)('spine: camera to warned, escalated or resolved event on MQTT
       settings({ dir, broker: broker.url, stay, leave, portStay: rec.stay.port, portLeave: rec.leave.port, grace: 10 }),
     );
     gw = await startGateway(config);
+    // The officers' phones report every 20 s: one report now, so the first escalation finds them.
+    await officers.report();
   }, 120_000);
 
   afterAll(async () => {

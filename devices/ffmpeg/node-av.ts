@@ -10,13 +10,15 @@ import type { FramePool, FrameSourceEvents, FrameSourceOptions } from './frames.
 import { singleBuffer, usesMediaClock } from './frames.ts';
 import { withCredentials } from './args.ts';
 import { ffmpegError, hideSecrets } from './errors.ts';
+import { SegmentWriter, type SegmentTarget } from './segments.ts';
 
 type Lib = typeof import('node-av/lib');
 type Consts = typeof import('node-av/constants');
+export type NodeAv = { lib: Lib; c: Consts };
 
-let loaded: Promise<{ lib: Lib; c: Consts }> | null = null;
+let loaded: Promise<NodeAv> | null = null;
 /** Loads node-av once; rejects with a plain message when it is not installed. */
-export function loadNodeAv(): Promise<{ lib: Lib; c: Consts }> {
+export function loadNodeAv(): Promise<NodeAv> {
   loaded ??= Promise.all([import('node-av/lib'), import('node-av/constants')]).then(
     ([lib, c]) => {
       // FFmpeg's own log goes to the gateway's stderr with no camera on it; each failure
@@ -48,6 +50,7 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
   readonly id: string;
   private readonly opts: FrameSourceOptions;
   private readonly pool: FramePool;
+  private readonly ring: () => SegmentTarget | null;
   private readonly log: string[] = [];
   private stopping = false;
   private running: Promise<void> | null = null;
@@ -56,11 +59,16 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
   decoded = 0;
   skipped = 0;
 
-  constructor(id: string, opts: FrameSourceOptions, pool: FramePool = singleBuffer()) {
+  /**
+   * `ring`, asked at each packet: where to keep the stream's packets as clip segments (the
+   * evidence ring fed from this reader), or null while there is no ring.
+   */
+  constructor(id: string, opts: FrameSourceOptions, pool: FramePool = singleBuffer(), ring: () => SegmentTarget | null = () => null) {
     super();
     this.id = id;
     this.opts = opts;
     this.pool = pool;
+    this.ring = ring;
   }
 
   /** No child process: the gateway's own. */
@@ -115,7 +123,8 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
 
   /** Reads until stopped, the end of a file played once (0), or an error (thrown). */
   private async run(): Promise<number> {
-    const { lib, c } = await loadNodeAv();
+    const av = await loadNodeAv();
+    const { lib, c } = av;
     const o = this.opts;
     const stream = isStreamUrl(o.url);
     const media = usesMediaClock(o);
@@ -130,6 +139,7 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
     const toRgb = new lib.SoftwareScaleContext();
     const packet = new lib.Packet();
     const frame = new lib.Frame();
+    let writer: SegmentWriter | null = null;
     packet.alloc();
     frame.alloc();
     try {
@@ -160,6 +170,32 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
       const periodMs = (o.periodS ?? 1) * 1000;
       const startMs = o.startMs ?? Date.now();
       let firstPts: number | null = null;
+      /** Moves a packet's timestamps (time base units) onto t's line, for the clip ring. */
+      let firstTb = 0n;
+      let t = 0;
+      /** After a clip-ring failure (a full disk), when to try again. */
+      let ringRetry = 0;
+      const record = () => {
+        const target = this.ring();
+        if (!target) {
+          writer?.close();
+          writer = null;
+          return;
+        }
+        if (packet.streamIndex !== vi || packet.size === 0 || Date.now() < ringRetry) return;
+        try {
+          writer ??= new SegmentWriter(av, target, vs.codecpar, tb);
+          const shift = BigInt(Math.round((loopOffsetS * tb.den) / tb.num)) - firstTb;
+          writer.write(packet, t, shift);
+        } catch (e) {
+          try {
+            writer?.close();
+          } catch {}
+          writer = null;
+          ringRetry = Date.now() + 10_000;
+          target.onError?.(e as Error);
+        }
+      };
       /** A file played like a camera: when its time zero is, and how far earlier loops took it. */
       const loopBase = Date.now();
       let loopOffsetS = 0;
@@ -221,8 +257,11 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
         try {
           if (packet.streamIndex !== vi) continue;
           const ptsS = packet.pts === c.AV_NOPTS_VALUE ? lastS - loopOffsetS : sec(packet.pts);
-          firstPts ??= ptsS;
-          const t = loopOffsetS + ptsS - firstPts;
+          if (firstPts === null) {
+            firstPts = ptsS;
+            firstTb = packet.pts === c.AV_NOPTS_VALUE ? 0n : packet.pts;
+          }
+          t = loopOffsetS + ptsS - firstPts;
           lastS = t;
           if (!stream && !media) {
             // Real time, like -re: wait until the packet's moment.
@@ -272,10 +311,13 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
             this.emit('frame', header, dst, Date.now());
           }
         } finally {
+          record();
           packet.unref();
         }
       }
     } finally {
+      // (Assigned in record(), which TypeScript's narrowing does not see.)
+      (writer as SegmentWriter | null)?.close();
       frame.free();
       packet.free();
       shrink.freeContext();

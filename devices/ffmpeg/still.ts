@@ -32,7 +32,8 @@ export function stillArgs(o: StillOptions): string[] {
 }
 
 export async function grabStill(o: StillOptions): Promise<Buffer> {
-  const r = await runCommand('ffmpeg', stillArgs(o), { timeoutMs: o.timeoutMs + 2000 });
+  // Lower priority, like the clip ring's commands: evidence gives way to analysis.
+  const r = await runCommand('ffmpeg', stillArgs(o), { timeoutMs: o.timeoutMs + 2000, nice: 10 });
   const jpeg = r.stdout;
   if (r.code === 0 && jpeg.length > 2 && jpeg[0] === 0xff && jpeg[1] === 0xd8) return jpeg;
   const err = r.stderr.split('\n').filter(Boolean);

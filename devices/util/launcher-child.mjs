@@ -5,9 +5,10 @@
  * Plain JavaScript: it starts in a few tens of milliseconds, without the TypeScript loader.
  */
 import { spawn } from 'node:child_process';
+import { setPriority } from 'node:os';
 
 process.on('message', (req) => {
-  const { id, cmd, args, input, timeoutMs } = req;
+  const { id, cmd, args, input, timeoutMs, nice } = req;
   const out = [];
   let err = '';
   let settled = false;
@@ -22,6 +23,11 @@ process.on('message', (req) => {
   } catch (e) {
     return reply({ spawnError: e.message, errno: e.code ?? null });
   }
+  // Lower priority (evidence work): best effort, as in launcher.ts.
+  if (nice && p.pid)
+    try {
+      setPriority(p.pid, nice);
+    } catch {}
   const timer = timeoutMs ? setTimeout(() => p.kill('SIGKILL'), timeoutMs) : null;
   p.stdout.on('data', (d) => out.push(d));
   p.stderr.setEncoding('utf8').on('data', (s) => {

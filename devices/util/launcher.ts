@@ -11,6 +11,7 @@
  * process) rather than not at all; the next command tries the helper again.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { setPriority } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,6 +20,11 @@ export interface RunOptions {
   input?: Buffer;
   /** Killed (SIGKILL) after this long. */
   timeoutMs?: number;
+  /**
+   * Runs at this niceness (1-19: lower priority). Evidence work gives way to the cameras'
+   * analysis when the box is full: a still can wait a second, a dwell's verdict cannot.
+   */
+  nice?: number;
 }
 
 export interface RunResult {
@@ -108,7 +114,7 @@ export function runCommand(cmd: string, args: readonly string[], o: RunOptions =
     const id = nextId++;
     pending.set(id, { ok, fail, cmd });
     busy(c);
-    c.send({ id, cmd, args, input: o.input, timeoutMs: o.timeoutMs ?? 0 }, (err) => {
+    c.send({ id, cmd, args, input: o.input, timeoutMs: o.timeoutMs ?? 0, nice: o.nice ?? 0 }, (err) => {
       if (!err || !pending.has(id)) return;
       pending.delete(id);
       // The helper went away between the check and the send: run it here.
@@ -131,6 +137,7 @@ export function stopLauncher(): void {
 function runHere(cmd: string, args: readonly string[], o: RunOptions): Promise<RunResult> {
   return new Promise((ok, fail) => {
     const p = spawn(cmd, args, { stdio: [o.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    lowerPriority(p.pid, o.nice);
     const out: Buffer[] = [];
     let err = '';
     const timer = o.timeoutMs ? setTimeout(() => p.kill('SIGKILL'), o.timeoutMs) : null;
@@ -149,4 +156,12 @@ function runHere(cmd: string, args: readonly string[], o: RunOptions): Promise<R
       p.stdin!.end(o.input);
     }
   });
+}
+
+/** Best effort: a command that already ended, or a box that refuses, runs as it is. */
+function lowerPriority(pid: number | undefined, nice: number | undefined): void {
+  if (!pid || !nice) return;
+  try {
+    setPriority(pid, nice);
+  } catch {}
 }

@@ -15,6 +15,8 @@ import type { Logger } from '../log.ts';
 import { CameraFramePool } from './pool.ts';
 import { Backoff } from '../backoff.ts';
 import { RateWindow, type CameraHealth, type CameraState } from './health.ts';
+import type { SegmentTarget } from '../../devices/ffmpeg/segments.ts';
+import { chooseDecoder } from './decoder.ts';
 
 const ONVIF_WORDS: Partial<Record<DeviceError['code'], string>> = {
   auth: 'auth failed (wrong user name or password)',
@@ -43,6 +45,8 @@ export interface CaptureOptions {
   fit: 'fit' | 'stretch';
   log: Logger;
   onFrame: (f: Frame) => void;
+  /** node-av: where the reader also writes the camera's clip segments (the evidence ring). */
+  ring?: () => SegmentTarget | null;
   onHealth: (h: CameraHealth) => void;
   resolvePath?: (p: string) => string;
   /** Failed attempts in a row before the camera counts as offline. */
@@ -168,7 +172,9 @@ export class CameraCapture {
       startMs,
     };
     // node-av decodes in this process, and only the key frames the pool takes (due ones).
-    const src = c.decoder === 'node-av' ? new NodeAvSource(c.id, opts, this.pool) : new FrameSource(c.id, opts, this.pool);
+    const decoder = await chooseDecoder(c);
+    if (this.stopped) return;
+    const src = decoder === 'node-av' ? new NodeAvSource(c.id, opts, this.pool, this.o.ring) : new FrameSource(c.id, opts, this.pool);
     this.source = src;
     this.startedAt = Date.now();
     this.inFlight = 0;
@@ -180,7 +186,7 @@ export class CameraCapture {
       this.failed(err);
     });
     src.start();
-    this.log.debug({ url: redact(url), pid: src.pid, decoder: c.decoder ?? 'ffmpeg' }, 'stream started');
+    this.log.debug({ url: redact(url), pid: src.pid, decoder }, 'stream started');
   }
 
   /** Media clock: the recording has been analysed to its end; it is not played again. */

@@ -53,7 +53,11 @@ export class DetectorRuntime {
         try {
           const manifest = loadManifest(id, o.modelsDir);
           const detector = await rt.load(manifest, o.filesDir, o.routes);
-          const queue = new DetectQueue({ model: detector, capacity: s.detector.queue });
+          // A camera has at most one frame waiting (a newer one replaces it): room for one
+          // per camera means a burst of key frames (cameras in step) waits its turn instead
+          // of being dropped while the model sits idle after it.
+          const users = s.cameras.filter((c) => c.enabled && cameraModelIds(c, s.detector.model).includes(id)).length;
+          const queue = new DetectQueue({ model: detector, capacity: s.detector.queue ?? Math.max(8, users) });
           rt.models.set(id, { detector, queue });
           o.log.info(
             {

@@ -9,6 +9,7 @@ import type { EventsRepo } from '../store/events.ts';
 import { EvidenceRepo } from '../store/evidence.ts';
 import type { EventRecord } from '../events/types.ts';
 import { resolveSource } from '../capture/source.ts';
+import { chooseDecoder } from '../capture/decoder.ts';
 import { loadOrCreateKey, type BoxKey } from './keys.ts';
 import { ClipRing } from './ring.ts';
 import { EvidenceRecorder } from './recorder.ts';
@@ -61,9 +62,10 @@ export class EvidencePart {
     if (!s.ring.enabled) return;
     for (const cam of ctx.config.settings.cameras) {
       if (!cam.enabled) continue;
-      // The ring is a camera's own process; an ONVIF camera is asked for its main stream.
-      void resolveSource(cam, ctx.config.resolvePath)
-        .then((src) => {
+      // The ring is a camera's own process, or written by its in-process reader when that
+      // reads the same stream; an ONVIF camera is asked for its main stream.
+      void Promise.all([resolveSource(cam, ctx.config.resolvePath), chooseDecoder(cam)])
+        .then(([src, decoder]) => {
           if (this.stopped) return;
           const ring = new ClipRing({
             camera: cam.id,
@@ -76,6 +78,7 @@ export class EvidencePart {
             keepS: s.ring.keep_s,
             // The ring binds its own part and camera.
             log: ctx.log,
+            fed: decoder === 'node-av' && !src.main,
           });
           this.rings.set(cam.id, ring);
           ring.start();

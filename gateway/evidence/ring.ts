@@ -1,7 +1,9 @@
 /**
  * A camera's clip ring: its own ffmpeg copies the stream's packets (`-c copy`, never
  * decoded or re-encoded) into short MPEG-TS segments that wrap (`-segment_wrap`), so the
- * last `keep_s` seconds are always on disk. A clip around a moment is the segments that
+ * last `keep_s` seconds are always on disk. When the camera is read in-process (node-av)
+ * and the ring keeps the analysed stream, that reader writes the same segments from the
+ * packets it already has (`fed`): no second connection, no process. A clip around a moment is the segments that
  * overlap it, joined by ffmpeg's concat protocol into an MP4, again without re-encoding.
  * A segment's wall-clock end is its file's modification time; its start, the previous
  * segment's end. The main stream when the camera has one, else the analysed stream.
@@ -13,6 +15,7 @@ import { FfmpegArgs, preset, redact, withCredentials } from '../../devices/ffmpe
 import { runCommand } from '../../devices/util/launcher.ts';
 import { spawnTethered } from '../../devices/util/tethered.ts';
 import type { Logger } from '../log.ts';
+import type { SegmentTarget } from '../../devices/ffmpeg/segments.ts';
 
 export interface RingOptions {
   camera: string;
@@ -24,6 +27,8 @@ export interface RingOptions {
   segmentS: number;
   keepS: number;
   log: Logger;
+  /** The camera's own reader writes the segments (see target()); no ffmpeg is started. */
+  fed?: boolean;
 }
 
 export interface Segment {
@@ -35,7 +40,7 @@ export interface Segment {
 export function ringArgs(o: Pick<RingOptions, 'url' | 'username' | 'password' | 'transport' | 'dir' | 'segmentS' | 'keepS'>): string[] {
   const rtsp = o.url.startsWith('rtsp');
   const file = !/^[a-z]+:\/\//.test(o.url);
-  const wrap = Math.ceil(o.keepS / o.segmentS) + 2;
+  const wrap = wrapCount(o);
   return new FfmpegArgs()
     .logLevel('error')
     .input(
@@ -64,20 +69,38 @@ export function ringArgs(o: Pick<RingOptions, 'url' | 'username' | 'password' | 
     .build();
 }
 
+/** Segment files before the names wrap: the kept seconds, the one being written and a spare. */
+function wrapCount(o: Pick<RingOptions, 'segmentS' | 'keepS'>): number {
+  return Math.ceil(o.keepS / o.segmentS) + 2;
+}
+
 export class ClipRing {
   private readonly o: RingOptions;
   private proc: ChildProcess | null = null;
   private stopped = false;
+  private started = false;
   private restartMs = 1000;
   private timer: NodeJS.Timeout | null = null;
   private lastError = '';
   /** The newest segment's key frame as a JPEG (or on its way), by segment. */
   private still: { key: string; jpeg: Promise<Buffer | null> } | null = null;
   private readonly log: Logger;
+  private readonly fedTarget: SegmentTarget;
 
   constructor(o: RingOptions) {
     this.o = o;
     this.log = o.log.child({ part: 'evidence', camera: o.camera });
+    this.fedTarget = {
+      dir: o.dir,
+      segmentS: o.segmentS,
+      wrap: wrapCount(o),
+      onError: (err) => this.log.warn({ err, retry_s: 10 }, 'clip ring: a segment could not be written'),
+    };
+  }
+
+  /** Where the camera's reader writes segments, while a fed ring runs. */
+  target(): SegmentTarget | null {
+    return this.o.fed && !this.stopped && this.started ? this.fedTarget : null;
   }
 
   get pid(): number | undefined {
@@ -88,7 +111,9 @@ export class ClipRing {
     this.stopped = false;
     rmSync(this.o.dir, { recursive: true, force: true }); // old segments have wrong times
     mkdirSync(this.o.dir, { recursive: true });
-    this.spawn();
+    this.started = true;
+    if (this.o.fed) this.log.debug('clip ring fed by the camera reader');
+    else this.spawn();
   }
 
   private spawn(): void {
@@ -198,9 +223,12 @@ export class ClipRing {
   }
 }
 
+/** Evidence commands give way to the cameras' analysis on a full box (see RunOptions.nice). */
+export const EVIDENCE_NICE = 10;
+
 /** A short ffmpeg run, from the launcher's process (an event's evidence must not stall the cameras). */
 async function run(args: string[]): Promise<Buffer> {
-  const r = await runCommand('ffmpeg', args, { timeoutMs: 20_000 });
+  const r = await runCommand('ffmpeg', args, { timeoutMs: 20_000, nice: EVIDENCE_NICE });
   if (r.code === 0) return r.stdout;
   throw new Error(`ffmpeg exited with code ${r.code ?? r.signal}: ${r.stderr.trim().split('\n').at(-1) ?? ''}`);
 }

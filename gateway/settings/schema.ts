@@ -223,10 +223,10 @@ export const Camera = Type.Object(
       description:
         'the still gate: a frame whose picture has not changed inside the zones since the last analysis, with nothing on its way to a verdict, skips inference, but never for longer than this; 0: every frame is inferred',
     }),
-    decoder: Literals(['ffmpeg', 'node-av'], {
-      default: 'ffmpeg',
+    decoder: Literals(['auto', 'ffmpeg', 'node-av'], {
+      default: 'auto',
       description:
-        'ffmpeg: one ffmpeg process decodes every key frame. node-av (optional npm package): in the gateway process, reads every packet and decodes a key frame only when the camera is due for analysis',
+        'node-av (optional npm package): in the gateway process, reads every packet, decodes a key frame only when the camera is due for analysis, and writes the clip ring from the same packets. ffmpeg: one ffmpeg process per camera decodes every key frame (and another keeps the clip ring). auto: node-av when it loads on this machine, else ffmpeg',
     }),
     model: Type.Optional(Type.String({ description: 'model id (manifest in models/), defaults to detector.model' })),
     models: Type.Optional(
@@ -359,7 +359,14 @@ export const SettingsSchema = Type.Object(
     detector: obj({
       model: Type.String({ default: 'yolox_nano' }),
       threads: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
-      queue: Type.Integer({ minimum: 1, maximum: 1000, default: 8, description: 'frames waiting per model before the oldest are dropped' }),
+      queue: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 1000,
+          description:
+            'frames waiting per model before those of the cameras served most recently are given up (default: one per camera using the model; a camera never has more than one waiting)',
+        }),
+      ),
       batch: Type.Integer({
         minimum: 1,
         maximum: 64,

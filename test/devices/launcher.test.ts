@@ -1,10 +1,12 @@
 /**
  * The command launcher: short commands run from its own small process (a fork from the
  * gateway stalls every camera for as long as copying the gateway's memory map takes), with
- * their output, exit code, stderr, stdin, time limit and spawn errors as spawn gives them.
+ * their output, exit code, stderr, stdin, time limit and spawn errors as spawn gives them,
+ * and evidence work at a lower priority than the analysis.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
+import { getPriority } from 'node:os';
 import { runCommand, stopLauncher, warmLauncher } from '../../devices/util/launcher.ts';
 
 afterEach(() => {
@@ -62,6 +64,17 @@ describe('the command launcher', () => {
     expect(again).toBeGreaterThan(0);
     expect(again).not.toBe(helper);
     expect(again).not.toBe(process.pid);
+  });
+
+  it('runs evidence commands at a lower priority when asked (nice), from the helper and here', async () => {
+    // The shell waits a moment so that the priority is set before it asks for it.
+    const niceOf = async (o: { nice?: number }) => Number((await runCommand('sh', ['-c', 'sleep 0.2; nice'], o)).stdout.toString().trim());
+    warmLauncher();
+    expect(await niceOf({})).toBe(getPriority()); // as this process runs
+    expect(await niceOf({ nice: 10 })).toBe(10);
+    process.env.GW_LAUNCHER = 'inline';
+    stopLauncher();
+    expect(await niceOf({ nice: 10 })).toBe(10);
   });
 
   it('runs here when told to (GW_LAUNCHER=inline), with the same results', async () => {

@@ -77,6 +77,8 @@ officers:
 `,
       ),
     );
+    // The officers' phones report every 20 s: one report now, so the first escalation finds them.
+    await officers.report();
   }, 120_000);
 
   afterAll(async () => {
