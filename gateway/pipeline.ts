@@ -22,6 +22,8 @@ import type { EventService } from './events/service.ts';
 import type { EventRecord } from './events/types.ts';
 import type { CameraLoad } from './detect/overload.ts';
 import { StillGate } from './detect/gate.ts';
+import { MotionLevel } from './detect/motion.ts';
+import type { Motion } from '../devices/ffmpeg/frames.ts';
 import { Steady } from './clock.ts';
 import type { SegmentTarget } from '../devices/ffmpeg/segments.ts';
 
@@ -42,8 +44,11 @@ export class CameraPipeline {
   detectorError: string | null = null;
   private readonly onTracks?: (ts: number, tracks: TrackView[]) => void;
   private gate: StillGate;
-  /** Frames the still gate kept from inference. */
+  /** Frames the still gate kept from inference, and of those, the ones never decoded. */
   private stillSkipped = 0;
+  private quietSkipped = 0;
+  /** What this camera's encoder spends on a still picture (node-av: before decoding). */
+  private readonly motion = new MotionLevel();
   /** A frame skipped while the one it was compared with was in flight: held once that one is back. */
   private heldTs: number | null = null;
   /** When the pipeline first started (the overload watch judges a camera never analysed from it). */
@@ -129,6 +134,7 @@ export class CameraPipeline {
       resolvePath: ctx.config.resolvePath,
       onHealth: (h) => o.onHealth(this.withAnalysis(h)),
       onFrame: (f: Frame) => this.onFrame(f),
+      onQuiet: (ts, m) => this.onQuiet(ts, m),
       ring: o.ring,
     });
   }
@@ -174,9 +180,31 @@ export class CameraPipeline {
   private mayskip(f: Frame, statics: boolean): boolean {
     if (!this.gate.enabled) return false;
     const look = this.gate.check(f, f.ts);
+    if (f.motion) this.motion.learn(f.motion, look.still);
     if (!look.still || look.stale || statics) return false;
+    return this.mayHold(f.ts);
+  }
+
+  /**
+   * Before a key frame is even decoded: the encoder spent as little since the last one as it
+   * does on this camera's still pictures, and a still picture would be skipped now (the
+   * same rules as mayskip). Then it is not decoded at all. A camera watching for static
+   * change needs every picture.
+   */
+  private onQuiet(ts: number, m: Motion): boolean {
+    if (!this.gate.enabled || this.staticChange || !this.queues.length) return false;
+    if (!this.motion.quiet(m)) return false;
+    const t = this.capture.mediaClock ? ts : this.steady.now();
+    if (!this.gate.settled(t) || !this.mayHold(t)) return false;
+    this.quietSkipped++;
+    this.skip(t);
+    return true;
+  }
+
+  /** Nothing on its way to a verdict or a presence step: a still frame tells nothing new. */
+  private mayHold(ts: number): boolean {
     const due = this.engine.candidatesDueAt();
-    if (due !== null && f.ts >= due) return false;
+    if (due !== null && ts >= due) return false;
     // A presence step judges from fresh analyses (the engine's last evaluated frame): keep
     // inferring from still_max_s before it, so a skipped stretch never leaves it "unknown".
     const horizon = this.camera.still_max_s * 1000 + 2 * Math.max(this.camera.interval_s * 1000, this.tracker.interval.medianMs() ?? 0);
@@ -258,6 +286,7 @@ export class CameraPipeline {
       analysisIntervalS: ms === null ? null : Math.round(ms / 100) / 10,
       lastAnalysisAt: this.tracker.interval.lastTs,
       stillSkipped: this.stillSkipped,
+      quietSkipped: this.quietSkipped,
     };
   }
 

@@ -53,6 +53,8 @@ export interface ScenarioResult {
   tookS: number;
   /** Frames the still gate kept from inference (not in `frames`). */
   stillSkipped: number;
+  /** Of those, the frames never decoded (the P-frames said still; node-av). */
+  quietSkipped: number;
 }
 
 function freePort(): Promise<number> {
@@ -130,7 +132,7 @@ export async function runScenarios(
   writeFileSync(file, yaml);
   const results = new Map<string, ScenarioResult>();
   for (const { name, scenario } of items)
-    results.set(name, { name, scenario, base: NaN, frames: [], events: [], tookS: 0, stillSkipped: 0 });
+    results.set(name, { name, scenario, base: NaN, frames: [], events: [], tookS: 0, stillSkipped: 0, quietSkipped: 0 });
   // What the tracker gets: every model's detections and the static-change regions, merged.
   const onDetections = (camera: string, frame: { ts: number }, detections: readonly Detection[]) => {
     const r = results.get(camera);
@@ -163,7 +165,9 @@ export async function runScenarios(
     await new Promise((ok) => setTimeout(ok, 500));
     for (const r of results.values()) {
       r.tookS = (Date.now() - started) / 1000;
-      r.stillSkipped = gw.pipelines.get(r.name)?.health().stillSkipped ?? 0;
+      const h = gw.pipelines.get(r.name)?.health();
+      r.stillSkipped = h?.stillSkipped ?? 0;
+      r.quietSkipped = h?.quietSkipped ?? 0;
     }
   } finally {
     await gw.stop();
@@ -257,7 +261,9 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
       );
       console.log(`recorded ${frames.length} frames of detections in ${values.record}`);
     }
-    console.log(`${r.frames.length} frames analysed, ${r.stillSkipped} skipped as still, in ${r.tookS.toFixed(1)} s`);
+    console.log(
+      `${r.frames.length} frames analysed, ${r.stillSkipped} skipped as still (${r.quietSkipped} of them not even decoded), in ${r.tookS.toFixed(1)} s`,
+    );
     for (const e of r.events)
       console.log(
         `  event ${e.type} in ${e.zone}: first seen ${e.firstSeenS.toFixed(1)} s, confirmed ${e.confirmedS.toFixed(1)} s, ${e.classes.join('+')}, tracks ${e.trackIds.join(',')}`,

@@ -63,9 +63,18 @@ export function frameSourceArgs(o: FrameSourceOptions): string[] {
     .build();
 }
 
+/** What the encoder spent since the last decoded key frame: its P-frames' bytes (node-av only). */
+export interface Motion {
+  bytes: number;
+  /** How many packets those were. */
+  frames: number;
+  /** The size of the key frame at hand: what a whole picture of this scene costs. */
+  keyBytes: number;
+}
+
 export interface FrameSourceEvents {
   /** `data` came from the pool's `take`; the listener owns it until it gives it back. */
-  frame: [header: PpmHeader, data: Buffer, ts: number];
+  frame: [header: PpmHeader & { motion?: Motion }, data: Buffer, ts: number];
   exit: [error: DeviceError, code: number | null, signal: NodeJS.Signals | null];
 }
 
@@ -75,6 +84,11 @@ export interface FrameSourceEvents {
  */
 export interface FramePool {
   take(size: number, ts: number): Buffer | null;
+  /**
+   * Asked before a due key frame is decoded, when the source can tell what the encoder
+   * spent since the last one it decoded: true skips it undecoded (the picture is still).
+   */
+  quiet?(ts: number, motion: Motion): boolean;
 }
 
 /** A single reused buffer: for callers that consume each frame synchronously. */

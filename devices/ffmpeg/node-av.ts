@@ -58,6 +58,8 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
   /** Key frames decoded, and packets dropped undecoded (for measurement). */
   decoded = 0;
   skipped = 0;
+  /** Due key frames left undecoded because the pool called them quiet (a still picture). */
+  quiet = 0;
 
   /**
    * `ring`, asked at each packet: where to keep the stream's packets as clip segments (the
@@ -206,6 +208,19 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
       let small: Buffer[] = [];
       let smallStride: number[] = [];
       let lastFrame: Buffer | null = null;
+      /** The P-frames since the last decoded key frame: the cheapest sign of change. */
+      const motion = { bytes: 0, frames: 0, keyBytes: 0 };
+      const isQuiet = (ts: number) => {
+        if (!this.pool.quiet?.(ts, motion)) return false;
+        this.quiet++;
+        return true;
+      };
+      const decoded = () => {
+        const m = { ...motion };
+        motion.bytes = 0;
+        motion.frames = 0;
+        return m;
+      };
 
       const decodeInto = async (dst: Buffer, w: number, h: number): Promise<boolean> => {
         // Drain the decoder after each key frame, so it always gives the frame back at once
@@ -271,8 +286,11 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
           }
           if (!(packet.flags & c.AV_PKT_FLAG_KEY)) {
             this.skipped++;
+            motion.bytes += packet.size;
+            motion.frames++;
             continue;
           }
+          motion.keyBytes = packet.size;
           const [w, h] = fitSize(vs.codecpar.width, vs.codecpar.height, o.width, o.height, o.fit);
           const size = w * h * 3;
           const header = { width: w, height: h };
@@ -282,6 +300,11 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
             const mine = Math.round((t * 1000) / periodMs);
             if (mine < slot) {
               this.skipped++;
+              continue;
+            }
+            if (lastFrame && isQuiet(startMs + mine * periodMs)) {
+              // The slots in between would repeat an unchanged picture: skipped with it.
+              slot = mine + 1;
               continue;
             }
             while (lastFrame && slot < mine) {
@@ -297,10 +320,11 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
             if (lastFrame?.length !== size) lastFrame = Buffer.allocUnsafe(size);
             dst.copy(lastFrame);
             slot = mine + 1;
-            this.emit('frame', header, dst, ts);
+            this.emit('frame', { ...header, motion: decoded() }, dst, ts);
             continue;
           }
           const ts = Date.now();
+          if (isQuiet(ts)) continue;
           const dst = this.pool.take(size, ts);
           if (!dst) {
             this.skipped++;
@@ -308,7 +332,7 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
           }
           if (await decodeInto(dst, w, h)) {
             this.decoded++;
-            this.emit('frame', header, dst, Date.now());
+            this.emit('frame', { ...header, motion: decoded() }, dst, Date.now());
           }
         } finally {
           record();

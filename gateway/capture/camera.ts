@@ -17,6 +17,7 @@ import { Backoff } from '../backoff.ts';
 import { RateWindow, type CameraHealth, type CameraState } from './health.ts';
 import type { SegmentTarget } from '../../devices/ffmpeg/segments.ts';
 import { chooseDecoder } from './decoder.ts';
+import type { Motion } from '../../devices/ffmpeg/frames.ts';
 
 const ONVIF_WORDS: Partial<Record<DeviceError['code'], string>> = {
   auth: 'auth failed (wrong user name or password)',
@@ -32,6 +33,8 @@ export interface Frame {
   ts: number;
   width: number;
   height: number;
+  /** What the encoder spent on P-frames since the last decoded key frame (node-av only). */
+  motion?: Motion;
   /** Owned by the receiver until it calls release(). */
   data: Buffer;
   release(): void;
@@ -45,6 +48,11 @@ export interface CaptureOptions {
   fit: 'fit' | 'stretch';
   log: Logger;
   onFrame: (f: Frame) => void;
+  /**
+   * A due key frame, before it is decoded, with what the encoder spent since the last one
+   * (node-av): true skips it undecoded (the camera's pipeline calls the picture still).
+   */
+  onQuiet?: (ts: number, motion: Motion) => boolean;
   /** node-av: where the reader also writes the camera's clip segments (the evidence ring). */
   ring?: () => SegmentTarget | null;
   onHealth: (h: CameraHealth) => void;
@@ -84,6 +92,7 @@ export class CameraCapture {
     this.log = o.log.child({ part: 'capture', camera: o.camera.id });
     this.media = !isOnvif(o.camera.url) && usesMediaClock({ url: o.camera.url, clock: o.camera.clock });
     this.pool = new CameraFramePool(o.camera.interval_s * 1000);
+    this.pool.onQuiet = (ts, m) => this.quiet(ts, m);
     this.backoff = new Backoff(o.backoff ?? { baseMs: 1000, maxMs: 60_000 });
     this.health = {
       camera: o.camera.id,
@@ -178,7 +187,7 @@ export class CameraCapture {
     this.source = src;
     this.startedAt = Date.now();
     this.inFlight = 0;
-    src.on('frame', (h, data, ts) => this.frame(h.width, h.height, data, ts));
+    src.on('frame', (h, data, ts) => this.frame(h.width, h.height, data, ts, h.motion));
     src.once('exit', (err, code) => {
       if (this.source === src) this.source = null;
       if (this.stopped) return;
@@ -222,14 +231,25 @@ export class CameraCapture {
     return null;
   }
 
-  private frame(width: number, height: number, data: Buffer, ts: number): void {
+  /** A due frame left undecoded: the stream is alive and on time all the same. */
+  private quiet(ts: number, motion: Motion): boolean {
+    if (!this.o.onQuiet?.(ts, motion)) return false;
+    this.arrived(ts);
+    return true;
+  }
+
+  private arrived(ts: number): void {
     this.rate.add(Date.now());
     this.lastFrameWall = Date.now();
     this.health.lastFrameAt = ts;
+    if (this.media) this.mediaNext = ts + this.o.camera.interval_s * 1000;
+  }
+
+  private frame(width: number, height: number, data: Buffer, ts: number, motion?: Motion): void {
+    this.arrived(ts);
     const source = this.source;
     const media = this.media && source !== null;
     if (media) {
-      this.mediaNext = ts + this.o.camera.interval_s * 1000;
       // Back-pressure instead of dropping: ffmpeg waits until the detector took this frame.
       this.inFlight++;
       source.pause();
@@ -248,6 +268,7 @@ export class CameraCapture {
       width,
       height,
       data,
+      motion,
       release: () => {
         if (!released) {
           released = true;

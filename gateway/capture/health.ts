@@ -24,6 +24,8 @@ export interface CameraHealth {
   lastAnalysisAt?: number | null;
   /** Frames the still gate kept from inference (a still picture, nothing pending). */
   stillSkipped?: number;
+  /** Of those, the ones never decoded (the encoder's P-frames said the picture was still). */
+  quietSkipped?: number;
 }
 
 /** Counts events in a sliding window of `windowMs`, cheaply (a ring of timestamps). */

@@ -3,19 +3,29 @@
  * one waiting for the detector, one being detected); when all are busy the new frame is
  * skipped before a byte is copied, and counted.
  */
-import type { FramePool } from '../../devices/ffmpeg/frames.ts';
+import type { FramePool, Motion } from '../../devices/ffmpeg/frames.ts';
 
 export class CameraFramePool implements FramePool {
   private readonly free: Buffer[] = [];
   private outstanding = 0;
   private lastTaken = -Infinity;
   skippedBusy = 0;
+  /** Asked for a due key frame the source can describe: true leaves it undecoded (see quiet()). */
+  onQuiet: ((ts: number, motion: Motion) => boolean) | null = null;
   private readonly max: number;
   private readonly intervalMs: number;
 
   constructor(intervalMs: number, max = 3) {
     this.intervalMs = intervalMs;
     this.max = max;
+  }
+
+  /** A due frame the camera's pipeline calls still, from what the encoder spent: it counts as taken. */
+  quiet(ts: number, motion: Motion): boolean {
+    if (!this.onQuiet || ts - this.lastTaken < this.intervalMs * 0.9) return false;
+    if (!this.onQuiet(ts, motion)) return false;
+    this.lastTaken = ts;
+    return true;
   }
 
   take(size: number, ts: number): Buffer | null {

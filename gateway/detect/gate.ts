@@ -151,6 +151,17 @@ export class StillGate {
     if (this.sentTs === ts) this.sentTs = null;
   }
 
+  /**
+   * Without looking at a picture (it is not decoded): would a still one be skipped now? The
+   * reference is recent enough, and its own change, if it showed one, had its second look.
+   */
+  settled(ts: number): boolean {
+    if (!this.enabled) return false;
+    const refTs = this.sentTs ?? this.baseTs;
+    if (refTs === null || ts - refTs >= this.maxMs) return false;
+    return this.sentTs !== null ? this.sentSettled : this.baseSettled;
+  }
+
   /** A frame is in flight (sent, not back yet). */
   get pending(): boolean {
     return this.sentTs !== null;

@@ -7,6 +7,12 @@
  * pixel of every frame. Each is run twice, gate on (the default, still_max_s 10) and off
  * (still_max_s 0): the events must be the same, and the gate must have skipped frames,
  * also while the parked taxi's dwell runs.
+ *
+ * The videos are 5 fps with a key frame every second, so the in-process decoder (node-av,
+ * the default where it loads) sees P-frames: on the empty street and under the drifting
+ * light most still frames are not even decoded (their P-frames cost next to nothing); in
+ * the rain every P-frame costs a good part of a picture, so every frame is decoded and the
+ * thumbnail decides.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { havePeers } from '../peers/require.ts';
@@ -48,6 +54,23 @@ describe.runIf(ok)('the still gate on scenario videos through the real pipeline'
       expect(e.firstSeenS).toBeCloseTo(all.events[i].firstSeenS, 0);
       expect(iou(e.box as unknown as Box, all.events[i].box as unknown as Box)).toBeGreaterThan(0.8);
     });
+  });
+
+  it('leaves still frames undecoded where the P-frames say still (not in the rain)', async () => {
+    const { chooseDecoder } = await import('../../gateway/capture/decoder.ts');
+    if ((await chooseDecoder({ decoder: 'auto' })) !== 'node-av') {
+      if (process.env.CI === 'true') throw new Error('node-av does not load: the P-frame test cannot run');
+      return;
+    }
+    for (const name of ['gate-park', 'gate-light-drift']) {
+      const r = on.get(name)!;
+      // Most skipped frames were never decoded.
+      expect(r.quietSkipped, name).toBeGreaterThan(r.stillSkipped * 0.7);
+      expect(off.get(name)!.quietSkipped, name).toBe(0);
+    }
+    const rain = on.get('gate-rain')!;
+    expect(rain.stillSkipped).toBeGreaterThan(0);
+    expect(rain.quietSkipped).toBe(0);
   });
 
   it.each(NAMES)('%s: still stretches are skipped, never for longer than still_max_s; the taxi is watched throughout', (name) => {
