@@ -15,7 +15,7 @@
  * With --rtsp N, one more run reads N streams from the GStreamer RTSP server instead.
  *
  *   node --import tsx scripts/bench-gateway.ts [--cameras 32,64,134] [--rtsp 64] [--seconds 120]
- *       [--set detector.threads=1 ...] [--json] [--keep]
+ *       [--arrive-over 30] [--set detector.threads=1 ...] [--json] [--keep]
  *
  * The table goes to stdout (with --json: the table to stderr, JSON to stdout). --keep keeps
  * each run's folder (its settings, the gateway's log and data) and prints where.
@@ -30,7 +30,7 @@ import { startMosquitto, type Mosquitto } from '../test/peers/mosquitto.ts';
 import { startRtspServer, type RtspServer } from '../test/peers/rtsp.ts';
 import { freePort } from '../test/peers/ports.ts';
 import { which } from '../test/peers/require.ts';
-import { benchClip, cacheDir } from './bench/clip.ts';
+import { arrivalClips, benchClip, cacheDir } from './bench/clip.ts';
 import { applyOverride, benchSettings } from './bench/settings.ts';
 import { runGateway } from './bench/gateway-run.ts';
 import { bareFloor, frigateStyle, type FloorResult, type InferenceOptions } from './bench/floor.ts';
@@ -48,6 +48,8 @@ const { values } = parseArgs({
     broker: { type: 'string', default: which('mosquitto') ? 'mosquitto' : 'embedded' },
     json: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    // Cars park at moments spread over this many seconds (0: all parked from the start).
+    'arrive-over': { type: 'string', default: '30' },
     // While tuning: the gateway's own figures only (no bare floor, no baseline, no table).
     'gateway-only': { type: 'boolean', default: false },
   },
@@ -86,10 +88,12 @@ const runs: { source: 'file' | 'rtsp'; n: number }[] = values
 if (values.rtsp) runs.push({ source: 'rtsp', n: Number(values.rtsp) });
 
 const clip = await benchClip();
+const ARRIVE_OVER = Number(values['arrive-over']);
+const arrivals = ARRIVE_OVER > 0 ? await arrivalClips(ARRIVE_OVER) : [clip];
 const startedAt = new Date();
 const load0 = loadavg()[0];
 say(
-  `gateway benchmark: ${runs.map((r) => `${r.n} ${r.source}`).join(', ')} cameras, ${SECONDS} s each, interval_s ${intervalS}, dwell ${dwellS} s, ${values.broker} broker; clip ${clip}`,
+  `gateway benchmark: ${runs.map((r) => `${r.n} ${r.source}`).join(', ')} cameras, ${SECONDS} s each, interval_s ${intervalS}, dwell ${dwellS} s, ${values.broker} broker; ${ARRIVE_OVER > 0 ? `cars park over the first ${ARRIVE_OVER} s (${arrivals.length} clips)` : `every car parked from the start (${clip})`}`,
 );
 
 interface Measured {
@@ -104,7 +108,7 @@ for (const run of runs) {
   let rtsp: RtspServer | null = null;
   let mosq: Mosquitto | null = null;
   try {
-    let urls = Array.from({ length: run.n }, () => clip);
+    let urls = Array.from({ length: run.n }, (_, i) => arrivals[i % arrivals.length]);
     if (run.source === 'rtsp') {
       const mounts = Object.fromEntries(urls.map((c, i) => [`/cam${i + 1}`, c]));
       // Staggered phases: real cameras do not send their key frames in the same instant.

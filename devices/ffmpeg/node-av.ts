@@ -11,28 +11,9 @@ import { singleBuffer, usesMediaClock } from './frames.ts';
 import { withCredentials } from './args.ts';
 import { ffmpegError, hideSecrets } from './errors.ts';
 import { SegmentWriter, type SegmentTarget } from './segments.ts';
+import { loadNodeAv } from './node-av-lib.ts';
 
-type Lib = typeof import('node-av/lib');
-type Consts = typeof import('node-av/constants');
-export type NodeAv = { lib: Lib; c: Consts };
-
-let loaded: Promise<NodeAv> | null = null;
-/** Loads node-av once; rejects with a plain message when it is not installed. */
-export function loadNodeAv(): Promise<NodeAv> {
-  loaded ??= Promise.all([import('node-av/lib'), import('node-av/constants')]).then(
-    ([lib, c]) => {
-      // FFmpeg's own log goes to the gateway's stderr with no camera on it; each failure
-      // reaches the camera's health and log through the error code instead.
-      lib.Log.setLevel(c.AV_LOG_QUIET);
-      return { lib, c };
-    },
-    (e: Error) => {
-      loaded = null;
-      throw new Error(`node-av is not installed or does not load (npm install node-av): ${e.message}`);
-    },
-  );
-  return loaded;
-}
+export { loadNodeAv, type NodeAv } from './node-av-lib.ts';
 
 function isStreamUrl(url: string): boolean {
   return /^(rtsps?|rtmp|https?|srt|udp):/.test(url);

@@ -8,7 +8,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { IRational } from 'node-av/lib';
-import type { NodeAv } from './node-av.ts';
+import type { NodeAv } from './node-av-lib.ts';
 
 export interface SegmentTarget {
   dir: string;
