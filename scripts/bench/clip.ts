@@ -58,7 +58,7 @@ export function benchClip(dir = cacheDir()): Promise<string> {
 }
 
 /** How long an arrivals clip runs before it loops (longer than a benchmark run). */
-const ARRIVALS_S = 180;
+const ARRIVALS_S = 120;
 
 /**
  * `variants` clips; in clip k the taxi drives in over 3 s and parks at about
