@@ -11,7 +11,7 @@
  *
  * A frame pushed as urgent (it may complete a dwell: its warning waits on it) goes ahead
  * of the round-robin, first come first served among urgent ones, and is never the one given
- * up for room. A camera sends one such frame per verdict due, so urgency cannot starve the
+ * up for room; a newer frame of its camera that replaces it keeps its place. A camera sends one such frame per verdict due, so urgency cannot starve the
  * others.
  */
 import type { Frame } from '../capture/camera.ts';
@@ -100,6 +100,9 @@ export class DetectQueue {
       // The newer frame takes the older one's place in line. Out of the line before the
       // drop is reported: the camera's join takes a dropped frame back from every queue.
       const old = this.waiting[same];
+      // It keeps the older frame's claim too: an urgent frame replaced before its turn (the
+      // box behind) would otherwise hand its camera's verdict to the back of the line.
+      w.turn = Math.min(w.turn, old.turn);
       this.waiting[same] = w;
       this.drop(old);
       return;

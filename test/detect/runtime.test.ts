@@ -138,7 +138,7 @@ describe('back-pressure and fair turns', () => {
     await model.release();
   });
 
-  it('an urgent frame (a dwell about to complete) goes ahead of the round-robin and is never the one given up', async () => {
+  it('an urgent frame (a dwell about to complete) goes ahead of the round-robin, is never the one given up, and a newer frame replacing it keeps its place', async () => {
     const model = new Gated(
       await Model.load(
         tinyModel({ id: 'slow', labels: ['person', 'car'], output: { decoder: 'yolov8' }, outputs: [PERSON_V8] }),
@@ -158,7 +158,8 @@ describe('back-pressure and fair turns', () => {
     q.push(frame('a', 4, released), sink, true); // a was served last, but this frame is urgent
     q.push(frame('d', 5, released), sink); // full, d ties with b and c (never served) and came last: refused; a@4 never goes
     q.push(frame('e', 6, released), sink, true); // full and urgent: c (the newest claim) gives way
-    expect(dropped).toEqual(['d@5', 'c@3']);
+    q.push(frame('a', 7, released), sink); // a newer frame of a replaces a@4 and keeps its urgent place
+    expect(dropped).toEqual(['d@5', 'c@3', 'a@4']);
     let settled = false;
     const idle = q.settled().then(() => (settled = true));
     while (!settled) {
@@ -166,7 +167,7 @@ describe('back-pressure and fair turns', () => {
       await Promise.race([idle, new Promise((r) => setTimeout(r, 20))]);
     }
     // Urgent first, in the order they came; then the round-robin.
-    expect(done).toEqual(['a@1', 'a@4', 'e@6', 'b@2']);
+    expect(done).toEqual(['a@1', 'a@7', 'e@6', 'b@2']);
     await model.release();
   });
 
