@@ -35,6 +35,7 @@ import { applyOverride, benchSettings } from './bench/settings.ts';
 import { runGateway } from './bench/gateway-run.ts';
 import { bareFloor, frigateStyle, type FloorResult, type InferenceOptions } from './bench/floor.ts';
 import { percentile, table, type Row } from './bench/table.ts';
+import { threading } from '../gateway/detect/threading.ts';
 
 const { values } = parseArgs({
   options: {
@@ -74,12 +75,12 @@ for (const o of overrides) applyOverride(probe, o);
 const intervalS = Number(probe.cameras[0].interval_s);
 const dwellS = Number(probe.cameras[0].zones[0].rules[0].dwell_s);
 const manifest = loadManifest(String(probe.detector.model ?? 'yolox_nano'));
-const inference: InferenceOptions = {
+/** The gateway's inference options at N cameras (its default threads and spin depend on N). */
+const inferenceFor = (n: number): InferenceOptions => ({
   model: join(filesDir(probe.models?.files_dir), manifest.file),
-  threads: Number(probe.detector.threads ?? 2),
-  spin: probe.detector.spin !== false,
+  ...threading(probe.detector as { threads?: number; spin?: boolean }, n),
   size: [manifest.input.width, manifest.input.height],
-};
+});
 
 const runs: { source: 'file' | 'rtsp'; n: number }[] = values
   .cameras!.split(',')
@@ -147,7 +148,7 @@ for (const run of runs) {
       );
       continue;
     }
-    const bare = await bareFloor(urls, inference, intervalS, BARE_S);
+    const bare = await bareFloor(urls, inferenceFor(run.n), intervalS, BARE_S);
     say(
       `  bare: ffmpeg ${bare.ffmpegCores.toFixed(2)} + ORT ${bare.ortCores.toFixed(2)} cores (${bare.ortRate.toFixed(1)} of ${bare.ortWanted.toFixed(1)} runs/s)`,
     );
@@ -163,6 +164,8 @@ for (const run of runs) {
 if (values['gateway-only']) process.exit(0);
 const frigateN = Number(values.frigate);
 say(`Frigate-style baseline: ${frigateN} cameras, every frame decoded, 5 fps inferred (${FRIGATE_S} s)`);
+// Frigate's own detector settings, whatever the gateway's: two threads, spinning.
+const inference = inferenceFor(frigateN);
 const frigate = await frigateStyle(
   Array.from({ length: frigateN }, () => clip),
   inference,
@@ -221,7 +224,12 @@ const meta = {
   dwell_s: dwellS,
   broker: values.broker,
   overrides,
-  inference: { model: manifest.id, threads: inference.threads, spin: inference.spin },
+  // Per run: the gateway's threads and spin follow its number of cameras (gateway/detect/threading.ts).
+  inference: {
+    model: manifest.id,
+    runs: runs.map((r) => ({ cameras: r.n, ...threading(probe.detector as { threads?: number; spin?: boolean }, r.n) })),
+  },
+  frigate_inference: { threads: inference.threads, spin: inference.spin },
   frigate: {
     cameras: frigateN,
     seconds: FRIGATE_S,

@@ -12,6 +12,7 @@ import { ModelHost } from './host.ts';
 import { DetectQueue, type QueueStats } from './queue.ts';
 import type { Detector } from './types.ts';
 import { cameraModelIds } from './camera.ts';
+import { threading } from './threading.ts';
 
 /** Results go straight to each frame's camera (the sink it pushed with); only model state comes here. */
 export interface RuntimeRoutes {
@@ -79,9 +80,10 @@ export class DetectorRuntime {
 
   private load(manifest: Manifest, filesDir: string, routes: RuntimeRoutes): Promise<Detector> {
     const d = this.settings.detector;
-    const options = { batch: d.batch, resample: true, spin: d.spin };
-    if (!d.worker_threads) return Model.load(manifest, filesDir, d.threads, options);
-    return ModelHost.load(manifest, filesDir, d.threads, options, (reason) => {
+    const { threads, spin } = threading(d, this.settings.cameras.filter((c) => c.enabled).length);
+    const options = { batch: d.batch, resample: true, spin };
+    if (!d.worker_threads) return Model.load(manifest, filesDir, threads, options);
+    return ModelHost.load(manifest, filesDir, threads, options, (reason) => {
       if (reason) this.failures.set(manifest.id, reason);
       else this.failures.delete(manifest.id);
       routes.onModelState?.(manifest.id, reason);

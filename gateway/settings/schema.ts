@@ -358,7 +358,13 @@ export const SettingsSchema = Type.Object(
     }),
     detector: obj({
       model: Type.String({ default: 'yolox_nano' }),
-      threads: Type.Integer({ minimum: 1, maximum: 64, default: 2 }),
+      threads: Type.Optional(
+        Type.Integer({
+          minimum: 1,
+          maximum: 64,
+          description: 'inference threads per model (default: 2 for up to 16 cameras, 1 above: the other core reads the streams)',
+        }),
+      ),
       queue: Type.Optional(
         Type.Integer({
           minimum: 1,
@@ -377,11 +383,12 @@ export const SettingsSchema = Type.Object(
         default: true,
         description: 'run each model in its own worker thread (inference blocks the thread it runs on)',
       }),
-      spin: Type.Boolean({
-        default: true,
-        description:
-          'inference threads spin between runs: about 25% faster per frame, about 30% more CPU; turn off on a box shared with many cameras',
-      }),
+      spin: Type.Optional(
+        Type.Boolean({
+          description:
+            'inference threads spin between runs: about 25% faster per frame, about 30% more CPU (default: on for up to 16 cameras, off above)',
+        }),
+      ),
     }),
     tracking: obj({
       max_missed_s: Seconds(8, 'a track survives missed detections for this long'),
