@@ -103,6 +103,7 @@ export function healthPayload(gw: string, h: CameraHealth, now: number, interval
     interval_s: intervalS,
     analysis_interval_s: h.analysisIntervalS ?? null,
     still_skipped: h.stillSkipped ?? 0,
+    still_undecoded: h.quietSkipped ?? 0,
   };
 }
 

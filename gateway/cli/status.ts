@@ -64,7 +64,8 @@ export async function statusCommand(config: LoadedSettings, out: Out, waitMs = 1
     if (h.state === 'online' && achieved !== null && achieved > 1.5 * cam.interval_s)
       behind.push({ id: cam.id, wanted: cam.interval_s, achieved });
     // Frames the still gate kept from inference (a still picture, nothing pending).
-    const still = h.still_skipped ? `, ${h.still_skipped} skipped as still` : '';
+    const undecoded = h.still_undecoded ? ` (${h.still_undecoded} not decoded)` : '';
+    const still = h.still_skipped ? `, ${h.still_skipped} skipped as still${undecoded}` : '';
     const every = achieved === null ? '' : `, analysed every ${achieved} s (wants ${cam.interval_s} s)`;
     out(
       `  ${cam.id.padEnd(16)} ${String(h.state).padEnd(12)} ${String(h.frames_per_minute ?? 0).padStart(3)} frames/min${every}, last frame ${age(h.last_frame_at as string, now)}, ${h.restarts} restarts, ${h.dropped} dropped${still}${reason}`,

@@ -39,6 +39,11 @@ export const CameraHealthMessage = Strict(
       description:
         'frames the still gate kept from inference since start: the picture inside the zones had not changed and nothing was on its way to a verdict (they count as analysed in analysis_interval_s)',
     }),
+    still_undecoded: Type.Integer({
+      minimum: 0,
+      description:
+        "of still_skipped, the frames never even decoded: the encoder's P-frames since the last decoded key frame said the picture had not changed (decoder node-av; always 0 on ffmpeg)",
+    }),
   },
   'retained health of one camera, on change and every 30 s',
   'CameraHealth',
