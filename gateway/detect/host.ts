@@ -71,7 +71,7 @@ export class ModelHost implements Detector {
           this.down = m.message;
           this.onDown(m.message);
           fail(new ModelError(m.message));
-          void w.terminate();
+          w.postMessage({ type: 'exit', code: 0 } satisfies ToWorker);
         } else if (m.type === 'result' || m.type === 'error') {
           const p = this.pending.get(m.id);
           if (!p) return;
@@ -136,7 +136,12 @@ export class ModelHost implements Detector {
     this.worker = null;
     if (!w) return;
     await new Promise<void>((ok) => {
-      const force = setTimeout(() => void w.terminate().then(() => ok()), 3000);
+      // Never terminate(): inside a native run it aborts the whole process. A worker still
+      // busy after 3 s is left to end by itself once its run returns, holding nothing open.
+      const force = setTimeout(() => {
+        w.unref();
+        ok();
+      }, 3000);
       w.once('exit', () => {
         clearTimeout(force);
         ok();

@@ -16,7 +16,12 @@ export interface WorkerInit {
   options: ModelOptions;
 }
 
-export type ToWorker = { type: 'run'; id: number; frames: FrameLike[] } | { type: 'release' };
+/**
+ * `exit` leaves at once with that code, between two runs. It is how a worker is made to end
+ * now: Worker.terminate() that lands inside onnxruntime's native run aborts the whole
+ * process (node-addon-api throws from a terminating environment), gateway included.
+ */
+export type ToWorker = { type: 'run'; id: number; frames: FrameLike[] } | { type: 'release' } | { type: 'exit'; code: number };
 export type FromWorker =
   | { type: 'ready'; maxBatch: number }
   | { type: 'failed'; message: string }
@@ -38,8 +43,12 @@ try {
 }
 
 port.on('message', (m: ToWorker) => {
+  if (m.type === 'exit') process.exit(m.code);
   if (m.type === 'release') {
-    void (model?.release() ?? Promise.resolve()).finally(() => {
+    // After the run in progress and those already queued: a session released under a run
+    // would fail it, or worse.
+    const done = turn.then(() => model?.release());
+    void done.finally(() => {
       post({ type: 'released' });
       port.close();
     });

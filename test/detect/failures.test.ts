@@ -13,6 +13,9 @@ import { copyFileSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync,
 import { join } from 'node:path';
 import { Model, ModelError } from '../../gateway/detect/model.ts';
 import { ModelHost } from '../../gateway/detect/host.ts';
+import { loadManifest } from '../../gateway/detect/manifest.ts';
+import type { ToWorker } from '../../gateway/detect/worker.ts';
+import type { Worker } from 'node:worker_threads';
 import { MODELS_DIR, ROOT } from '../../gateway/paths.ts';
 import { ensureScenario } from '../../scripts/scenario.ts';
 import { havePeers } from '../peers/require.ts';
@@ -140,7 +143,12 @@ describe('a model worker that dies', () => {
       expect((await host.detectBatch([grey(0)]))[0].map((d) => d.label)).toEqual(['person']);
       // Twenty runs queued; the worker dies under them. None may hang; the unfinished fail.
       const inFlight = Promise.allSettled(Array.from({ length: 20 }, () => host.detectBatch([grey(0)])));
-      await (host as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      // It dies as a crashing worker does, from inside (terminate() from outside can land
+      // in onnxruntime's native run, and that aborts the whole process).
+      const worker = (host as unknown as { worker: Worker }).worker;
+      const exited = new Promise((ok) => worker.once('exit', ok));
+      worker.postMessage({ type: 'exit', code: 1 } satisfies ToWorker);
+      expect(await exited).toBe(1);
       const settled = await inFlight;
       const failed = settled.filter((r) => r.status === 'rejected') as PromiseRejectedResult[];
       expect(failed.length).toBeGreaterThan(0);
@@ -157,6 +165,20 @@ describe('a model worker that dies', () => {
     } finally {
       await host.release();
     }
+  });
+
+  it('released in the middle of real runs, it finishes them and ends; the process lives on', async () => {
+    const host = await ModelHost.load(loadManifest('yolox_nano'), join(MODELS_DIR, 'files'), 1);
+    const frame = { data: new Uint8Array(416 * 416 * 3).fill(90), width: 416, height: 416 };
+    const inFlight = Promise.allSettled(Array.from({ length: 6 }, () => host.detectBatch([frame])));
+    await new Promise((ok) => setTimeout(ok, 30));
+    const worker = (host as unknown as { worker: Worker }).worker;
+    const exited = new Promise((ok) => worker.once('exit', ok));
+    await host.release();
+    const settled = await inFlight;
+    // Each run already queued finishes: a session freed under a run would fail it.
+    expect(settled.map((s) => s.status)).toEqual(Array(6).fill('fulfilled'));
+    expect(await exited).toBe(0);
   });
 });
 

@@ -53,6 +53,8 @@ function Shell() {
   useEffect(() => {
     const on = () => setR(route());
     addEventListener('hashchange', on);
+    // Effects run after the first paint: a hash changed before now sent no event we heard.
+    on();
     return () => removeEventListener('hashchange', on);
   }, []);
   const [page, arg] = r;
