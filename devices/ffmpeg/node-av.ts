@@ -26,6 +26,7 @@ export function fitSize(srcW: number, srcH: number, w: number, h: number, fit: '
 }
 
 const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
+const immediate = () => new Promise<void>((ok) => setImmediate(ok));
 
 export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
   readonly id: string;
@@ -236,10 +237,25 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
         return got;
       };
 
+      // A file is read on this thread: a packet from the page cache takes microseconds, and
+      // libuv's four threads are then left to decoding and the evidence (an async read per
+      // packet, 25 a second for each of 134 cameras, queued there until every reader fell
+      // behind real time and key frames stopped coming). A stream's read can block on the
+      // network, so it stays async.
+      let unyielded = 0;
       for (;;) {
         if (this.paused) await this.paused.promise;
         if (this.stopping) return 0;
-        const ret = await input.readFrame(packet);
+        let ret: number;
+        if (stream) ret = await input.readFrame(packet);
+        else {
+          // Reading as fast as it can (a media clock, or catching up): let others run too.
+          if (++unyielded >= 32) {
+            unyielded = 0;
+            await immediate();
+          }
+          ret = input.readFrameSync(packet);
+        }
         if (this.stopping) return 0;
         if (ret === c.AVERROR_EOF) {
           if (stream) return 0;
@@ -262,7 +278,10 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
           if (!stream && !media) {
             // Real time, like -re: wait until the packet's moment.
             const wait = loopBase + t * 1000 - Date.now();
-            if (wait > 0) await sleep(wait);
+            if (wait > 0) {
+              unyielded = 0;
+              await sleep(wait);
+            }
             if (this.stopping) return 0;
           }
           if (!(packet.flags & c.AV_PKT_FLAG_KEY)) {
