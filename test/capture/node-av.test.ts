@@ -2,9 +2,14 @@
  * The in-process decoder (`decoder: node-av`): a file camera and a real RTSP camera (the
  * GStreamer server) give frames at the analysis interval, not at the key-frame rate, at the
  * detector's size and with the same pixels ffmpeg gives; a killed server reconnects; and a
- * parked car through the real pipeline becomes its event.
+ * parked car through the real pipeline becomes its event. A file is read on the gateway's own
+ * thread, so its packets keep coming while libuv's thread pool is held by other work.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { close, closeSync, mkdtempSync, open, openSync, rmSync, stat } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { havePeers } from '../peers/require.ts';
 import { RTSP_PEERS, startRtspServer, type RtspServer } from '../peers/rtsp.ts';
 import { startMosquitto, type Mosquitto } from '../peers/mosquitto.ts';
@@ -134,4 +139,39 @@ describe.runIf(ok)('node-av decoder through the real pipeline', () => {
     expect(compareTimeline((r.scenario.expect ?? []) as ExpectedEvent[], r.events)).toEqual([]);
     expect(r.events.map((e) => e.type)).toEqual(['illegal_parking', 'illegal_parking', 'illegal_parking']);
   }, 240_000);
+});
+
+describe.runIf(haveNodeAv && havePeers('ffmpeg'))('node-av reading a file', () => {
+  it("goes on reading in real time while libuv's thread pool is held by other work", async () => {
+    const clip = await makeClip({ codec: 'h264', gopSeconds: 1, seconds: 10, fps: 25 });
+    // After its first frame the camera is never due again: every packet is only read (a due
+    // key frame is decoded through the pool, and would wait there).
+    let taken = false;
+    const pool = { take: (size: number) => (taken ? null : ((taken = true), Buffer.alloc(size))) };
+    const src = new NodeAvSource('busy', { url: clip, width: 416, height: 416, fit: 'fit', periodS: 1 }, pool);
+    const dir = mkdtempSync(join(tmpdir(), 'gw-pool-'));
+    const fifos = Array.from({ length: Number(process.env.UV_THREADPOOL_SIZE ?? 4) }, (_x, i) => join(dir, `f${i}`));
+    execFileSync('mkfifo', fifos);
+    try {
+      await new Promise<void>((ok, fail) => {
+        src.once('frame', () => ok());
+        src.once('exit', (e) => fail(e));
+        src.start();
+      });
+      // Each open of a FIFO with no writer holds one of the pool's threads: all are held.
+      for (const f of fifos) open(f, 'r', (_e, fd) => fd !== undefined && close(fd, () => {}));
+      let statDone = false;
+      stat(dir, () => (statDone = true));
+      const before = src.skipped;
+      await new Promise((ok) => setTimeout(ok, 2000));
+      expect(statDone).toBe(false); // the pool really is held
+      // 25 packets a second, read on this thread and dropped undecoded.
+      expect(src.skipped - before).toBeGreaterThan(30);
+    } finally {
+      // A writer lets each blocked open go.
+      for (const f of fifos) closeSync(openSync(f, 'w'));
+      await src.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
