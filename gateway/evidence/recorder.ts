@@ -271,7 +271,7 @@ export class EvidenceRecorder {
       if ((e as NodeJS.ErrnoException).code === 'ENOSPC') this.d.onNoSpace?.();
       return;
     }
-    this.d.repo.addItem({
+    await this.d.repo.addItem({
       eventId,
       name,
       kind,

@@ -1,5 +1,6 @@
 /** The evidence tables: items of each event's set, what is missing, the manifest chain, the export audit. */
 import type { Db } from './db.ts';
+import { GroupCommit } from './group-commit.ts';
 
 export type ItemKind = 'still' | 'picture' | 'clip' | 'audio';
 
@@ -102,12 +103,19 @@ const manifest = (r: {
 
 export class EvidenceRepo {
   private readonly db: Db;
+  private readonly group: GroupCommit;
 
   constructor(db: Db) {
     this.db = db;
+    this.group = new GroupCommit(db);
   }
 
-  addItem(i: Omit<EvidenceItem, 'id' | 'deletedAt' | 'deletedWhy' | 'redactedDeletedAt'>): void {
+  /** Recorded with the other items of the same moment in one commit (a burst of events writes many). */
+  addItem(i: Omit<EvidenceItem, 'id' | 'deletedAt' | 'deletedWhy' | 'redactedDeletedAt'>): Promise<void> {
+    return this.group.run(() => this.insertItem(i));
+  }
+
+  private insertItem(i: Omit<EvidenceItem, 'id' | 'deletedAt' | 'deletedWhy' | 'redactedDeletedAt'>): void {
     this.db
       .prepare(
         `INSERT OR REPLACE INTO evidence_items (event_id, name, kind, moment, at, path, sha256, bytes, source, data, redacted_path, redacted_sha256, redacted_bytes)

@@ -94,12 +94,17 @@ export class OutboxRepo {
       }));
   }
 
-  delivered(id: number): void {
-    this.q.done.run(id);
+  /** In one transaction: one fsync for a burst of acknowledgements, not one each. */
+  delivered(ids: readonly number[]): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.q.done.run(id);
+    })();
   }
 
-  attempted(id: number): void {
-    this.q.attempt.run(id);
+  attempted(ids: readonly number[]): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.q.attempt.run(id);
+    })();
   }
 
   /**

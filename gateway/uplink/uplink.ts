@@ -68,6 +68,8 @@ type Handler = (topic: string, payload: Buffer, packet: mqtt.IPublishPacket) => 
 export class Uplink {
   private client: MqttClient | null = null;
   private readonly inFlight = new Set<number>();
+  /** Acknowledged, their delivery not yet written (see markDelivered). */
+  private readonly acked: number[] = [];
   /** Outbox id → the publish callback of a message in flight (to find it in mqtt.js's store). */
   private readonly callbacks = new Map<number, (err?: Error) => void>();
   /** Topic → latest payload and the publish options its channel gives. */
@@ -340,6 +342,22 @@ export class Uplink {
     }
   }
 
+  /** The acknowledgements of one turn, marked in one transaction. */
+  private markDelivered(): void {
+    const ids = this.acked.splice(0);
+    if (!ids.length) return;
+    for (const id of ids) this.inFlight.delete(id);
+    try {
+      this.o.outbox.delivered(ids);
+    } catch (e) {
+      // Not recorded as delivered (full disk): sent again later with the same msg_id, which the platform drops.
+      this.o.log.warn({ messages: ids.length, err: e }, 'delivered messages could not be marked; they will be re-sent');
+      return;
+    }
+    this.published += ids.length;
+    this.drain();
+  }
+
   private send(): void {
     const client = this.client;
     if (!client) return;
@@ -347,9 +365,9 @@ export class Uplink {
     const room = Math.min(this.o.window - this.inFlight.size, Math.floor(this.tokens));
     if (room <= 0) return;
     const batch = this.o.outbox.next(room, this.inFlight);
+    // First, so a write that fails (full disk) leaves nothing marked in flight.
+    if (batch.length) this.o.outbox.attempted(batch.map((m) => m.id));
     for (const m of batch) {
-      // First, so a write that fails (full disk) leaves nothing marked in flight.
-      this.o.outbox.attempted(m.id);
       this.inFlight.add(m.id);
       this.tokens--;
       // MQTT 5: what expires in our outbox also expires at the broker (a stale offer never reaches a phone).
@@ -357,21 +375,16 @@ export class Uplink {
         this.o.protocolVersion === 5 && m.expiresAt !== null ? Math.max(1, Math.ceil((m.expiresAt - this.steady.now()) / 1000)) : 0;
       const props = expiry ? { properties: { messageExpiryInterval: expiry } } : {};
       const done = (err?: Error) => {
-        this.inFlight.delete(m.id);
         this.callbacks.delete(m.id);
         if (err) {
+          this.inFlight.delete(m.id);
           this.o.log.debug({ topic: m.topic, err }, 'publish failed; will retry');
           return;
         }
-        try {
-          this.o.outbox.delivered(m.id);
-        } catch (e) {
-          // Not recorded as delivered (full disk): it is sent again later with the same msg_id, which the platform drops.
-          this.o.log.warn({ topic: m.topic, err: e }, 'delivered message could not be marked; it will be re-sent');
-          return;
-        }
-        this.published++;
-        this.drain();
+        // Still in flight (not picked again) until its delivery is written with the others
+        // acknowledged in the same turn of the event loop.
+        this.acked.push(m.id);
+        if (this.acked.length === 1) setImmediate(() => this.markDelivered());
       };
       this.callbacks.set(m.id, done);
       client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain, ...props }, done);
@@ -424,6 +437,8 @@ export class Uplink {
       );
     }
     await new Promise<void>((ok) => c.end(false, {}, () => ok()));
+    // The last acknowledgements, before the store closes.
+    if (this.acked.length) this.markDelivered();
   }
 }
 

@@ -56,12 +56,12 @@ describe.runIf(mounted)('evidence on a small disk that fills up', () => {
   };
 
   /** A 4 MB clip added to an event's set, as the ring would have cut it. */
-  function addClip(e: EventRecord): void {
+  async function addClip(e: EventRecord): Promise<void> {
     const dir = join(data, 'evidence', 'sets', 'test', e.id);
     mkdirSync(dir, { recursive: true });
     const bytes = randomBytes(4 * MB);
     writeFileSync(join(dir, 'clip.mp4'), bytes);
-    gw.evidence.repo.addItem({
+    await gw.evidence.repo.addItem({
       eventId: e.id,
       name: 'clip.mp4',
       kind: 'clip',
@@ -100,13 +100,13 @@ cameras:
     );
     for (let i = 0; i < 5; i++) {
       const e = await injectEvent(gw, 'cam');
-      addClip(e);
+      await addClip(e);
       gw.events.resolve(e.id, `done ${i}`);
       closed.push(e);
       await new Promise((r) => setTimeout(r, 20)); // distinct closing times
     }
     open = await injectEvent(gw, 'cam');
-    addClip(open);
+    await addClip(open);
     for (const e of closed)
       for (let i = 0; i < 100 && !gw.evidence.repo.manifestOf(e.id); i++) await new Promise((r) => setTimeout(r, 100));
   }, 60_000);
@@ -190,7 +190,7 @@ cameras:
     );
     // A fresh closed event with a picture (original + blurred copy) and a clip.
     const e = await injectEvent(gw, 'cam');
-    addClip(e);
+    await addClip(e);
     gw.events.resolve(e.id, 'done');
     for (let i = 0; i < 100 && !gw.evidence.repo.manifestOf(e.id); i++) await new Promise((r) => setTimeout(r, 100));
     later.sweep();

