@@ -154,8 +154,15 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
       const periodMs = (o.periodS ?? 1) * 1000;
       const startMs = o.startMs ?? Date.now();
       let firstPts: number | null = null;
-      /** Moves a packet's timestamps (time base units) onto t's line, for the clip ring. */
       let firstTb = 0n;
+      /**
+       * Moves a packet's timestamps (time base units) onto t's line, for the clip ring. It
+       * changes only at the first packet and at each loop of a file, not per packet.
+       */
+      let ringShift = 0n;
+      const reshift = () => {
+        ringShift = BigInt(Math.round((loopOffsetS * tb.den) / tb.num)) - firstTb;
+      };
       let t = 0;
       /** After a clip-ring failure (a full disk), when to try again. */
       let ringRetry = 0;
@@ -169,8 +176,7 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
         if (packet.streamIndex !== vi || packet.size === 0 || Date.now() < ringRetry) return;
         try {
           writer ??= new SegmentWriter(av, target, vs.codecpar, tb);
-          const shift = BigInt(Math.round((loopOffsetS * tb.den) / tb.num)) - firstTb;
-          writer.write(packet, t, shift);
+          writer.write(packet, t, ringShift);
         } catch (e) {
           try {
             writer?.close();
@@ -262,6 +268,7 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
           if (media) return 0;
           // A file plays like a camera: loop it, its time running on.
           loopOffsetS = lastS + 0.04;
+          reshift();
           fail(await input.seekFrame(vi, 0n, c.AVSEEK_FLAG_BACKWARD), 'rewinding the file');
           continue;
         }
@@ -272,6 +279,7 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
           if (firstPts === null) {
             firstPts = ptsS;
             firstTb = packet.pts === c.AV_NOPTS_VALUE ? 0n : packet.pts;
+            reshift();
           }
           t = loopOffsetS + ptsS - firstPts;
           lastS = t;
