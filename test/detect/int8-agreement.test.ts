@@ -126,6 +126,11 @@ describe.runIf(havePeers('ffmpeg'))('scenario videos through the whole gateway',
       expect(iou(e.box as Box, twin.box as Box), key(e)).toBeGreaterThanOrEqual(MIN_IOU);
     }
     expect(compareTimeline((b.scenario.expect ?? []) as ExpectedEvent[], b.events)).toEqual([]);
-    expect(b.frames.length).toBeGreaterThanOrEqual(a.frames.length - 1);
+    // Every key frame is either analysed or skipped as still, in both runs: the int8 run lost
+    // none. Which ones the still gate skips depends on event steps timed by the wall clock
+    // while the video runs faster than real time, so the split may differ under load.
+    const seenFrames = (r: ScenarioResult) => r.frames.length + r.stillSkipped;
+    expect(seenFrames(b), "int8's key frames, analysed or skipped as still").toBe(seenFrames(a));
+    expect(b.frames.length).toBeGreaterThan(0);
   });
 });

@@ -35,6 +35,8 @@ describe.runIf(havePeers('ffmpeg', 'mosquitto'))('overload: more cameras than th
   let config: LoadedSettings;
   const dir = tempDir('gw-overload-');
   const startedAt = Date.now();
+  /** Camera → when each of its frames came back from the model. */
+  const analysed = new Map<string, number[]>();
 
   beforeAll(async () => {
     broker = await startMosquitto();
@@ -77,7 +79,9 @@ tracking: { max_missed_s: 4 }
 cameras:${cams}
 `,
     );
-    gw = await startGateway(config);
+    gw = await startGateway(config, {
+      onDetections: (camera) => analysed.get(camera)?.push(Date.now()) ?? analysed.set(camera, [Date.now()]),
+    });
   }, 180_000);
 
   afterAll(async () => {
@@ -94,7 +98,10 @@ cameras:${cams}
     );
     expect(alert.json).toMatchObject({ gateway: 'gw-ov', event_id: null, behind: { of: CAMERAS, interval_s: 2 } });
     const b = alert.json!.behind;
-    expect(b.cameras).toBeGreaterThanOrEqual(CAMERAS / 2);
+    // The alert comes as soon as the box is behind, while the slower medians of some cameras
+    // still catch up: later, status finds most of them behind (the last test).
+    expect(b.cameras).toBeGreaterThanOrEqual(1);
+    expect(b.cameras).toBeLessThanOrEqual(CAMERAS);
     expect(b.analysis_interval_s).toBeGreaterThan(3);
     expect(b.needed_per_s).toBe(6);
     expect(b.analyses_per_s).toBeLessThan(4);
@@ -116,16 +123,32 @@ cameras:${cams}
     expect(first).toBeGreaterThan(29_000);
   }, 160_000);
 
-  it('gives every camera its fair share: similar achieved intervals, none starved', () => {
-    const health = gw.cameraHealth();
-    expect(health).toHaveLength(CAMERAS);
-    const intervals = health.map((h) => h.analysisIntervalS!);
-    for (const h of health) expect(h.analysisIntervalS, h.camera).toBeGreaterThan(3); // all behind together
-    expect(Math.max(...intervals) / Math.min(...intervals)).toBeLessThan(1.6);
+  it('gives every camera its fair share: similar numbers of analyses, all behind together, none starved', async () => {
+    expect(gw.cameraHealth()).toHaveLength(CAMERAS);
+    for (const h of gw.cameraHealth()) expect(h.analysisIntervalS, h.camera).toBeGreaterThan(0);
+    // Counted over the whole overloaded stretch (from 20 s after the first analysis, once
+    // every camera runs): a short lucky or unlucky run of turns, which a median of the last
+    // few intervals would magnify, does not decide it.
+    const from = Math.min(...[...analysed.values()].map((ts) => ts[0])) + 20_000;
+    await new Promise((ok) => setTimeout(ok, Math.max(0, from + 30_000 - Date.now())));
     const now = Date.now();
-    const median = [...intervals].sort((a, b) => a - b)[CAMERAS >> 1];
-    for (const h of health) expect((now - h.lastAnalysisAt!) / 1000, h.camera).toBeLessThan(3 * median);
-  });
+    const windowS = (now - from) / 1000;
+    const counts = new Map<string, number>();
+    const gaps: number[] = [];
+    for (let i = 0; i < CAMERAS; i++) {
+      const cam = `cam-${String(i).padStart(2, '0')}`;
+      const ts = (analysed.get(cam) ?? []).filter((t) => t >= from);
+      counts.set(cam, ts.length);
+      for (let j = 1; j < ts.length; j++) gaps.push(ts[j] - ts[j - 1]);
+      // Behind together: fewer analyses than the one per 2 s each camera asks for.
+      expect(ts.length, cam).toBeLessThan((0.75 * windowS) / 2);
+      expect(ts.length, cam).toBeGreaterThan(0);
+    }
+    const n = [...counts.values()];
+    expect(Math.max(...n) / Math.min(...n), JSON.stringify(Object.fromEntries(counts))).toBeLessThan(1.6);
+    const median = [...gaps].sort((a, b) => a - b)[gaps.length >> 1];
+    for (const [cam, ts] of analysed) expect(now - ts.at(-1)!, cam).toBeLessThan(3 * median);
+  }, 60_000);
 
   it('health carries the achieved interval and gateway status says the box is overloaded', async () => {
     await heard.waitFor(
@@ -138,6 +161,7 @@ cameras:${cams}
     const text = lines.join('\n');
     expect(text).toMatch(/cam-\d\d\s+online\s+\d+ frames\/min, analysed every [\d.]+ s \(wants 2 s\)/);
     expect(text).toMatch(/OVERLOADED: \d+ camera\(s\) analysed less often than their interval_s .* use a lighter model/);
+    expect(Number(/OVERLOADED: (\d+) camera/.exec(text)![1])).toBeGreaterThanOrEqual(CAMERAS / 2);
     expect(code).toBe(1);
   }, 60_000);
 });

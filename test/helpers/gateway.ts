@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSettings, type LoadedSettings } from '../../gateway/settings/load.ts';
-import { Gateway } from '../../gateway/controller.ts';
+import { Gateway, type GatewayOptions } from '../../gateway/controller.ts';
 import { createLogger, silentLogger } from '../../gateway/log.ts';
 
 export function tempDir(prefix = 'gw-test-'): string {
@@ -16,9 +16,10 @@ export function settingsAt(dir: string, yaml: string): LoadedSettings {
   return parseSettings(yaml, file);
 }
 
-export async function startGateway(config: LoadedSettings): Promise<Gateway> {
+/** `extra`: more of the Gateway's options (e.g. onDetections). */
+export async function startGateway(config: LoadedSettings, extra: Omit<GatewayOptions, 'config' | 'log'> = {}): Promise<Gateway> {
   const log = process.env.TEST_LOG ? createLogger(process.env.TEST_LOG, 'pretty') : silentLogger();
-  const gw = new Gateway({ config, log });
+  const gw = new Gateway({ ...extra, config, log });
   await gw.start();
   return gw;
 }
