@@ -3,8 +3,10 @@
  * decoded or re-encoded) into short MPEG-TS segments that wrap (`-segment_wrap`), so the
  * last `keep_s` seconds are always on disk. When the camera is read in-process (node-av)
  * and the ring keeps the analysed stream, that reader writes the same segments from the
- * packets it already has (`fed`): no second connection, no process. A clip around a moment is the segments that
- * overlap it, joined by ffmpeg's concat protocol into an MP4, again without re-encoding.
+ * packets it already has (`fed`): no second connection, no process. A clip around a moment
+ * is the segments that overlap it joined into an MP4, again without re-encoding; it and the
+ * ring's still are read in this process with node-av (devices/ffmpeg/ring-read.ts), or by
+ * an ffmpeg command where node-av does not load or fails on a file.
  * A segment's wall-clock end is its file's modification time; its start, the previous
  * segment's end. The main stream when the camera has one, else the analysed stream.
  */
@@ -13,6 +15,8 @@ import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FfmpegArgs, preset, redact, withCredentials } from '../../devices/ffmpeg/args.ts';
 import { runCommand } from '../../devices/util/launcher.ts';
+import { loadNodeAv, type NodeAv } from '../../devices/ffmpeg/node-av-lib.ts';
+import { joinSegments, keyFrameJpeg } from '../../devices/ffmpeg/ring-read.ts';
 import { spawnTethered } from '../../devices/util/tethered.ts';
 import type { Logger } from '../log.ts';
 import type { SegmentTarget } from '../../devices/ffmpeg/segments.ts';
@@ -169,13 +173,17 @@ export class ClipRing {
       throw new Error(
         `clip ring of ${this.o.camera} holds nothing between ${new Date(from).toISOString()} and ${new Date(to).toISOString()}`,
       );
-    const args = new FfmpegArgs()
-      .logLevel('error')
-      .global('-y')
-      .input(`concat:${segs.map((s) => s.path).join('|')}`)
-      .output(out, '-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4')
-      .build();
-    await run(args);
+    const paths = segs.map((s) => s.path);
+    await this.inProcess('clip', (av) => joinSegments(av, paths, out)).catch(() =>
+      run(
+        new FfmpegArgs()
+          .logLevel('error')
+          .global('-y')
+          .input(`concat:${paths.join('|')}`)
+          .output(out, '-map', '0:v:0', '-c', 'copy', '-movflags', '+faststart', '-f', 'mp4')
+          .build(),
+      ),
+    );
     return { start: segs[0].start, end: segs.at(-1)!.end, segments: segs.length };
   }
 
@@ -198,6 +206,8 @@ export class ClipRing {
   }
 
   private async keyFrame(path: string): Promise<Buffer | null> {
+    const own = await this.inProcess('still', (av) => keyFrameJpeg(av, path)).catch(() => undefined);
+    if (own !== undefined) return own;
     const args = new FfmpegArgs()
       .logLevel('error')
       .input(path, '-skip_frame', 'nokey')
@@ -205,6 +215,20 @@ export class ClipRing {
       .build();
     const jpeg = await run(args).catch(() => null);
     return jpeg && jpeg.length > 2 && jpeg[0] === 0xff && jpeg[1] === 0xd8 ? jpeg : null;
+  }
+
+  /**
+   * A reading done with node-av; rejects (the caller runs ffmpeg instead) where node-av does
+   * not load, or when it fails on this file (logged: the command may still read it).
+   */
+  private async inProcess<T>(what: string, read: (av: NodeAv) => Promise<T>): Promise<T> {
+    const av = await loadNodeAv();
+    try {
+      return await read(av);
+    } catch (err) {
+      this.log.warn({ err }, `clip ring: reading the ${what} in-process failed; trying ffmpeg`);
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
