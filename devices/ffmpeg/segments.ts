@@ -51,6 +51,11 @@ export class SegmentWriter {
   write(packet: InstanceType<Lib['Packet']>, tS: number, shift: bigint): void {
     const { c } = this.av;
     const key = (packet.flags & c.AV_PKT_FLAG_KEY) !== 0;
+    // An RTSP stream's first packet can come without a timestamp (the GStreamer server's
+    // does): with B-frames the MPEG-TS muxer then refuses the packets after it, and the
+    // ring stopped for 10 s. Nothing can be placed in time without one: the segment starts
+    // at the next key frame instead.
+    if (packet.dts === c.AV_NOPTS_VALUE && packet.pts === c.AV_NOPTS_VALUE && !this.out) return;
     if (key && (!this.out || tS >= this.boundaryS - 1e-3)) {
       this.open();
       this.boundaryS = (Math.floor(tS / this.t.segmentS + 1e-6) + 1) * this.t.segmentS;

@@ -9,12 +9,13 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import sharp from 'sharp';
 import { havePeers } from '../peers/require.ts';
 import { makeClip } from '../peers/media.ts';
+import { RTSP_PEERS, startRtspServer } from '../peers/rtsp.ts';
 import { tempDir } from '../helpers/gateway.ts';
 import { ClipRing } from '../../gateway/evidence/ring.ts';
 import { NodeAvSource, loadNodeAv } from '../../devices/ffmpeg/node-av.ts';
@@ -139,4 +140,26 @@ describe.runIf(ok)('the clip ring written by the in-process reader', () => {
     await sleep(10_500);
     expect(existsSync(join(dir, 'seg0000.ts'))).toBe(true);
   }, 40_000);
+});
+
+describe.runIf(ok && havePeers(...RTSP_PEERS))('the clip ring fed from an RTSP stream', () => {
+  it('starts at the first key frame with a timestamp: the GStreamer server sends its first without one', async () => {
+    // B-frames, as a camera's main profile has them.
+    const clip = await makeClip({ codec: 'h264', seconds: 6, width: 320, height: 180, fps: 25, gopSeconds: 1, bframes: 2 });
+    const server = await startRtspServer({ mounts: { '/cam1': clip }, transport: 'tcp' });
+    stops.push(() => server.stop());
+    const errors: Error[] = [];
+    const dir = tempDir('gw-ring-fed-rtsp-');
+    const target: SegmentTarget = { dir, segmentS: 1, wrap: 10, onError: (e) => errors.push(e) };
+    const src = new NodeAvSource('cam-1', { url: server.url('/cam1'), width: 416, height: 234, fit: 'fit' }, undefined, () => target);
+    src.start();
+    stops.push(() => src.stop());
+    await sleep(5000);
+    expect(errors.map((e) => e.message)).toEqual([]);
+    const written = readdirSync(dir).filter((n) => n.endsWith('.ts'));
+    expect(written.length).toBeGreaterThanOrEqual(2);
+    const p = probe(join(dir, 'seg0000.ts'));
+    expect(p[0].key).toBe(true);
+    expect(p.length).toBeGreaterThan(10);
+  }, 30_000);
 });
