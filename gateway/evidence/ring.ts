@@ -191,11 +191,11 @@ export class ClipRing {
   async latestStill(): Promise<Buffer> {
     const segs = this.segments();
     for (const s of segs.reverse().slice(0, 2)) {
-      // The newest segment may still be written: ffmpeg reads what is there. Its key frame
+      // The newest segment may still be written: the reading takes what is there. Its key frame
       // (a segment starts on one) is the newest whole picture: seeking near the end instead
       // lands between key frames when the GOP is as long as a segment, and decodes nothing.
       // An event's confirmation and warning stills ask within a moment of each other, and a
-      // burst of events asks many times: one ffmpeg per key frame, not per question.
+      // burst of events asks many times: one reading per key frame, not per question.
       const key = `${s.path}@${s.start}`;
       if (this.still?.key !== key) this.still = { key, jpeg: this.keyFrame(s.path) };
       const jpeg = await this.still.jpeg;
