@@ -27,6 +27,9 @@ import type { Motion } from '../devices/ffmpeg/frames.ts';
 import { Steady } from './clock.ts';
 import type { SegmentTarget } from '../devices/ffmpeg/segments.ts';
 
+/** A source's stamp older than this is not believed (a clock step while the frame was on its way). */
+const MAX_AGE_MS = 5000;
+
 export class CameraPipeline {
   /** Its settings; a reload may replace the zones. */
   camera: CameraSettings;
@@ -140,7 +143,7 @@ export class CameraPipeline {
   }
 
   private onFrame(f: Frame): void {
-    if (!this.capture.mediaClock) f.ts = this.steady.now();
+    if (!this.capture.mediaClock) f.ts = this.takenAt(f.ts);
     let statics: StaticDetection[] = [];
     try {
       if (this.staticChange) statics = this.staticChange.process(f, f.ts);
@@ -163,6 +166,20 @@ export class CameraPipeline {
     const urgent = this.mayComplete(f.ts);
     for (const q of this.queues) q.push(shared, this.sink, urgent);
   }
+
+  /**
+   * A frame's time on the steady clock: when its picture was taken (the source's wall
+   * stamp), not when it got here. Decoding and a busy main thread are latency; counting
+   * them would make the camera's interval and its dwell timers jitter with the box's load.
+   */
+  private takenAt(wall: number): number {
+    const age = Math.min(Math.max(0, this.ctx.clock.now() - wall), MAX_AGE_MS);
+    const ts = Math.max(this.steady.now() - age, this.lastTaken + 1);
+    this.lastTaken = ts;
+    return ts;
+  }
+
+  private lastTaken = -Infinity;
 
   /** One gate per zone layout: the cells the camera's zones cover (the zones of its rules). */
   private newGate(rules: readonly ZoneRule[]): StillGate {
@@ -194,7 +211,7 @@ export class CameraPipeline {
   private onQuiet(ts: number, m: Motion): boolean {
     if (!this.gate.enabled || this.staticChange || !this.queues.length) return false;
     if (!this.motion.quiet(m)) return false;
-    const t = this.capture.mediaClock ? ts : this.steady.now();
+    const t = this.capture.mediaClock ? ts : this.takenAt(ts);
     if (!this.gate.settled(t) || !this.mayHold(t)) return false;
     this.quietSkipped++;
     this.skip(t);
@@ -205,9 +222,12 @@ export class CameraPipeline {
   private mayHold(ts: number): boolean {
     const due = this.engine.candidatesDueAt();
     if (due !== null && ts >= due) return false;
-    // A presence step judges from fresh analyses (the engine's last evaluated frame): keep
-    // inferring from still_max_s before it, so a skipped stretch never leaves it "unknown".
-    const horizon = this.camera.still_max_s * 1000 + 2 * Math.max(this.camera.interval_s * 1000, this.tracker.interval.medianMs() ?? 0);
+    // A presence step judges from fresh analyses (the engine's last evaluated frame, within
+    // 10 s): the last three frames before it are inferred, so one lost to a busy detector
+    // still leaves it a fresh look. Not more: at 134 cameras, events confirmed together
+    // have their steps together, and inferring every camera for still_max_s before each
+    // step filled the detector's queue and lost frames of the cameras that were changing.
+    const horizon = 3 * Math.max(this.camera.interval_s * 1000, this.tracker.interval.medianMs() ?? 0);
     return !this.events.presenceDue(this.camera.id, this.ctx.clock.now() + horizon);
   }
 

@@ -12,6 +12,7 @@ import { withCredentials } from './args.ts';
 import { ffmpegError, hideSecrets } from './errors.ts';
 import { SegmentWriter, type SegmentTarget } from './segments.ts';
 import { loadNodeAv } from './node-av-lib.ts';
+import { CaptureClock } from './capture-clock.ts';
 
 export { loadNodeAv, type NodeAv } from './node-av-lib.ts';
 
@@ -189,6 +190,8 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
       /** A file played like a camera: when its time zero is, and how far earlier loops took it. */
       const loopBase = Date.now();
       let loopOffsetS = 0;
+      /** Stamps each picture when it was taken, not when this thread got to it (capture-clock.ts). */
+      const taken = new CaptureClock();
       let lastS = 0;
       /** Media clock: the next slot (period of video) due. */
       let slot = 0;
@@ -331,7 +334,7 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
             this.emit('frame', { ...header, motion: decoded() }, dst, ts);
             continue;
           }
-          const ts = Date.now();
+          const ts = taken.at(t);
           if (isQuiet(ts)) continue;
           const dst = this.pool.take(size, ts);
           if (!dst) {
@@ -340,7 +343,7 @@ export class NodeAvSource extends EventEmitter<FrameSourceEvents> {
           }
           if (await decodeInto(dst, w, h)) {
             this.decoded++;
-            this.emit('frame', { ...header, motion: decoded() }, dst, Date.now());
+            this.emit('frame', { ...header, motion: decoded() }, dst, ts);
           }
         } finally {
           record();
