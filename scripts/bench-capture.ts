@@ -109,7 +109,7 @@ async function measure(mode: Mode, urls: string[]): Promise<Result> {
 
 async function main(): Promise<void> {
   if (a.child) return child(a.child as Mode, a.url!);
-  const clip = await benchClip();
+  const [clip] = await benchClip();
   let urls = [clip];
   let server: RtspServer | null = null;
   if (a.rtsp) {

@@ -10,6 +10,12 @@
  * clip's end. Cars in a township do not all park in the same second; with every car there
  * from the start, every camera's dwell completes in the same few seconds and the box
  * meets 134 verdicts at once (that is the burst figure, arrive-over 0).
+ *
+ * Phases (phased): the same clip with its key frames shifted by a fraction of the GOP.
+ * Every file camera starts its file when the gateway starts, so with one clip their key
+ * frames would all come in the same instant, every 2 s: 134 key frames decoded at once,
+ * the last 0.7 s late. Real cameras' GOPs are not in step. (The RTSP run gets the same
+ * from the RTSP server's phases.)
  */
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -52,9 +58,11 @@ export function cacheDir(): string {
   return process.env.GW_BENCH_CACHE ?? join(tmpdir(), 'gw-bench-cache');
 }
 
-/** Path of the clip, generated once. */
-export function benchClip(dir = cacheDir()): Promise<string> {
-  return makeClip(SCENE, 'parked', dir);
+/** The clip, generated once; with `phases`, that many versions (key frames shifted, see makeClip). */
+export async function benchClip(dir = cacheDir(), phases = 1): Promise<string[]> {
+  const out: string[] = [];
+  for (let k = 0; k < phases; k++) out.push(await makeClip(SCENE, 'parked', dir, (k * SCENE.gop_s) / phases));
+  return out;
 }
 
 /** How long an arrivals clip runs before it loops (longer than a benchmark run). */
@@ -68,38 +76,64 @@ export async function arrivalClips(overS: number, variants = 6, dir = cacheDir()
   const out: string[] = [];
   for (let k = 0; k < variants; k++) {
     const parks = Math.round(4 + (k * overS) / variants);
-    const scene: Scenario = {
-      ...SCENE,
-      description: `The plaza empty, then a taxi drives in and parks at ${parks} s and stays.`,
-      duration_s: ARRIVALS_S,
-      actors: [
-        {
-          ...SCENE.actors[0],
-          keyframes: [
-            { t: 0, x: 1500, y: 545 },
-            { t: parks - 3, x: 1500, y: 545 },
-            { t: parks, x: 760, y: 545 },
-            { t: ARRIVALS_S, x: 760, y: 545 },
-          ],
-        },
-      ],
-    };
-    out.push(await makeClip(scene, `arrives${parks}s`, dir));
+    out.push(await makeClip(arrivalScene(parks), `arrives${parks}s`, dir));
   }
   return out;
 }
 
-async function makeClip(scene: Scenario, name: string, dir: string): Promise<string> {
+/**
+ * One clip per camera up to `count`: clip k's taxi parks at 4 + overS x frac(k x 0.618...)
+ * seconds (the golden ratio: any first n clips spread evenly over the stretch, about three
+ * cameras to a moment at 134 from 48 clips), and its key frames are shifted by
+ * (k mod phases) / phases of the GOP (see makeClip).
+ */
+export async function spreadArrivalClips(overS: number, count: number, phases: number, dir = cacheDir()): Promise<string[]> {
+  const out: string[] = [];
+  for (let k = 0; k < count; k++) {
+    const parks = +(4 + overS * ((k * 0.6180339887) % 1)).toFixed(2);
+    out.push(await makeClip(arrivalScene(parks), `arrives${parks}s`, dir, ((k % phases) * SCENE.gop_s) / phases));
+  }
+  return out;
+}
+
+function arrivalScene(parks: number): Scenario {
+  return {
+    ...SCENE,
+    description: `The plaza empty, then a taxi drives in and parks at ${parks} s and stays.`,
+    duration_s: ARRIVALS_S,
+    actors: [
+      {
+        ...SCENE.actors[0],
+        keyframes: [
+          { t: 0, x: 1500, y: 545 },
+          { t: parks - 3, x: 1500, y: 545 },
+          { t: parks, x: 760, y: 545 },
+          { t: ARRIVALS_S, x: 760, y: 545 },
+        ],
+      },
+    ],
+  };
+}
+
+/** `keyShiftS`: the key frames at that shift plus whole GOPs (and one at 0, which starts the file). */
+async function makeClip(scene: Scenario, name: string, dir: string, keyShiftS = 0): Promise<string> {
+  const args = (images: string, out: string) => {
+    const a = scenarioArgs(scene, images, out);
+    // x264 counts its GOP from the last key frame: one forced at the shift moves all that follow.
+    if (keyShiftS > 0) a.splice(a.indexOf('-sc_threshold'), 0, '-force_key_frames', keyShiftS.toFixed(2));
+    return a;
+  };
   const key = createHash('sha256')
-    .update(JSON.stringify(scenarioArgs(scene, '', 'OUT')))
+    .update(JSON.stringify(args('', 'OUT')))
     .digest('hex')
     .slice(0, 12);
-  const out = join(dir, `${name}-640x360-25fps-gop2-${key}.mp4`);
+  const phase = keyShiftS > 0 ? `-phase${Math.round(keyShiftS * 1000)}ms` : '';
+  const out = join(dir, `${name}${phase}-640x360-25fps-gop2-${key}.mp4`);
   if (existsSync(out)) return out;
   mkdirSync(dir, { recursive: true });
   const tmp = join(dir, `.${name}-${process.pid}.mp4`);
   await new Promise<void>((ok, fail) => {
-    const p = spawn('ffmpeg', scenarioArgs(scene, filesDir(), tmp), { stdio: ['ignore', 'ignore', 'pipe'] });
+    const p = spawn('ffmpeg', args(filesDir(), tmp), { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
     p.on('error', (e) => fail(new Error(`cannot run ffmpeg: ${e.message}`)));

@@ -31,6 +31,8 @@ export interface GatewayRunOptions {
 export interface GatewayRunResult {
   /** Per camera, the last achieved analysis interval it reported (null: none reported). */
   intervals: (number | null)[];
+  /** Per camera, the worst it reported while measured (null: none reported). */
+  worstIntervals: (number | null)[];
   /** Cameras (ids) with an illegal_parking event. */
   found: string[];
   cores: number;
@@ -68,6 +70,9 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
   if (o.audioCache && existsSync(o.audioCache)) cpSync(o.audioCache, audioDir, { recursive: true });
 
   const health = new Map<string, { interval: number | null }>();
+  /** From the start of the measured window: a camera that slipped in the middle counts. */
+  const worst = new Map<string, number>();
+  let measuring = false;
   const events: GatewayEvent[] = [];
   const warnings = new Map<string, number>();
   let overloaded = false;
@@ -81,6 +86,8 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
     if (topic.endsWith('/health') && topic.includes('/cameras/')) {
       const prev = health.get(m.camera);
       health.set(m.camera, { interval: typeof m.analysis_interval_s === 'number' ? m.analysis_interval_s : (prev?.interval ?? null) });
+      if (measuring && typeof m.analysis_interval_s === 'number')
+        worst.set(m.camera, Math.max(worst.get(m.camera) ?? 0, m.analysis_interval_s));
     } else if (topic.endsWith('/events') && m.type === 'illegal_parking') {
       if (!events.some((e) => e.id === m.id)) events.push({ id: m.id, camera: m.camera.id, confirmedAt: Date.parse(m.confirmed_at) });
     } else if (topic.endsWith('/warnings') && m.event_id && m.outcome === 'played' && !warnings.has(m.event_id)) {
@@ -144,6 +151,7 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
     client ??= await subscribe(brokerUrl);
     o.log(`  gateway running after ${startupS.toFixed(1)} s; measuring ${o.seconds} s`);
     meter.start();
+    measuring = true;
     const end = Date.now() + o.seconds * 1000;
     let next = 0;
     while (Date.now() < end) {
@@ -174,6 +182,7 @@ export async function runGateway(o: GatewayRunOptions): Promise<GatewayRunResult
     }
     return {
       intervals: o.urls.map((_, i) => health.get(cameraId(i))?.interval ?? null),
+      worstIntervals: o.urls.map((_, i) => worst.get(cameraId(i)) ?? null),
       found: [...firstPerCamera.keys()],
       cores,
       split,

@@ -13,6 +13,8 @@ export interface Row {
   achieved_p50_s: number | null;
   achieved_p95_s: number | null;
   achieved_max_s: number | null;
+  /** Over cameras, the worst interval each reported at any time in the run (health every 30 s). */
+  worst_p95_s: number | null;
   /** Cameras that never reported an achieved interval (not analysed twice). */
   achieved_missing: number;
   analyses_per_s: number;
@@ -39,6 +41,7 @@ export const COLUMNS = [
   'source',
   'cameras',
   'analysis interval p50 / p95 / max (wants)',
+  'worst reported, p95',
   'analyses/s done (needed)',
   'events found',
   'overloaded alert',
@@ -60,6 +63,7 @@ export function cells(r: Row): string[] {
     r.source,
     String(r.cameras),
     `${f(r.achieved_p50_s)} / ${f(r.achieved_p95_s)} / ${f(r.achieved_max_s)} s (${r.interval_s} s${missing})`,
+    `${f(r.worst_p95_s)} s`,
     `${f(r.analyses_per_s)} (${f(r.needed_per_s)})`,
     `${r.events_found} of ${r.events_expected}`,
     r.overloaded_alert ? 'yes' : 'no',
