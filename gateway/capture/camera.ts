@@ -280,7 +280,8 @@ export class CameraCapture {
   }
 
   private checkStall(): void {
-    if (!this.source || this.stopped) return;
+    // A stall already found: its reader is letting go.
+    if (!this.source || this.stopped || this.stallReason) return;
     // Media clock: reading waits for the detector on purpose; that is not a stalled stream.
     if (this.media && this.inFlight > 0) return;
     const last = Math.max(this.lastFrameWall, this.startedAt);
@@ -289,6 +290,9 @@ export class CameraCapture {
     if (Date.now() - last > limit) {
       this.log.warn({ stall_s: this.o.camera.stall_s }, 'no frames: restarting the stream');
       this.stallReason = `timeout: no frame for ${Math.round((Date.now() - last) / 1000)} s`;
+      // Said now: an in-process reader lets go only when its blocked read times out, which
+      // on a frozen RTSP server took from 5 to over 10 s more.
+      this.setState('reconnecting', this.stallReason, 'timeout');
       void this.source.stop('SIGKILL');
     }
   }
