@@ -5,9 +5,14 @@
  *
  * 1. Calibration: the fp32 model, with every activation an int8 node would read or write
  *    added as an output, runs on the sample pictures and on key frames of every scenario
- *    video (rendered by scripts/scenario.ts); each tensor's range is its 0.001th..99.999th
- *    percentile over all those frames (a histogram per tensor, two passes). The ranges and
- *    the nodes kept in fp32 go to models/yolox_nano_int8.recipe.json (committed).
+ *    video (rendered by scripts/scenario.ts), and a histogram of each tensor's values over
+ *    all those frames is taken (two passes: min/max, then 4,096 bins). Each tensor's range
+ *    is the one whose uint8 steps and clipping cost the least squared error over that
+ *    histogram (for a conv output that a SiLU reads, the error after the SiLU, where
+ *    negative values hardly matter); `--percentile P` takes the (100-P)th..Pth percentile
+ *    instead (what the first recipe used, 99.999). The ranges and the nodes kept in fp32
+ *    (gateway/detect/int8.ts, defaultFp32) go to models/yolox_nano_int8.recipe.json
+ *    (committed).
  * 2. Build: gateway/detect/int8.ts turns the fp32 file and the recipe into the QDQ model,
  *    deterministically (plain arithmetic, no onnxruntime), so `gateway models fetch` makes
  *    the same bytes on any box; the script prints its SHA-256 and size for the manifest.
@@ -23,7 +28,7 @@ import { parseArgs } from 'node:util';
 import onnxProto from 'onnx-proto';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { buildInt8, defaultFp32, plan, type Int8Recipe } from '../gateway/detect/int8.ts';
+import { buildInt8, defaultFp32, plan, SILU_FLOOR, type Int8Recipe } from '../gateway/detect/int8.ts';
 import { loadManifest } from '../gateway/detect/manifest.ts';
 import { Preprocessor } from '../gateway/detect/preprocess.ts';
 import { MODELS_DIR, ROOT, filesDir } from '../gateway/paths.ts';
@@ -92,12 +97,57 @@ function ffmpegFrames(video: string, w: number, h: number, everyS: number): Prom
   });
 }
 
-/** [low, high] percentiles of each named output over all frames: min/max first, then a histogram. */
+const silu = (x: number) => x / (1 + Math.exp(-x));
+const siluSlope = (x: number) => {
+  const s = 1 / (1 + Math.exp(-x));
+  return s * (1 + x * (1 - s));
+};
+
+/**
+ * The [lo, hi] (widened to hold 0, as the build does) whose uint8 quantisation costs the least
+ * expected squared error over a histogram (`h[i]` values at `a + i * step`): rounding inside
+ * (a step squared over 12), clipping outside. With `afterSilu` the error is measured after a
+ * SiLU (its slope squared times the rounding error; the SiLU of the clipped value), and lo is
+ * searched too, from `floor` up: below about -4 SiLU is almost 0, so the long negative tails
+ * of the convs' outputs need few of the 256 steps.
+ */
+export function mseRange(h: Float64Array, a: number, step: number, afterSilu: boolean, floor: number): [number, number] {
+  const b = a + (h.length - 1) * step;
+  const his = Array.from({ length: 200 }, (_, k) => b * (0.05 + (0.95 * (k + 1)) / 200));
+  const los = afterSilu ? Array.from({ length: 30 }, (_, k) => Math.max(a, floor) * ((k + 1) / 30)) : [a];
+  let best: [number, number] = [a, b];
+  let bestErr = Infinity;
+  for (const lo of los)
+    for (const hi of his) {
+      const mn = Math.min(lo, 0);
+      const mx = Math.max(hi, 0);
+      const q2 = ((mx - mn) / 255) ** 2 / 12;
+      let e = 0;
+      for (let i = 0; i < h.length && e < bestErr; i++) {
+        if (!h[i]) continue;
+        const x = a + i * step;
+        const c = Math.min(mx, Math.max(x, mn));
+        if (c !== x) e += h[i] * (afterSilu ? (silu(x) - silu(c)) ** 2 : (x - c) ** 2);
+        else e += h[i] * (afterSilu ? siluSlope(x) ** 2 : 1) * q2;
+      }
+      if (e < bestErr) {
+        bestErr = e;
+        best = [lo, hi];
+      }
+    }
+  return best;
+}
+
+/**
+ * The range of each named output over all frames: min/max first, then a histogram, then the
+ * least-squared-error range (mseRange; `afterSilu` names the conv outputs a SiLU reads) or,
+ * with `percentile`, the (100-P)th..Pth percentile.
+ */
 async function calibrate(
   fp32: Uint8Array,
   tensors: string[],
   frames: Float32Array[],
-  percentile: number,
+  o: { percentile?: number; afterSilu: ReadonlySet<string>; siluFloor: number },
 ): Promise<Record<string, [number, number]>> {
   const m = onnx.ModelProto.decode(fp32);
   const g = m.graph!;
@@ -146,14 +196,19 @@ async function calibrate(
     const h = hist.get(t)!;
     const a = lo.get(t)!;
     const step = (hi.get(t)! - a) / (BINS - 1);
-    const total = h.reduce((x, y) => x + y, 0);
-    const cut = total * (1 - percentile / 100);
-    let i = 0;
-    for (let s = 0; i < BINS - 1 && s + h[i] <= cut; i++) s += h[i];
-    let j = BINS - 1;
-    for (let s = 0; j > 0 && s + h[j] <= cut; j--) s += h[j];
+    let r: [number, number];
+    if (o.percentile === undefined) r = mseRange(h, a, step, o.afterSilu.has(t), o.siluFloor);
+    else {
+      const total = h.reduce((x, y) => x + y, 0);
+      const cut = total * (1 - o.percentile / 100);
+      let i = 0;
+      for (let s = 0; i < BINS - 1 && s + h[i] <= cut; i++) s += h[i];
+      let j = BINS - 1;
+      for (let s = 0; j > 0 && s + h[j] <= cut; j--) s += h[j];
+      r = [a + i * step, a + j * step];
+    }
     // Six significant digits: the recipe is readable and the build does not depend on the last float bit.
-    ranges[t] = [+(a + i * step).toPrecision(6), +(a + j * step).toPrecision(6)];
+    ranges[t] = [+r[0].toPrecision(6), +r[1].toPrecision(6)];
   }
   return ranges;
 }
@@ -166,7 +221,7 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
   const { values } = parseArgs({
     options: {
       'frames-every': { type: 'string', default: '30' },
-      percentile: { type: 'string', default: '99.999' },
+      percentile: { type: 'string' },
       recipe: { type: 'string', default: RECIPE },
       out: { type: 'string' },
       'build-only': { type: 'boolean' },
@@ -192,7 +247,10 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename
     const t0 = Date.now();
     const frames = await calibrationFrames({ everyS: Number(values['frames-every']) });
     console.log(`calibrating ${tensors.length} tensors on ${frames.length} frames`);
-    const ranges = await calibrate(fp32, tensors, frames, Number(values.percentile));
+    // What a SiLU reads: the build cuts its range at SILU_FLOOR, so the search starts there.
+    const afterSilu = new Set((g.node ?? []).filter((n) => n.opType === 'Sigmoid').map((n) => n.input![0]));
+    const percentile = values.percentile === undefined ? undefined : Number(values.percentile);
+    const ranges = await calibrate(fp32, tensors, frames, { percentile, afterSilu, siluFloor: SILU_FLOOR });
     console.log(`calibrated in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     recipe = { fp32: keep, silu: 'fp32', ranges };
     writeFileSync(values.recipe, `${JSON.stringify(recipe, null, 1)}\n`);

@@ -18,7 +18,7 @@ type Node = OnnxNs.INodeProto;
 type Tensor = OnnxNs.ITensorProto;
 
 export interface Int8Recipe {
-  /** Nodes left in fp32 (the first conv, the detection head's last convs and what follows). */
+  /** Nodes left in fp32 (all but the few convs worth running in int8: defaultFp32). */
   fp32: string[];
   /**
    * 'fp32': each SiLU (Sigmoid then Mul) becomes one fp32 QuickGelu between the int8 convs
@@ -34,8 +34,9 @@ export interface Int8Recipe {
 const INT8_OPS = new Set(['Conv', 'Sigmoid', 'Mul', 'Add', 'Concat', 'MaxPool', 'Resize']);
 /** Ops whose output is a subset of their input's values: they share its scale, so onnxruntime drops their Q/DQ. */
 const SAME_SCALE = new Set(['MaxPool', 'Resize']);
-const SILU_FLOOR = -6;
-const STEM_CONVS = 3;
+export const SILU_FLOOR = -6;
+/** A pointwise conv runs in int8 when it reads at least this many channels (defaultFp32). */
+const INT8_MIN_CHANNELS = 256;
 
 async function loadOnnx(): Promise<Onnx> {
   try {
@@ -61,28 +62,26 @@ export function plan(g: Graph, fp32: ReadonlySet<string>): Map<string, string> {
 }
 
 /**
- * The nodes kept in fp32: the stem, up to and with the third conv and its SiLU (YOLOX's
- * Focus slices, the conv on 12 raw pixel channels, which onnxruntime's int8 kernels run
- * slower than fp32, and the two at 208 and 104 pixels whose coarse uint8 steps moved
- * small cars' boxes most), and the head's prediction convs with everything after them.
+ * The nodes kept in fp32: all but the pointwise (1x1) convs that read at least
+ * INT8_MIN_CHANNELS channels, the twelve convs of the 13- and 26-pixel maps (dark5, its
+ * SPP and CSP, the PAN's deep convs and the stride-32 head's stem). Only there does an int8
+ * conv save more than the quantise/dequantise and the layout changes around it cost on
+ * onnxruntime's CPU kernels: its small convs (16 to 128 channels, and every depthwise one)
+ * ran no faster in int8, and every uint8 tensor between two of them added error. With all
+ * convs in int8 but the stem and the head's prediction convs, int8 cost between 10% less
+ * and 10% more CPU than fp32 (by what else the machine ran) and its boxes missed fp32's on
+ * street.png and in the street-vending scene; with these twelve it agrees (README, "The
+ * int8 YOLOX-Nano").
  */
 export function defaultFp32(g: Graph): string[] {
-  const nodes = g.node ?? [];
-  const keep = new Set<string>();
-  let convs = 0;
-  for (const n of nodes) {
-    if (n.opType === 'Conv' && ++convs > STEM_CONVS) break;
-    keep.add(n.name as string);
-  }
-  const tainted = new Set<string>();
-  for (const n of nodes) {
-    const head = n.opType === 'Conv' && /(cls|reg|obj)_preds/.test(n.input![1] ?? '');
-    if (head || n.input!.some((t) => tainted.has(t))) {
-      keep.add(n.name as string);
-      for (const o of n.output!) tainted.add(o);
-    }
-  }
-  return nodes.filter((n) => keep.has(n.name as string)).map((n) => n.name as string);
+  const inits = new Map((g.initializer ?? []).map((t) => [t.name as string, t]));
+  const int8 = (n: Node) => {
+    if (n.opType !== 'Conv') return false;
+    const dims = inits.get(n.input![1])?.dims?.map(Number) ?? [];
+    const group = Number(n.attribute?.find((a) => a.name === 'group')?.i ?? 1);
+    return group === 1 && dims.length === 4 && dims[2] === 1 && dims[3] === 1 && dims[1] >= INT8_MIN_CHANNELS;
+  };
+  return (g.node ?? []).filter((n) => !int8(n)).map((n) => n.name as string);
 }
 
 function floats(t: Tensor): Float32Array {

@@ -23,11 +23,12 @@ import { havePeers } from '../peers/require.ts';
 
 const FILES = join(MODELS_DIR, 'files');
 const IMAGES = ['bus.jpg', 'street.png', 'dog.jpg', 'person.jpg'];
-/** Where int8 does not reach the bar yet (README, "The int8 YOLOX-Nano"): asserted to fail, so a fix shows. */
-const KNOWN_GAPS = new Set(['street.png']);
-// Two of the six measured scenarios (README): a whole-gateway run per model costs about half a
-// minute each; street-vending and out-of-store are known not to agree yet.
-const SCENARIOS = ['parking-row', 'river-intrusion'];
+/** Where int8 does not reach the bar (README, "The int8 YOLOX-Nano"): asserted to fail, so a fix shows. None now. */
+const KNOWN_GAPS = new Set<string>();
+// Four of the six measured scenarios (README), all side by side in one gateway per model (about
+// half a minute each): the two that first fell short (street-vending's group box, out-of-store's
+// umbrella) and two short ones.
+const SCENARIOS = ['parking-row', 'river-intrusion', 'street-vending', 'out-of-store'];
 /** The bar: the same thing, in the same place. */
 const MIN_IOU = 0.8;
 /** A detection this sure must be found by the other model; below, either may drop it near the 0.35 threshold. */
@@ -91,10 +92,11 @@ describe('sample pictures', () => {
   }, 60_000);
 
   const agreeing = IMAGES.filter((i) => !KNOWN_GAPS.has(i));
-  it.fails.each([...KNOWN_GAPS])('%s (known gap): not every confident detection has its twin at IoU >= 0.8', (img) => {
-    const { fp32, int8 } = results.get(img)!;
-    expect([...unmatched(fp32, int8, 'fp32'), ...unmatched(int8, fp32, 'int8')]).toEqual([]);
-  });
+  if (KNOWN_GAPS.size)
+    it.fails.each([...KNOWN_GAPS])('%s (known gap): not every confident detection has its twin at IoU >= 0.8', (img) => {
+      const { fp32, int8 } = results.get(img)!;
+      expect([...unmatched(fp32, int8, 'fp32'), ...unmatched(int8, fp32, 'int8')]).toEqual([]);
+    });
 
   it.each(agreeing)('%s: every confident detection of either model is in the other, same class, IoU >= 0.8', (img) => {
     const { fp32, int8 } = results.get(img)!;
